@@ -1,0 +1,4 @@
+//! The `warden` command.
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! URL and host normalisation and address classification (SSRF defence).

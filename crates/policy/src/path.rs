@@ -1,0 +1,1 @@
+//! Path normalisation and workspace containment.
