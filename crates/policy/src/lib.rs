@@ -9,3 +9,4 @@
 
 pub mod net;
 pub mod path;
+pub mod shell;

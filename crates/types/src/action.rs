@@ -263,7 +263,12 @@ mod tests {
         assert_eq!(a.v, 1);
         assert_eq!(a.origin, Origin::Cli);
         assert_eq!(a.agent, AgentRef::default());
-        assert_eq!(a.kind, ActionKind::Shell { command: "ls".into() });
+        assert_eq!(
+            a.kind,
+            ActionKind::Shell {
+                command: "ls".into()
+            }
+        );
     }
 
     #[test]

@@ -137,7 +137,10 @@ mod tests {
             assert_eq!(a.name().parse::<Autonomy>(), Ok(a));
             let from_num: Autonomy = serde_json::from_str(&a.level().to_string()).unwrap();
             assert_eq!(from_num, a);
-            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.name()));
+            assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                format!("\"{}\"", a.name())
+            );
         }
         assert!(serde_json::from_str::<Autonomy>("5").is_err());
         assert!("root".parse::<Autonomy>().is_err());

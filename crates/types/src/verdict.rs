@@ -160,7 +160,9 @@ mod tests {
     fn strictness_orders_deny_over_ask_over_allow() {
         assert!(Decision::Deny > Decision::Ask && Decision::Ask > Decision::Allow);
         assert_eq!(
-            [Decision::Allow, Decision::Deny, Decision::Ask].into_iter().max(),
+            [Decision::Allow, Decision::Deny, Decision::Ask]
+                .into_iter()
+                .max(),
             Some(Decision::Deny)
         );
         assert!(Threat::Critical > Threat::High && Threat::High > Threat::Benign);

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 fn check(name: &str, schema: serde_json::Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/schema")
+        .join(name);
     let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
     if std::env::var_os("WARDEN_BLESS").is_some() {
         std::fs::write(&path, &generated).unwrap();

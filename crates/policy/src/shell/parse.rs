@@ -1,0 +1,640 @@
+//! From command text to the flat list of simple commands that would run.
+
+use std::cell::RefCell;
+
+use tree_sitter::{Node, Parser};
+
+use super::MAX_COMMAND_BYTES;
+use super::unwrap;
+use super::words::{self, Word, text};
+
+/// Deepest nesting walked (subshells in substitutions in `bash -c` ...). Deeper input
+/// is reported as unparseable rather than risking the stack.
+const MAX_DEPTH: usize = 48;
+
+/// Where in a pipeline a command sits: stage `index` of `len`, pipeline `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipePos {
+    /// Pipeline id, unique within a script.
+    pub id: u32,
+    /// Stage index, 0 is the first.
+    pub index: u16,
+    /// Number of stages.
+    pub len: u16,
+}
+
+/// How a command came to be in the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandSource {
+    /// Written directly in the command line.
+    Direct,
+    /// Inside `$(...)`, backticks or `<(...)`: its output becomes part of a word.
+    Substitution,
+    /// Run by a wrapper program (`sudo`, `env`, `find -exec`, `bash -c` ...); the
+    /// wrapper's name.
+    Wrapped(String),
+    /// A here-doc or here-string fed to a shell.
+    HereDoc,
+    /// Named in another program's inline code, option or `!` escape (`python -c
+    /// "os.system(...)"`, `vim -c ':!sh'`); the host program's name.
+    Embedded(String),
+}
+
+/// A redirection operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectOp {
+    /// `<`
+    In,
+    /// `>`, `>|`, `&>`
+    Out,
+    /// `>>`, `&>>`
+    Append,
+    /// `<>`
+    ReadWrite,
+    /// `>&N`, `<&N`
+    Dup,
+    /// `<<` / `<<-`
+    HereDoc,
+    /// `<<<`
+    HereString,
+}
+
+/// One redirection of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The operator.
+    pub op: RedirectOp,
+    /// The file (or fd, or here-string) it names.
+    pub target: Word,
+    /// The body of a here-doc.
+    pub body: Option<String>,
+}
+
+impl Redirect {
+    /// Whether this redirection writes to its target.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self.op,
+            RedirectOp::Out | RedirectOp::Append | RedirectOp::ReadWrite
+        )
+    }
+}
+
+/// One simple command: a program with arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimpleCommand {
+    /// The argument vector, `argv[0]` being the program as written. Empty for a bare
+    /// assignment such as `HISTFILE=/dev/null`.
+    pub argv: Vec<Word>,
+    /// `NAME=value` prefixes (or `export NAME=value`).
+    pub assignments: Vec<(String, Word)>,
+    /// Redirections.
+    pub redirects: Vec<Redirect>,
+    /// The command's source text (for wrapped commands, the wrapper's).
+    pub text: String,
+    /// Pipeline position, if in a pipeline of two or more stages.
+    pub pipe: Option<PipePos>,
+    /// How it got here.
+    pub source: CommandSource,
+    /// Wrappers this command runs under, outermost first (`sudo`, `env` ...).
+    pub via: Vec<String>,
+    /// Runs with `&`.
+    pub background: bool,
+}
+
+impl SimpleCommand {
+    /// The program name: `argv[0]`'s last path component ("" if there is none).
+    pub fn program(&self) -> &str {
+        self.argv.first().map(|w| basename(&w.value)).unwrap_or("")
+    }
+
+    /// The arguments after the program name.
+    pub fn args(&self) -> &[Word] {
+        self.argv.get(1..).unwrap_or(&[])
+    }
+
+    /// The words joined with single spaces: what rules such as `Bash(git push:*)`
+    /// are matched against.
+    pub fn command_line(&self) -> String {
+        let mut s = String::new();
+        for (i, w) in self.argv.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(if i == 0 {
+                basename_if_system(&w.value)
+            } else {
+                &w.value
+            });
+        }
+        s
+    }
+
+    /// Whether any wrapper in the chain runs the command as another user.
+    pub fn privileged(&self) -> bool {
+        self.via.iter().any(|v| unwrap::is_privilege_wrapper(v))
+    }
+}
+
+/// The last path component of a program path.
+pub fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// `/usr/bin/git` matches rules written for `git`; `./git` stays as written since a
+/// program in the workspace is not the system's git.
+fn basename_if_system(p: &str) -> &str {
+    const SYSTEM_DIRS: &[&str] = &[
+        "/bin/",
+        "/usr/bin/",
+        "/usr/local/bin/",
+        "/sbin/",
+        "/usr/sbin/",
+        "/usr/local/sbin/",
+    ];
+    for d in SYSTEM_DIRS {
+        if let Some(rest) = p.strip_prefix(d) {
+            if !rest.contains('/') {
+                return rest;
+            }
+        }
+    }
+    p
+}
+
+/// Every simple command of a command line, and why it could not be fully parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Script {
+    /// Simple commands in source order, wrapped commands following their wrapper.
+    pub commands: Vec<SimpleCommand>,
+    /// Parse problems; any entry makes the whole script unparseable.
+    pub errors: Vec<String>,
+    /// Function definitions that call themselves through a pipe or `&` (fork bombs).
+    pub self_spawning_functions: Vec<String>,
+    /// Control characters, bidi overrides or invisible characters in the text.
+    pub hidden_characters: Vec<String>,
+}
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// Parse a command line.
+pub fn parse(command: &str) -> Script {
+    let mut script = Script::default();
+    scan_hidden(command, &mut script);
+    if command.len() > MAX_COMMAND_BYTES {
+        script.errors.push(format!(
+            "command is {} bytes, over the {MAX_COMMAND_BYTES}-byte analysis limit",
+            command.len()
+        ));
+        return script;
+    }
+    let mut walker = Walker {
+        script,
+        next_pipe: 0,
+    };
+    walker.script_text(command, 0, CommandSource::Direct, &[]);
+    walker.script
+}
+
+struct Walker {
+    script: Script,
+    next_pipe: u32,
+}
+
+#[derive(Clone, Default)]
+struct Ctx {
+    pipe: Option<PipePos>,
+    source: Option<CommandSource>,
+    redirects: Vec<Redirect>,
+    background: bool,
+    via: Vec<String>,
+}
+
+impl Walker {
+    /// Parse `text` as a script and walk it. Used for the top level and recursively
+    /// for `bash -c`, `eval`, here-docs fed to shells.
+    pub(super) fn script_text(
+        &mut self,
+        src: &str,
+        depth: usize,
+        source: CommandSource,
+        via: &[String],
+    ) {
+        if depth > MAX_DEPTH {
+            self.script
+                .errors
+                .push("command nests too deeply to analyse".into());
+            return;
+        }
+        if let Some(words) = fast_split(src) {
+            if !words.is_empty() {
+                let cmd = SimpleCommand {
+                    argv: words.iter().map(|w| Word::literal(w)).collect(),
+                    assignments: Vec::new(),
+                    redirects: Vec::new(),
+                    text: src.trim().to_string(),
+                    pipe: None,
+                    source,
+                    via: via.to_vec(),
+                    background: false,
+                };
+                self.push(cmd, depth);
+            }
+            return;
+        }
+        let tree = PARSER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                let mut p = Parser::new();
+                if p.set_language(&tree_sitter_bash::LANGUAGE.into()).is_err() {
+                    return None;
+                }
+                *slot = Some(p);
+            }
+            slot.as_mut().and_then(|p| p.parse(src, None))
+        });
+        let Some(tree) = tree else {
+            self.script
+                .errors
+                .push("the shell parser failed on this input".into());
+            return;
+        };
+        let root = tree.root_node();
+        let ctx = Ctx {
+            source: Some(source),
+            via: via.to_vec(),
+            ..Ctx::default()
+        };
+        self.node(root, src.as_bytes(), depth, &ctx);
+    }
+
+    fn node(&mut self, node: Node<'_>, src: &[u8], depth: usize, ctx: &Ctx) {
+        if depth > MAX_DEPTH {
+            self.script
+                .errors
+                .push("command nests too deeply to analyse".into());
+            return;
+        }
+        if node.is_error() || node.is_missing() {
+            let snippet: String = text(node, src).chars().take(40).collect();
+            self.script.errors.push(format!(
+                "shell syntax error at byte {}: {snippet:?}",
+                node.start_byte()
+            ));
+        }
+        match node.kind() {
+            "command" => self.command(node, src, depth, ctx),
+            "variable_assignment" => {
+                let (name, value) = assignment(node, src);
+                self.walk_children(
+                    node,
+                    src,
+                    depth,
+                    &Ctx {
+                        pipe: None,
+                        ..ctx.clone()
+                    },
+                );
+                let cmd = self.new_command(node, src, ctx, Vec::new(), vec![(name, value)]);
+                self.push(cmd, depth);
+            }
+            "declaration_command" | "unset_command" => self.declaration(node, src, depth, ctx),
+            "pipeline" => {
+                let id = self.next_pipe;
+                self.next_pipe += 1;
+                let stages: Vec<Node<'_>> = named_children(node).collect();
+                let len = u16::try_from(stages.len()).unwrap_or(u16::MAX);
+                for (i, stage) in stages.into_iter().enumerate() {
+                    let index = u16::try_from(i).unwrap_or(u16::MAX);
+                    let c = Ctx {
+                        pipe: Some(PipePos { id, index, len }),
+                        ..ctx.clone()
+                    };
+                    self.node(stage, src, depth + 1, &c);
+                }
+            }
+            "redirected_statement" => {
+                let mut c = ctx.clone();
+                let mut body = None;
+                for child in named_children(node) {
+                    match child.kind() {
+                        "file_redirect" | "heredoc_redirect" | "herestring_redirect" => {
+                            c.redirects.push(redirect(child, src));
+                            self.walk_children(child, src, depth + 1, ctx);
+                        }
+                        _ => body = Some(child),
+                    }
+                }
+                if let Some(b) = body {
+                    self.node(b, src, depth + 1, &c);
+                }
+            }
+            "function_definition" => self.function(node, src, depth, ctx),
+            "comment" | "heredoc_body" | "heredoc_start" | "heredoc_end" => {}
+            _ => {
+                // Containers (program, list, subshell, if/while/for/case bodies, test
+                // commands, negation): walk everything. A trailing `&` among the
+                // children marks the preceding command as backgrounded.
+                let mut cursor = node.walk();
+                let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+                for (i, child) in children.iter().enumerate() {
+                    if !child.is_named() && !child.is_error() && !child.is_missing() {
+                        continue;
+                    }
+                    let bg = children.get(i + 1).is_some_and(|n| n.kind() == "&");
+                    let c = if bg {
+                        Ctx {
+                            background: true,
+                            ..ctx.clone()
+                        }
+                    } else {
+                        ctx.clone()
+                    };
+                    self.node(*child, src, depth + 1, &c);
+                }
+            }
+        }
+    }
+
+    fn walk_children(&mut self, node: Node<'_>, src: &[u8], depth: usize, ctx: &Ctx) {
+        for child in named_children(node) {
+            self.substitutions(child, src, depth + 1, ctx);
+        }
+    }
+
+    /// Commands hidden inside words: `$(...)`, backticks, `<(...)`.
+    fn substitutions(&mut self, node: Node<'_>, src: &[u8], depth: usize, ctx: &Ctx) {
+        if depth > MAX_DEPTH {
+            self.script
+                .errors
+                .push("command nests too deeply to analyse".into());
+            return;
+        }
+        match node.kind() {
+            "command_substitution" | "process_substitution" => {
+                let c = Ctx {
+                    source: Some(CommandSource::Substitution),
+                    pipe: None,
+                    redirects: Vec::new(),
+                    background: false,
+                    via: ctx.via.clone(),
+                };
+                for child in named_children(node) {
+                    self.node(child, src, depth + 1, &c);
+                }
+            }
+            _ => {
+                if node.is_error() || node.is_missing() {
+                    self.node(node, src, depth, ctx);
+                    return;
+                }
+                for child in named_children(node) {
+                    self.substitutions(child, src, depth + 1, ctx);
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, node: Node<'_>, src: &[u8], depth: usize, ctx: &Ctx) {
+        let mut argv = Vec::new();
+        let mut assignments = Vec::new();
+        let mut redirects = ctx.redirects.clone();
+        for child in named_children(node) {
+            match child.kind() {
+                "variable_assignment" => assignments.push(assignment(child, src)),
+                "file_redirect" | "heredoc_redirect" | "herestring_redirect" => {
+                    redirects.push(redirect(child, src))
+                }
+                "comment" => continue,
+                _ => argv.push(words::eval(child, src)),
+            }
+            self.substitutions(child, src, depth + 1, ctx);
+        }
+        let cmd = self.new_command(node, src, ctx, argv, assignments);
+        let cmd = SimpleCommand { redirects, ..cmd };
+        self.push(cmd, depth);
+    }
+
+    fn declaration(&mut self, node: Node<'_>, src: &[u8], depth: usize, ctx: &Ctx) {
+        let mut argv = Vec::new();
+        let mut assignments = Vec::new();
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            match child.kind() {
+                "variable_assignment" => {
+                    let (name, value) = assignment(child, src);
+                    argv.push(Word {
+                        value: format!("{name}={}", value.value),
+                        raw: text(child, src).to_string(),
+                        ..value.clone()
+                    });
+                    assignments.push((name, value));
+                }
+                "export" | "declare" | "local" | "readonly" | "typeset" | "unset" | "unsetenv" => {
+                    argv.push(Word::literal(child.kind()))
+                }
+                _ if child.is_named() => argv.push(words::eval(child, src)),
+                _ => {}
+            }
+            self.substitutions(child, src, depth + 1, ctx);
+        }
+        let cmd = self.new_command(node, src, ctx, argv, assignments);
+        self.push(cmd, depth);
+    }
+
+    fn function(&mut self, node: Node<'_>, src: &[u8], depth: usize, ctx: &Ctx) {
+        let name = node
+            .child_by_field_name("name")
+            .map(|n| text(n, src).to_string());
+        let before = self.script.commands.len();
+        if let Some(body) = node.child_by_field_name("body") {
+            self.node(body, src, depth + 1, ctx);
+        }
+        if let Some(name) = name {
+            let calls_itself_concurrently = self.script.commands[before..].iter().any(|c| {
+                c.argv.first().is_some_and(|w| w.value == name)
+                    && (c.pipe.is_some() || c.background)
+            });
+            if calls_itself_concurrently {
+                self.script.self_spawning_functions.push(name);
+            }
+        }
+    }
+
+    fn new_command(
+        &self,
+        node: Node<'_>,
+        src: &[u8],
+        ctx: &Ctx,
+        argv: Vec<Word>,
+        assignments: Vec<(String, Word)>,
+    ) -> SimpleCommand {
+        SimpleCommand {
+            argv,
+            assignments,
+            redirects: Vec::new(),
+            text: text(node, src).trim().to_string(),
+            pipe: ctx.pipe,
+            source: ctx.source.clone().unwrap_or(CommandSource::Direct),
+            via: ctx.via.clone(),
+            background: ctx.background,
+        }
+    }
+
+    /// Record a command and everything its wrappers run.
+    fn push(&mut self, cmd: SimpleCommand, depth: usize) {
+        let inner = unwrap::unwrap(&cmd);
+        self.script.commands.push(cmd);
+        for item in inner {
+            match item {
+                unwrap::Inner::Command(c) => self.push(c, depth + 1),
+                unwrap::Inner::Script { text, source, via } => {
+                    self.script_text(&text, depth + 1, source, &via)
+                }
+            }
+        }
+    }
+}
+
+fn assignment(node: Node<'_>, src: &[u8]) -> (String, Word) {
+    let name = node
+        .child_by_field_name("name")
+        .map(|n| text(n, src).to_string())
+        .unwrap_or_default();
+    let value = node
+        .child_by_field_name("value")
+        .map(|n| words::eval(n, src))
+        .unwrap_or_default();
+    (name, value)
+}
+
+fn redirect(node: Node<'_>, src: &[u8]) -> Redirect {
+    let t = text(node, src);
+    match node.kind() {
+        "heredoc_redirect" => {
+            let body = named_children(node)
+                .find(|c| c.kind() == "heredoc_body")
+                .map(|b| text(b, src).to_string());
+            Redirect {
+                op: RedirectOp::HereDoc,
+                target: Word::default(),
+                body,
+            }
+        }
+        "herestring_redirect" => {
+            let target = named_children(node)
+                .last()
+                .map(|n| words::eval(n, src))
+                .unwrap_or_default();
+            Redirect {
+                op: RedirectOp::HereString,
+                target,
+                body: None,
+            }
+        }
+        _ => {
+            let target = node
+                .child_by_field_name("destination")
+                .or_else(|| {
+                    named_children(node)
+                        .filter(|c| c.kind() != "file_descriptor")
+                        .last()
+                })
+                .map(|n| words::eval(n, src))
+                .unwrap_or_default();
+            let after_fd =
+                t.trim_start_matches(|c: char| c.is_ascii_digit() || c == '{' || c == '}');
+            let op = if after_fd.starts_with(">>") || after_fd.starts_with("&>>") {
+                RedirectOp::Append
+            } else if after_fd.starts_with("<>") {
+                RedirectOp::ReadWrite
+            } else if after_fd.starts_with(">&") || after_fd.starts_with("<&") {
+                if target.value.chars().all(|c| c.is_ascii_digit() || c == '-') {
+                    RedirectOp::Dup
+                } else {
+                    RedirectOp::Out
+                }
+            } else if after_fd.starts_with('<') {
+                RedirectOp::In
+            } else {
+                RedirectOp::Out
+            };
+            Redirect {
+                op,
+                target,
+                body: None,
+            }
+        }
+    }
+}
+
+fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    (0..node.named_child_count()).filter_map(move |i| node.named_child(i))
+}
+
+/// Split a command line that uses no character bash treats specially. Returns None
+/// when the full parser is needed. Exactness argument: without quotes, `\`, `$`,
+/// `` ` ``, operators, `#`, `!`, `=`-before-name or newlines, bash performs no expansion
+/// except globbing and tilde (which we keep literal and expand ourselves), so the
+/// words are exactly the blank-separated fields.
+pub fn fast_split(src: &str) -> Option<Vec<&str>> {
+    if src.len() > 512 {
+        return None;
+    }
+    let ok = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b' ' | b'\t'
+                    | b'-'
+                    | b'_'
+                    | b'.'
+                    | b'/'
+                    | b':'
+                    | b'@'
+                    | b'+'
+                    | b','
+                    | b'%'
+                    | b'^'
+                    | b'~'
+                    | b'*'
+            )
+    };
+    if !src.bytes().all(ok) {
+        return None;
+    }
+    let words: Vec<&str> = src.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+    // `~user` expands to another user's home: leave it to the full path.
+    if words
+        .iter()
+        .any(|w| w.starts_with('~') && !(w.len() == 1 || w.starts_with("~/")))
+    {
+        return None;
+    }
+    Some(words)
+}
+
+fn scan_hidden(command: &str, script: &mut Script) {
+    for (i, c) in command.char_indices() {
+        let what = match c {
+            '\t' | '\n' | '\r' => continue,
+            '\x1b' => "an escape sequence (ESC)",
+            c if c.is_control() => "a control character",
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
+                "a bidirectional override"
+            }
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => {
+                "an invisible character"
+            }
+            _ => continue,
+        };
+        script
+            .hidden_characters
+            .push(format!("{what} U+{:04X} at byte {i}", c as u32));
+        if script.hidden_characters.len() >= 8 {
+            break;
+        }
+    }
+}

@@ -1,0 +1,684 @@
+//! Seeing through wrappers: the program that really runs.
+//!
+//! `sudo env X=1 nice -n5 timeout 9 rm -rf /` runs `rm`. A rule for `rm` and the
+//! classifier must see it, and also that it runs as root. Commands handed to another
+//! program as text (`bash -c`, `eval`, `find -exec`, `su -c`, `watch`, an option such
+//! as `--checkpoint-action=exec=...` or `core.pager=...`, `!cmd` escapes of vim/gdb/
+//! less, `system(...)` inside `python -c`/`awk`) are parsed as scripts of their own.
+//! The wrapper tables are option grammars, not lists of bad commands: they say which
+//! options consume a value so the first real operand is found.
+
+use super::parse::{CommandSource, SimpleCommand, basename};
+use super::words::Word;
+
+/// What a wrapper runs.
+pub(crate) enum Inner {
+    /// A program with arguments.
+    Command(SimpleCommand),
+    /// Text run by a shell.
+    Script {
+        text: String,
+        source: CommandSource,
+        via: Vec<String>,
+    },
+}
+
+/// Wrappers that run their command as another (usually more privileged) user.
+pub(crate) fn is_privilege_wrapper(name: &str) -> bool {
+    matches!(
+        name,
+        "sudo" | "doas" | "run0" | "pkexec" | "su" | "runuser" | "sg" | "sudoedit" | "calife"
+    )
+}
+
+/// Programs that are shells: `-c TEXT` is a script and no arguments means an
+/// interactive shell.
+pub(crate) fn is_shell(name: &str) -> bool {
+    matches!(
+        name,
+        "sh" | "bash"
+            | "zsh"
+            | "dash"
+            | "ksh"
+            | "mksh"
+            | "pdksh"
+            | "ash"
+            | "yash"
+            | "posh"
+            | "fish"
+            | "tcsh"
+            | "csh"
+            | "rbash"
+            | "rc"
+            | "sash"
+            | "es"
+            | "elvish"
+            | "nu"
+            | "xonsh"
+            | "oksh"
+            | "ksh93"
+            | "lksh"
+            | "bash5"
+            | "hush"
+            | "pwsh"
+            | "powershell"
+    )
+}
+
+struct Grammar {
+    /// Options that consume the next word (or `--opt=value`).
+    valued: &'static [&'static str],
+    /// Operands to skip after the options before the command starts.
+    skip_operands: usize,
+}
+
+/// Wrappers whose remaining words are a command line of their own.
+fn grammar(name: &str) -> Option<Grammar> {
+    let g = |valued: &'static [&'static str], skip_operands| {
+        Some(Grammar {
+            valued,
+            skip_operands,
+        })
+    };
+    match name {
+        "sudo" => g(
+            &[
+                "-u",
+                "-g",
+                "-C",
+                "-D",
+                "-h",
+                "-p",
+                "-r",
+                "-t",
+                "-T",
+                "-U",
+                "-R",
+                "--user",
+                "--group",
+                "--host",
+                "--prompt",
+                "--chdir",
+                "--role",
+                "--type",
+                "--other-user",
+                "--close-from",
+                "--chroot",
+                "--command-timeout",
+            ],
+            0,
+        ),
+        "doas" => g(&["-u", "-C"], 0),
+        "run0" => g(
+            &[
+                "-u",
+                "--user",
+                "-g",
+                "--group",
+                "-D",
+                "--chdir",
+                "--setenv",
+                "--unit",
+                "--property",
+                "--description",
+                "--slice",
+                "--nice",
+                "--machine",
+            ],
+            0,
+        ),
+        "pkexec" => g(&["--user", "-u"], 0),
+        "nohup" | "unbuffer" | "caffeinate" | "nocorrect" | "noglob" | "builtin" | "torsocks"
+        | "setsid" | "firejail" | "catchsegv" | "trickle" | "faketime" => g(&[], 0),
+        "time" => g(&["-f", "--format", "-o", "--output"], 0),
+        "nice" => g(&["-n", "--adjustment"], 0),
+        "ionice" => g(&["-c", "-n", "-t", "--class", "--classdata"], 0),
+        "stdbuf" => g(&["-i", "-o", "-e", "--input", "--output", "--error"], 0),
+        "timeout" => g(&["-s", "-k", "--signal", "--kill-after"], 1),
+        "chrt" => g(&["-T", "-P", "-D"], 1),
+        "taskset" => g(&[], 1),
+        "flock" => g(&["-w", "--timeout", "-E", "--conflict-exit-code"], 1),
+        "chroot" => g(&["--userspec", "--groups"], 1),
+        "proxychains" | "proxychains4" => g(&["-f"], 0),
+        "strace" | "ltrace" => g(
+            &[
+                "-o", "-p", "-e", "-s", "-a", "-u", "-E", "-P", "-I", "-b", "-X", "-O", "-S", "-U",
+            ],
+            0,
+        ),
+        "valgrind" | "gdbserver" => g(&[], 0),
+        "unshare" => g(
+            &[
+                "--map-user",
+                "--map-group",
+                "--setgroups",
+                "--propagation",
+                "-S",
+                "-G",
+                "-R",
+                "-w",
+                "--root",
+                "--wd",
+            ],
+            0,
+        ),
+        "nsenter" => g(
+            &[
+                "-t", "--target", "-S", "-G", "--setuid", "--setgid", "-r", "-w", "--root", "--wd",
+            ],
+            0,
+        ),
+        "xargs" => g(
+            &[
+                "-I",
+                "-i",
+                "-n",
+                "-P",
+                "-d",
+                "-E",
+                "-e",
+                "-L",
+                "-l",
+                "-s",
+                "-a",
+                "--max-args",
+                "--max-procs",
+                "--delimiter",
+                "--arg-file",
+                "--replace",
+                "--max-lines",
+                "--max-chars",
+                "--eof",
+                "--process-slot-var",
+            ],
+            0,
+        ),
+        "exec" => g(&["-a"], 0),
+        "command" => g(&[], 0),
+        "watch" => g(
+            &["-n", "--interval", "-d", "-q", "--equexit", "-s", "--shell"],
+            0,
+        ),
+        "busybox" => g(&[], 0),
+        "env" => g(
+            &[
+                "-u",
+                "--unset",
+                "-C",
+                "--chdir",
+                "-S",
+                "--split-string",
+                "-P",
+                "--default-signal",
+                "--ignore-signal",
+                "--block-signal",
+            ],
+            0,
+        ),
+        _ => None,
+    }
+}
+
+/// Everything `cmd` runs by way of its arguments.
+pub(crate) fn unwrap(cmd: &SimpleCommand) -> Vec<Inner> {
+    let mut out = Vec::new();
+    let Some(first) = cmd.argv.first() else {
+        return out;
+    };
+    let name = program_name(&first.value);
+    let mut via = cmd.via.clone();
+    via.push(name.to_string());
+    let script = |text: String, out: &mut Vec<Inner>| {
+        if !text.trim().is_empty() {
+            out.push(Inner::Script {
+                text,
+                source: CommandSource::Wrapped(name.to_string()),
+                via: via.clone(),
+            });
+        }
+    };
+    let embedded = |text: String, out: &mut Vec<Inner>| {
+        if !text.trim().is_empty() {
+            out.push(Inner::Script {
+                text,
+                source: CommandSource::Embedded(name.to_string()),
+                via: via.clone(),
+            });
+        }
+    };
+    let args = cmd.args();
+
+    if is_shell(name) {
+        shell_args(args, |t| script(t, &mut out));
+    } else if let Some(g) = grammar(name) {
+        wrapper(cmd, name, &g, args, &via, &mut out);
+    } else {
+        match name {
+            "eval" => script(join(args), &mut out),
+            "su" | "runuser" | "sg" | "script" => {
+                if let Some(text) = option_value(args, &["-c", "--command", "--session-command"]) {
+                    script(text, &mut out);
+                } else if name == "sg" {
+                    if let Some(w) = args.get(1) {
+                        script(w.value.clone(), &mut out);
+                    }
+                }
+            }
+            "find" => find_exec(cmd, args, &via, &mut out),
+            _ => {}
+        }
+        // Strings handed to process-spawning calls in any argument: inline code of
+        // python/perl/ruby/node/php/awk and of anything else that evaluates code
+        // (`guile -c '(system "sh")'`, `julia -e 'run(`sh`)'`, make's `$(shell ...)`).
+        for w in args {
+            if w.value.contains(['(', '`', '"', '\'', '{']) {
+                for t in spawned_strings(&w.value) {
+                    embedded(t, &mut out);
+                }
+            }
+            if let Some(rest) = w.value.split_once("$(shell ").map(|(_, r)| r) {
+                embedded(rest.trim_end_matches(')').to_string(), &mut out);
+            }
+        }
+    }
+    // Any program: commands given in options (`--checkpoint-action=exec=sh`,
+    // `-o ProxyCommand=...`, `core.pager=...`) and `!cmd` / `:!cmd` escapes.
+    for (i, w) in args.iter().enumerate() {
+        if let Some(text) = bang_command(&w.value) {
+            embedded(text, &mut out);
+        }
+        if let Some(text) = command_option(args, i) {
+            script(text, &mut out);
+        }
+    }
+    out
+}
+
+/// A program name as invoked: the basename, without the `!`/`:!` a line typed into
+/// an interactive program may start with.
+pub(crate) fn program_name(word: &str) -> &str {
+    basename(word.trim_start_matches([':', '!']).trim_start())
+}
+
+fn join(words: &[Word]) -> String {
+    words
+        .iter()
+        .map(|w| w.value.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `bash [opts] -c TEXT` → TEXT. Option letters may be grouped (`-lc`, `-ec`).
+fn shell_args(args: &[Word], mut script: impl FnMut(String)) {
+    let mut i = 0;
+    let mut wants_c = false;
+    while let Some(w) = args.get(i) {
+        let v = w.value.as_str();
+        if wants_c {
+            script(v.to_string());
+            return;
+        }
+        if v == "--" {
+            return;
+        }
+        if v == "-o" || v == "+o" || v == "-O" || v == "+O" || v == "--rcfile" || v == "--init-file"
+        {
+            i += 2;
+            continue;
+        }
+        if let Some(flags) = v.strip_prefix('-').filter(|f| !f.starts_with('-')) {
+            if flags.contains('c') {
+                wants_c = true;
+            }
+        } else if !v.starts_with('-') && !v.starts_with('+') {
+            return; // a script file: its content is not known here
+        }
+        i += 1;
+    }
+}
+
+fn wrapper(
+    cmd: &SimpleCommand,
+    name: &str,
+    g: &Grammar,
+    args: &[Word],
+    via: &[String],
+    out: &mut Vec<Inner>,
+) {
+    let mut i = 0;
+    let mut assignments = cmd.assignments.clone();
+    while let Some(w) = args.get(i) {
+        let v = w.value.as_str();
+        if v == "--" {
+            i += 1;
+            break;
+        }
+        if !v.starts_with('-') || v == "-" {
+            break;
+        }
+        if name == "command" && (v == "-v" || v == "-V") {
+            return; // a lookup, runs nothing
+        }
+        if name == "env" && (v == "-S" || v == "--split-string" || v.starts_with("--split-string="))
+        {
+            let text = v
+                .strip_prefix("--split-string=")
+                .map(str::to_string)
+                .or_else(|| args.get(i + 1).map(|a| a.value.clone()));
+            if let Some(t) = text {
+                let rest = join(args.get(i + 2..).unwrap_or(&[]));
+                out.push(Inner::Script {
+                    text: format!("{t} {rest}"),
+                    source: CommandSource::Wrapped(name.into()),
+                    via: via.to_vec(),
+                });
+            }
+            return;
+        }
+        // `-u root` consumes the next word; `-uroot` and `--user=root` do not.
+        i += if g.valued.contains(&v) { 2 } else { 1 };
+    }
+    if matches!(name, "env" | "sudo" | "doas" | "run0") {
+        while let Some(w) = args.get(i) {
+            match w.value.split_once('=') {
+                Some((k, val))
+                    if !k.is_empty()
+                        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    assignments.push((
+                        k.to_string(),
+                        Word {
+                            value: val.to_string(),
+                            ..w.clone()
+                        },
+                    ));
+                    i += 1;
+                }
+                _ => break,
+            }
+        }
+    }
+    i += g.skip_operands;
+    let rest = args.get(i..).unwrap_or(&[]);
+    if rest.is_empty() {
+        return;
+    }
+    if name == "watch" && !args.iter().any(|w| w.value == "-x" || w.value == "--exec") {
+        out.push(Inner::Script {
+            text: join(rest),
+            source: CommandSource::Wrapped(name.into()),
+            via: via.to_vec(),
+        });
+        return;
+    }
+    if name == "sudo"
+        && args
+            .iter()
+            .take(i)
+            .any(|w| w.value == "-s" || w.value == "--shell")
+    {
+        out.push(Inner::Script {
+            text: join(rest),
+            source: CommandSource::Wrapped(name.into()),
+            via: via.to_vec(),
+        });
+        return;
+    }
+    out.push(Inner::Command(SimpleCommand {
+        argv: rest.to_vec(),
+        assignments,
+        // The wrapper execs its command with the same open files.
+        redirects: cmd.redirects.clone(),
+        text: cmd.text.clone(),
+        pipe: cmd.pipe,
+        source: CommandSource::Wrapped(name.into()),
+        via: via.to_vec(),
+        background: cmd.background,
+    }));
+}
+
+fn option_value(args: &[Word], names: &[&str]) -> Option<String> {
+    for (i, w) in args.iter().enumerate() {
+        for n in names {
+            if w.value == *n {
+                return args.get(i + 1).map(|a| a.value.clone());
+            }
+            if let Some(v) = w.value.strip_prefix(n).and_then(|r| r.strip_prefix('=')) {
+                return Some(v.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// `find ... -exec CMD ... {} ;` (also `-execdir`, `-ok`, `-okdir`), possibly several.
+fn find_exec(cmd: &SimpleCommand, args: &[Word], via: &[String], out: &mut Vec<Inner>) {
+    let mut i = 0;
+    while i < args.len() {
+        if matches!(
+            args[i].value.as_str(),
+            "-exec" | "-execdir" | "-ok" | "-okdir"
+        ) {
+            let start = i + 1;
+            let mut end = start;
+            while end < args.len() && args[end].value != ";" && args[end].value != "+" {
+                end += 1;
+            }
+            if end > start {
+                out.push(Inner::Command(SimpleCommand {
+                    argv: args[start..end].to_vec(),
+                    assignments: Vec::new(),
+                    redirects: Vec::new(),
+                    text: cmd.text.clone(),
+                    pipe: None,
+                    source: CommandSource::Wrapped("find".into()),
+                    via: via.to_vec(),
+                    background: false,
+                }));
+            }
+            i = end;
+        }
+        i += 1;
+    }
+}
+
+/// `!cmd`, `:!cmd`, `:sh`, `:shell` as typed into vim, less, gdb, ftp and friends.
+fn bang_command(v: &str) -> Option<String> {
+    let t = v.trim_start().trim_start_matches(':').trim_start();
+    if let Some(rest) = t.strip_prefix('!') {
+        let rest = rest.trim();
+        if !rest.is_empty() && !rest.starts_with('!') && !rest.starts_with('=') {
+            return Some(rest.to_string());
+        }
+    }
+    if matches!(t, "sh" | "shell") && v.trim_start().starts_with(':') {
+        return Some("sh".into());
+    }
+    None
+}
+
+/// Option values that name a command to run: the option's name says so
+/// (`exec`, `command`, `cmd`, `shell`, `pager`, `editor`, `rsh`, `proxy`...).
+fn command_option(args: &[Word], i: usize) -> Option<String> {
+    let v = &args[i].value;
+    let (name, value) = match v.split_once('=') {
+        Some((n, val))
+            if n.starts_with('-') || n.contains('.') || n.eq_ignore_ascii_case("proxycommand") =>
+        {
+            (n, Some(val.to_string()))
+        }
+        _ => (v.as_str(), None),
+    };
+    let lname = name.to_ascii_lowercase();
+    const HINTS: &[&str] = &[
+        "exec",
+        "command",
+        "cmd",
+        "shell",
+        "pager",
+        "editor",
+        "rsh",
+        "proxy",
+        "askpass",
+        "fsmonitor",
+        "external",
+        "compress-program",
+    ];
+    if !HINTS.iter().any(|h| lname.contains(h)) || lname == "--exec-path" {
+        return None;
+    }
+    let value = match value {
+        Some(v) => v,
+        None if name.starts_with("--") => args.get(i + 1)?.value.clone(),
+        None => return None,
+    };
+    // `exec=/bin/sh`, `EXEC:sh`, `ProxyCommand=...` and git's `!cmd` aliases.
+    let mut text = value.as_str();
+    for prefix in ["exec=", "EXEC:", "exec:", "system:", "SYSTEM:"] {
+        if let Some(r) = text.strip_prefix(prefix) {
+            text = r;
+        }
+    }
+    let text = text.trim_start_matches('!').trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// The inline program text of an interpreter invocation, if any.
+pub(crate) fn inline_code(name: &str, args: &[Word]) -> Option<String> {
+    let lang = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let flags: &[&str] = match lang {
+        "python" | "pypy" => &["-c"],
+        "perl" => &["-e", "-E"],
+        "ruby" | "lua" | "luajit" | "Rscript" | "jrunscript" | "osascript" | "tclsh" | "wish" => {
+            &["-e"]
+        }
+        "node" | "nodejs" | "bun" | "deno" => &["-e", "-p", "--eval", "--print", "eval"],
+        "php" => &["-r"],
+        "awk" | "gawk" | "mawk" | "nawk" | "busybox-awk" => {
+            return args
+                .iter()
+                .find(|w| !w.value.starts_with('-'))
+                .map(|w| w.value.clone());
+        }
+        _ => return None,
+    };
+    for (i, w) in args.iter().enumerate() {
+        if flags.contains(&w.value.as_str()) {
+            return args.get(i + 1).map(|a| a.value.clone());
+        }
+        // Attached code: `ruby -e'...'`.
+        for fl in flags.iter().filter(|f| f.len() == 2) {
+            if let Some(code) = w.value.strip_prefix(fl).filter(|c| !c.is_empty()) {
+                return Some(code.to_string());
+            }
+        }
+        // Grouped flags ending in the code flag: `perl -wle '...'`.
+        if let Some(f) = w.value.strip_prefix('-') {
+            if !f.starts_with('-')
+                && f.len() > 1
+                && flags
+                    .iter()
+                    .any(|fl| fl.len() == 2 && f.ends_with(&fl[1..]))
+            {
+                return args.get(i + 1).map(|a| a.value.clone());
+            }
+        }
+    }
+    None
+}
+
+/// String literals passed to process-spawning calls, and backtick strings.
+pub(crate) fn spawned_strings(code: &str) -> Vec<String> {
+    const SPAWNERS: &[&str] = &[
+        "system",
+        "popen",
+        "exec",
+        "execl",
+        "execlp",
+        "execv",
+        "execvp",
+        "spawn",
+        "execSync",
+        "spawnSync",
+        "check_output",
+        "check_call",
+        "getoutput",
+        "Popen",
+        "shell_exec",
+        "passthru",
+        "proc_open",
+        "run",
+        "callCommand",
+        "Exec",
+        "execute",
+    ];
+    let mut out = Vec::new();
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' || c == b'\'' || c == b'`' {
+            let start = i + 1;
+            let mut j = start;
+            while j < bytes.len() && bytes[j] != c {
+                if bytes[j] == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            let literal = code.get(start..j.min(bytes.len())).unwrap_or("");
+            let before = code.get(..i).unwrap_or("").trim_end();
+            let before = before.trim_end_matches(['(', '[', ' ', '{']).trim_end();
+            let word_before: String = before
+                .chars()
+                .rev()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let spawned = c == b'`'
+                || SPAWNERS.contains(&word_before.as_str())
+                || before.ends_with("do shell script")
+                || before.ends_with("%x")
+                || before.ends_with('|') // awk: "cmd" | getline, print | "cmd"
+                || code.get(j + 1..).is_some_and(|after| after.trim_start().starts_with("| getline") || after.trim_start().starts_with("|getline"));
+            if spawned && !literal.trim().is_empty() {
+                out.push(literal.to_string());
+            }
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spawned_strings_finds_calls_not_data() {
+        assert_eq!(
+            spawned_strings(r#"import os; os.system("id; ls")"#),
+            vec!["id; ls"]
+        );
+        assert_eq!(
+            spawned_strings(r#"BEGIN{system("/bin/sh")}"#),
+            vec!["/bin/sh"]
+        );
+        assert_eq!(spawned_strings(r#"exec "/bin/sh""#), vec!["/bin/sh"]);
+        assert!(spawned_strings(r#"print("hello world")"#).is_empty());
+        assert_eq!(spawned_strings("print `id`"), vec!["id"]);
+    }
+
+    #[test]
+    fn bang_commands() {
+        assert_eq!(bang_command(":!/bin/sh").as_deref(), Some("/bin/sh"));
+        assert_eq!(bang_command("!sh").as_deref(), Some("sh"));
+        assert_eq!(bang_command(":shell").as_deref(), Some("sh"));
+        assert_eq!(bang_command("!!"), None);
+        assert_eq!(bang_command("hello!"), None);
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of warden-policy.
+
+mod corpus_commands;
