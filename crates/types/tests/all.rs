@@ -1,6 +1,8 @@
 //! The published JSON Schemas under `docs/schema/` must match the types. Regenerate
 //! with `WARDEN_BLESS=1 cargo test -p warden-types`.
 
+// Test code: a failed unwrap is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::path::PathBuf;
 
 fn check(name: &str, schema: serde_json::Value) {

@@ -15,17 +15,22 @@
 //! the alternative: pure Rust and aimed at executing scripts, but it parses words
 //! lazily (expansions need a second parser) and stops at the first error, which loses
 //! exactly the partial structure a security classifier wants. Plain words-only
-//! commands skip the parser entirely (see [`parse::fast_split`]): bash gives their
+//! commands skip the parser entirely (see [`scan::fast_split`]): bash gives their
 //! characters no special meaning, so splitting on blanks is exact and 10x cheaper.
 
 mod parse;
+mod payload;
+mod scan;
 mod threat;
 mod unwrap;
 mod words;
 
 pub use parse::{CommandSource, PipePos, Redirect, RedirectOp, Script, SimpleCommand, parse};
+pub use threat::paths;
 pub use threat::{Finding, FindingKind, analyze_script, classify_argv};
-pub use words::Word;
+pub(crate) use threat::{NETWORK_PROGRAMS, READ_ONLY_PROGRAMS, read_paths, written_paths};
+pub use unwrap::program_name;
+pub use words::{DYNAMIC, Word};
 
 use warden_types::Threat;
 

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use tree_sitter::{Node, Parser};
 
 use super::MAX_COMMAND_BYTES;
+use super::scan::{fast_split, scan_hidden};
 use super::unwrap;
 use super::words::{self, Word, text};
 
@@ -130,6 +131,20 @@ impl SimpleCommand {
         s
     }
 
+    /// A command from a bare argv (no shell involved).
+    pub fn from_argv(argv: &[String]) -> Self {
+        SimpleCommand {
+            argv: argv.iter().map(|a| Word::literal(a)).collect(),
+            assignments: Vec::new(),
+            redirects: Vec::new(),
+            text: argv.join(" "),
+            pipe: None,
+            source: CommandSource::Direct,
+            via: Vec::new(),
+            background: false,
+        }
+    }
+
     /// Whether any wrapper in the chain runs the command as another user.
     pub fn privileged(&self) -> bool {
         self.via.iter().any(|v| unwrap::is_privilege_wrapper(v))
@@ -153,10 +168,10 @@ fn basename_if_system(p: &str) -> &str {
         "/usr/local/sbin/",
     ];
     for d in SYSTEM_DIRS {
-        if let Some(rest) = p.strip_prefix(d) {
-            if !rest.contains('/') {
-                return rest;
-            }
+        if let Some(rest) = p.strip_prefix(d)
+            && !rest.contains('/')
+        {
+            return rest;
         }
     }
     p
@@ -572,69 +587,4 @@ fn redirect(node: Node<'_>, src: &[u8]) -> Redirect {
 
 fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     (0..node.named_child_count()).filter_map(move |i| node.named_child(i))
-}
-
-/// Split a command line that uses no character bash treats specially. Returns None
-/// when the full parser is needed. Exactness argument: without quotes, `\`, `$`,
-/// `` ` ``, operators, `#`, `!`, `=`-before-name or newlines, bash performs no expansion
-/// except globbing and tilde (which we keep literal and expand ourselves), so the
-/// words are exactly the blank-separated fields.
-pub fn fast_split(src: &str) -> Option<Vec<&str>> {
-    if src.len() > 512 {
-        return None;
-    }
-    let ok = |b: u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b' ' | b'\t'
-                    | b'-'
-                    | b'_'
-                    | b'.'
-                    | b'/'
-                    | b':'
-                    | b'@'
-                    | b'+'
-                    | b','
-                    | b'%'
-                    | b'^'
-                    | b'~'
-                    | b'*'
-            )
-    };
-    if !src.bytes().all(ok) {
-        return None;
-    }
-    let words: Vec<&str> = src.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
-    // `~user` expands to another user's home: leave it to the full path.
-    if words
-        .iter()
-        .any(|w| w.starts_with('~') && !(w.len() == 1 || w.starts_with("~/")))
-    {
-        return None;
-    }
-    Some(words)
-}
-
-fn scan_hidden(command: &str, script: &mut Script) {
-    for (i, c) in command.char_indices() {
-        let what = match c {
-            '\t' | '\n' | '\r' => continue,
-            '\x1b' => "an escape sequence (ESC)",
-            c if c.is_control() => "a control character",
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
-                "a bidirectional override"
-            }
-            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => {
-                "an invisible character"
-            }
-            _ => continue,
-        };
-        script
-            .hidden_characters
-            .push(format!("{what} U+{:04X} at byte {i}", c as u32));
-        if script.hidden_characters.len() >= 8 {
-            break;
-        }
-    }
 }

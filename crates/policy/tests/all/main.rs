@@ -1,3 +1,7 @@
-//! Integration tests of warden-policy.
+//! Integration tests of warden-policy: corpus rates and end-to-end decisions.
+// Test code: a failed unwrap is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod corpus_commands;
+mod corpus_paths;
+mod corpus_ssrf;

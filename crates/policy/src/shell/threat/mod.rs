@@ -7,13 +7,20 @@
 //! what it is. Running under `sudo` and friends raises any finding to critical.
 
 mod checks;
+mod effects;
+mod execution;
+mod network;
 pub mod paths;
+mod system;
 
 use warden_types::Threat;
 
 use super::parse::{Script, SimpleCommand};
 
 pub use checks::classify_argv;
+pub(crate) use effects::{
+    NETWORK as NETWORK_PROGRAMS, READERS as READ_ONLY_PROGRAMS, read_paths, written_paths,
+};
 
 /// What kind of danger a finding is; its `id` names it in rules (`loosen = [...]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,9 +174,9 @@ pub fn analyze_script(script: &Script, home: &str) -> Vec<Finding> {
     for cmd in &script.commands {
         checks::command(cmd, script, home, &mut out);
     }
-    checks::script_level(script, home, &mut out);
+    system::script_level(script, home, &mut out);
     escalate_privileged(script, &mut out);
-    out.sort_by(|a, b| b.threat.cmp(&a.threat));
+    out.sort_by_key(|f| std::cmp::Reverse(f.threat));
     out.dedup_by(|a, b| a.kind == b.kind && a.command == b.command);
     out
 }

@@ -42,10 +42,10 @@ fn fold_home<'a>(p: &'a str, home: &str) -> (std::borrow::Cow<'a, str>, bool) {
     if let Some(r) = p.strip_prefix("~/") {
         return (format!("~/{r}").into(), false);
     }
-    if !home.is_empty() {
-        if let Some(r) = p.strip_prefix(home).and_then(|r| r.strip_prefix('/')) {
-            return (format!("~/{r}").into(), home == "/root");
-        }
+    if !home.is_empty()
+        && let Some(r) = p.strip_prefix(home).and_then(|r| r.strip_prefix('/'))
+    {
+        return (format!("~/{r}").into(), home == "/root");
     }
     if let Some(r) = p.strip_prefix("/root/") {
         return (format!("~/{r}").into(), true);
@@ -337,10 +337,10 @@ pub fn paths_in_text(text: &str) -> Vec<&str> {
             {
                 i += 1;
             }
-            if let Some(s) = text.get(start..i) {
-                if s.len() > 1 {
-                    out.push(s);
-                }
+            if let Some(s) = text.get(start..i)
+                && s.len() > 1
+            {
+                out.push(s);
             }
         } else {
             i += 1;

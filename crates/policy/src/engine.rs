@@ -1,0 +1,572 @@
+//! The decision: rules, autonomy defaults and the threat layer combined.
+//!
+//! Per subject (each sub-command of a shell line, or the one file, host or tool of
+//! other actions) the strictest enforced rule wins (deny > ask > allow); a subject no
+//! rule matched falls to the agent's autonomy default. The built-in threat layer then
+//! raises the result (critical → deny, high → ask) unless a matching rule explicitly
+//! loosens that finding, which is recorded. The action's decision is the strictest
+//! over its subjects. Non-public network destinations and warden's own files are
+//! denied at every level unless a rule names them (the former) or never (the latter).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use warden_types::{Action, Autonomy, Decision, Threat, Verdict};
+
+use crate::file::{Layer, PolicyError, Rule, RuleMode, check_tightens};
+use crate::shell::{self, Finding, FindingKind};
+use crate::spec::Tool;
+use crate::subject::{CommandClass, FileOp, Subject, subjects_of};
+
+/// What the engine needs besides the action.
+#[derive(Debug, Clone)]
+pub struct EvalContext {
+    /// The agent user's home directory (for `~`).
+    pub home: PathBuf,
+    /// Whether a human can answer an ask; if not, asks become denies.
+    pub human_available: bool,
+    /// Resolve symlinks against the real filesystem.
+    pub resolve_symlinks: bool,
+    /// warden's own state and configuration: never writable by an agent.
+    pub protected: Vec<PathBuf>,
+}
+
+impl EvalContext {
+    /// A context for `home` with a human available and symlinks resolved.
+    pub fn new(home: impl Into<PathBuf>) -> Self {
+        EvalContext {
+            home: home.into(),
+            human_available: true,
+            resolve_symlinks: true,
+            protected: Vec::new(),
+        }
+    }
+}
+
+/// A loaded, layered policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) rules: Vec<Rule>,
+    bash_by_head: HashMap<String, Vec<usize>>,
+    bash_other: Vec<usize>,
+    other_rules: Vec<usize>,
+    default_autonomy: Autonomy,
+    agents: BTreeMap<String, Autonomy>,
+    /// `(layer, file)` of each layer loaded, most trusted first.
+    pub layers: Vec<(crate::file::LayerKind, String)>,
+    home: PathBuf,
+}
+
+/// One subject's outcome, for `explain`.
+#[derive(Debug, Clone)]
+pub struct SubjectReport {
+    /// What was judged, e.g. `bash: git push origin main`.
+    pub what: String,
+    /// Its decision before the threat layer.
+    pub decision: Decision,
+    /// Rules that matched it (enforced and audit-only).
+    pub matched: Vec<String>,
+    /// Where the decision came from.
+    pub why: String,
+}
+
+/// The full result of an evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The verdict to enforce.
+    pub verdict: Verdict,
+    /// The autonomy level applied.
+    pub autonomy: Autonomy,
+    /// Per-subject outcomes.
+    pub subjects: Vec<SubjectReport>,
+    /// Threat findings (including loosened ones).
+    pub findings: Vec<Finding>,
+    /// Why a shell command could not be parsed, if so.
+    pub unparseable: Option<String>,
+}
+
+struct Contribution {
+    decision: Decision,
+    id: String,
+    reason: String,
+}
+
+impl Policy {
+    /// Assemble layers, most trusted first. Lower layers may only tighten; inline
+    /// examples of every rule are checked. On any error nothing is loaded.
+    pub fn from_layers(layers: Vec<Layer>, home: &Path) -> Result<Policy, PolicyError> {
+        let mut default_autonomy = Autonomy::Executor;
+        let mut agents = BTreeMap::new();
+        let mut rules = Vec::new();
+        let mut names = Vec::new();
+        for (i, layer) in layers.into_iter().enumerate() {
+            if i > 0 {
+                check_tightens(default_autonomy, &agents, &layer)?;
+            }
+            if let Some(a) = layer.default_autonomy {
+                default_autonomy = a;
+            }
+            agents.extend(layer.agents);
+            names.push((layer.kind, layer.file));
+            for r in layer.rules {
+                if rules.iter().any(|x: &Rule| x.id == r.id) {
+                    let line = r
+                        .source
+                        .rsplit(':')
+                        .next()
+                        .and_then(|l| l.parse().ok())
+                        .unwrap_or(1);
+                    return Err(PolicyError::Rule {
+                        file: r.source.clone(),
+                        line,
+                        rule: r.id,
+                        message: "rule id already defined in a higher layer".into(),
+                    });
+                }
+                rules.push(r);
+            }
+        }
+        let mut policy = Policy {
+            rules,
+            bash_by_head: HashMap::new(),
+            bash_other: Vec::new(),
+            other_rules: Vec::new(),
+            default_autonomy,
+            agents,
+            layers: names,
+            home: home.to_path_buf(),
+        };
+        policy.index();
+        policy.check_examples()?;
+        Ok(policy)
+    }
+
+    /// Parse a single-layer policy from text (the user layer).
+    pub fn from_toml(text: &str, file: &str) -> Result<Policy, PolicyError> {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/root"));
+        let layer = crate::file::parse_layer(text, file, crate::file::LayerKind::User, &home)?;
+        Policy::from_layers(vec![layer], &home)
+    }
+
+    fn index(&mut self) {
+        for (i, r) in self.rules.iter().enumerate() {
+            let bash: Vec<_> = r
+                .specs
+                .iter()
+                .filter(|s| matches!(s.tool, Tool::Bash | Tool::Exec))
+                .collect();
+            if bash.len() == r.specs.len() && bash.iter().all(|s| s.command_head().is_some()) {
+                for s in bash {
+                    if let Some(h) = s.command_head() {
+                        let v = self.bash_by_head.entry(h.to_string()).or_default();
+                        if !v.contains(&i) {
+                            v.push(i);
+                        }
+                    }
+                }
+            } else if !bash.is_empty() {
+                self.bash_other.push(i);
+            } else {
+                self.other_rules.push(i);
+            }
+        }
+    }
+
+    /// Every rule, in layer order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The autonomy applied to an agent of this name when the action does not carry one.
+    pub fn autonomy_for(&self, agent: &str) -> Autonomy {
+        self.agents
+            .get(agent)
+            .copied()
+            .unwrap_or(self.default_autonomy)
+    }
+
+    /// Decide an action.
+    pub fn evaluate(&self, action: &Action, ctx: &EvalContext) -> Evaluation {
+        let autonomy = action
+            .agent
+            .autonomy
+            .unwrap_or_else(|| self.autonomy_for(&action.agent.name));
+        let prepared = subjects_of(action, ctx);
+        let mut findings = prepared.findings;
+        let mut reports = Vec::new();
+        let mut contributions: Vec<Contribution> = Vec::new();
+        let mut audit: Vec<Contribution> = Vec::new();
+        let mut loosened = Vec::new();
+        if let Some(c) = prepared.hard_deny {
+            contributions.push(Contribution {
+                decision: Decision::Deny,
+                id: c.0,
+                reason: c.1,
+            });
+        }
+        for subject in &prepared.subjects {
+            let (enforced, audited) =
+                self.matching_rules(subject, &action.agent.name, action.cwd_path().as_deref());
+            let mut decision = None;
+            for r in &enforced {
+                let d = if r.decision == Decision::Ask && autonomy == Autonomy::Autonomous {
+                    Decision::Allow
+                } else {
+                    r.decision
+                };
+                decision = decision.max(Some(d));
+            }
+            let (decision, why) = match decision {
+                Some(d) => {
+                    for r in enforced.iter().filter(|r| {
+                        r.decision == d
+                            || autonomy == Autonomy::Autonomous && r.decision == Decision::Ask
+                    }) {
+                        contributions.push(Contribution {
+                            decision: d,
+                            id: r.id.clone(),
+                            reason: r.reason.clone(),
+                        });
+                    }
+                    (
+                        d,
+                        format!(
+                            "rule {}",
+                            enforced
+                                .iter()
+                                .map(|r| r.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                }
+                None => {
+                    let (d, why) = autonomy_default(autonomy, subject);
+                    contributions.push(Contribution {
+                        decision: d,
+                        id: "default:autonomy".into(),
+                        reason: why.clone(),
+                    });
+                    (d, why)
+                }
+            };
+            // Loopback, private, link-local and metadata addresses: denied at every
+            // level unless an enforced rule names the host without wildcards.
+            if let Some((class, host)) = subject.non_public() {
+                let named = enforced.iter().any(|r| {
+                    r.decision != Decision::Deny
+                        && r.specs.iter().any(|s| s.names_host_literally(host))
+                });
+                if !named {
+                    contributions.push(Contribution {
+                        decision: Decision::Deny,
+                        id: "builtin:non-public-address".into(),
+                        reason: format!(
+                            "{host} is a {} address; only a rule naming it can open it",
+                            class.as_str()
+                        ),
+                    });
+                }
+            }
+            for r in &audited {
+                audit.push(Contribution {
+                    decision: r.decision,
+                    id: r.id.clone(),
+                    reason: r.reason.clone(),
+                });
+            }
+            // Loosening: a matching allow/ask rule that names a finding in this subject.
+            for f in findings.iter_mut() {
+                if subject.covers(&f.command)
+                    && let Some(r) = enforced.iter().find(|r| r.loosen.contains(&f.kind))
+                {
+                    loosened.push(format!("{}:{}", r.id, f.kind.id()));
+                    f.threat = Threat::Benign;
+                }
+            }
+            reports.push(SubjectReport {
+                what: subject.describe(),
+                decision,
+                matched: enforced
+                    .iter()
+                    .chain(audited.iter())
+                    .map(|r| r.id.clone())
+                    .collect(),
+                why,
+            });
+        }
+        let threat = findings
+            .iter()
+            .map(|f| f.threat)
+            .max()
+            .unwrap_or(Threat::Benign);
+        for f in findings.iter().filter(|f| f.threat > Threat::Benign) {
+            let d = if f.threat == Threat::Critical {
+                Decision::Deny
+            } else {
+                Decision::Ask
+            };
+            contributions.push(Contribution {
+                decision: d,
+                id: format!("threat:{}", f.kind.id()),
+                reason: f.why.clone(),
+            });
+        }
+        if let Some(u) = prepared.unplaced.first() {
+            contributions.push(Contribution {
+                decision: Decision::Ask,
+                id: "builtin:unplaceable-path".into(),
+                reason: format!("a path in the command cannot be placed ({u})"),
+            });
+        }
+        if let Some(u) = &prepared.unparseable {
+            contributions.push(Contribution {
+                decision: Decision::Ask,
+                id: "builtin:unparseable".into(),
+                reason: format!("the command could not be fully analysed ({u})"),
+            });
+        }
+        let mut decision = contributions
+            .iter()
+            .map(|c| c.decision)
+            .max()
+            .unwrap_or(Decision::Deny);
+        let winners: Vec<&Contribution> = contributions
+            .iter()
+            .filter(|c| c.decision == decision)
+            .collect();
+        let mut rules: Vec<String> = Vec::new();
+        for w in &winners {
+            if !rules.contains(&w.id) {
+                rules.push(w.id.clone());
+            }
+        }
+        let mut reason = winners
+            .iter()
+            .find(|c| !c.id.starts_with("default:"))
+            .or(winners.first())
+            .map(|c| c.reason.clone())
+            .unwrap_or_default();
+        if decision == Decision::Ask && !ctx.human_available {
+            decision = Decision::Deny;
+            reason.push_str(" (no human is available to approve, so it is denied)");
+        }
+        let would_block: Vec<String> = audit
+            .iter()
+            .filter(|a| a.decision > decision)
+            .map(|a| a.id.clone())
+            .collect();
+        Evaluation {
+            verdict: Verdict {
+                decision,
+                rules,
+                reason,
+                threat,
+                would_block,
+                loosened,
+                answered: None,
+                audit: None,
+            },
+            autonomy,
+            subjects: reports,
+            findings,
+            unparseable: prepared.unparseable,
+        }
+    }
+
+    /// Rules matching a subject: (enforced, audit-only).
+    fn matching_rules<'a>(
+        &'a self,
+        subject: &Subject,
+        agent: &str,
+        cwd: Option<&Path>,
+    ) -> (Vec<&'a Rule>, Vec<&'a Rule>) {
+        let mut enforced = Vec::new();
+        let mut audited = Vec::new();
+        let mut consider = |i: usize| {
+            let r = &self.rules[i];
+            if !r.agents.is_empty() && !r.agents.iter().any(|a| a == agent) {
+                return;
+            }
+            if rule_matches(r, subject, cwd) {
+                let list = if r.mode == RuleMode::Audit {
+                    &mut audited
+                } else {
+                    &mut enforced
+                };
+                if !list.iter().any(|x: &&Rule| std::ptr::eq(*x, r)) {
+                    list.push(r);
+                }
+            }
+        };
+        if let Subject::Command { program, .. } = subject {
+            if let Some(v) = self.bash_by_head.get(program.as_str()) {
+                v.iter().for_each(|i| consider(*i));
+            }
+            self.bash_other.iter().for_each(|i| consider(*i));
+            // Path rules (deny/ask) over the files a command touches.
+            self.other_rules.iter().for_each(|i| consider(*i));
+        } else {
+            self.other_rules
+                .iter()
+                .chain(self.bash_other.iter())
+                .for_each(|i| consider(*i));
+            if let Subject::Exec { program, .. } = subject
+                && let Some(v) = self.bash_by_head.get(program.as_str())
+            {
+                v.iter().for_each(|i| consider(*i));
+            }
+        }
+        (enforced, audited)
+    }
+
+    fn check_examples(&self) -> Result<(), PolicyError> {
+        let ctx = EvalContext {
+            home: self.home.clone(),
+            human_available: true,
+            resolve_symlinks: false,
+            protected: Vec::new(),
+        };
+        for r in &self.rules {
+            let check = |example: &str, expect: bool| -> Result<(), PolicyError> {
+                let line = r
+                    .source
+                    .rsplit(':')
+                    .next()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(1);
+                let file = r
+                    .source
+                    .rsplit_once(':')
+                    .map(|(f, _)| f.to_string())
+                    .unwrap_or_default();
+                let action = crate::subject::example_action(example).ok_or_else(|| PolicyError::Rule {
+                    file: file.clone(),
+                    line,
+                    rule: r.id.clone(),
+                    message: format!("example {example:?} is not of the form Tool(value), e.g. Bash(git push origin main) or Read(~/.ssh/id_rsa)"),
+                })?;
+                let prepared = subjects_of(&action, &ctx);
+                let hit = prepared
+                    .subjects
+                    .iter()
+                    .any(|s| rule_matches(r, s, action.cwd_path().as_deref()));
+                if hit != expect {
+                    return Err(PolicyError::Example {
+                        file,
+                        line,
+                        rule: r.id.clone(),
+                        example: example.into(),
+                        expectation: if expect {
+                            "should match the rule but does not"
+                        } else {
+                            "should not match the rule but does"
+                        },
+                    });
+                }
+                Ok(())
+            };
+            for e in &r.examples.0 {
+                check(e, true)?;
+            }
+            for e in &r.examples.1 {
+                check(e, false)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn rule_matches(r: &Rule, s: &Subject, cwd: Option<&Path>) -> bool {
+    let hit = |specs: &[crate::spec::Spec], allow_path_derived: bool| {
+        specs
+            .iter()
+            .any(|spec| s.matched_by(spec, cwd, allow_path_derived))
+    };
+    // A Read/Write allow rule never allows a whole shell command; deny/ask path
+    // rules do apply to the files a command touches.
+    let path_derived = r.decision != Decision::Allow;
+    hit(&r.specs, path_derived) && !hit(&r.except, path_derived)
+}
+
+/// The decision for a subject no rule matched (ARCHITECTURE §4).
+fn autonomy_default(level: Autonomy, s: &Subject) -> (Decision, String) {
+    use Autonomy::*;
+    let class = s.class();
+    let d = match (level, class) {
+        (_, CommandClass::Read) => Decision::Allow,
+        (Observer, _) => Decision::Deny,
+        (Assistant, _) => Decision::Ask,
+        (Executor, CommandClass::Local) => Decision::Allow,
+        (Executor, _) => Decision::Ask,
+        (Delegated | Autonomous, _) => Decision::Allow,
+    };
+    let what = match class {
+        CommandClass::Read => "reads",
+        CommandClass::Local => "local changes",
+        CommandClass::Outward => "outward or irreversible actions",
+    };
+    (
+        d,
+        format!(
+            "no rule matched; at autonomy {level} ({}) {what} are {}",
+            level.level(),
+            match d {
+                Decision::Allow => "allowed",
+                Decision::Ask => "asked about",
+                Decision::Deny => "denied",
+            }
+        ),
+    )
+}
+
+/// Findings for file actions by what the path means.
+pub(crate) fn file_findings(op: FileOp, path: &str, home: &str) -> Option<Finding> {
+    let r = shell::paths::classify(path, home);
+    let (kind, threat, why) = match op {
+        FileOp::Read if r.secret => (
+            FindingKind::SecretRead,
+            Threat::High,
+            format!("reads {path}"),
+        ),
+        FileOp::Write | FileOp::Delete if r.device => (
+            FindingKind::Destructive,
+            Threat::Critical,
+            format!("writes the device {path}"),
+        ),
+        FileOp::Write | FileOp::Delete
+            if r.auth || r.persistence && (r.system || r.login_script) =>
+        {
+            (
+                FindingKind::AuthWrite,
+                Threat::Critical,
+                format!("modifies {path}, which controls who gets in or what runs"),
+            )
+        }
+        FileOp::Write | FileOp::Delete if r.persistence => (
+            FindingKind::Persistence,
+            Threat::High,
+            format!("modifies {path}, which runs code later"),
+        ),
+        _ => return None,
+    };
+    Some(Finding {
+        kind,
+        threat,
+        command: path.to_string(),
+        why,
+    })
+}
+
+/// Helpers on [`Action`] the engine needs.
+pub(crate) trait ActionExt {
+    fn cwd_path(&self) -> Option<PathBuf>;
+}
+
+impl ActionExt for Action {
+    fn cwd_path(&self) -> Option<PathBuf> {
+        (!self.cwd.is_empty() && self.cwd.starts_with('/')).then(|| PathBuf::from(&self.cwd))
+    }
+}

@@ -1,0 +1,430 @@
+//! Policy files: TOML parsed raw → typed, every error naming file:line and rule id.
+//!
+//! A policy either loads whole or not at all: the caller keeps its previous policy
+//! on error, so a typo can never leave a half-loaded rule set in force.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use warden_types::{Autonomy, Decision};
+
+use crate::shell::FindingKind;
+use crate::spec::{Spec, SpecError};
+
+/// The layers a policy is assembled from, most trusted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LayerKind {
+    /// Machine-wide, set by an administrator.
+    System,
+    /// The user's own policy.
+    User,
+    /// The project's `.warden/policy.toml`: untrusted, may only tighten.
+    Project,
+}
+
+impl LayerKind {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerKind::System => "system",
+            LayerKind::User => "user",
+            LayerKind::Project => "project",
+        }
+    }
+}
+
+/// Why a policy did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// TOML syntax, an unknown key or a wrong type.
+    #[error("{file}:{line}: {message}")]
+    Toml {
+        /// The policy file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Only version 1 exists.
+    #[error("{file}: unsupported policy version {version} (this warden reads version 1)")]
+    Version {
+        /// The policy file.
+        file: String,
+        /// The version found.
+        version: u32,
+    },
+    /// A rule's specifier does not compile.
+    #[error("{file}:{line}: rule {rule:?}: {source}")]
+    Spec {
+        /// The policy file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The rule id.
+        rule: String,
+        /// The specifier problem.
+        source: Box<SpecError>,
+    },
+    /// A rule is malformed (no decision, several decisions, empty id ...).
+    #[error("{file}:{line}: rule {rule:?}: {message}")]
+    Rule {
+        /// The policy file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The rule id.
+        rule: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An inline example did not behave as the rule says it should.
+    #[error("{file}:{line}: rule {rule:?}: example {example:?} {expectation}")]
+    Example {
+        /// The policy file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The rule id.
+        rule: String,
+        /// The example.
+        example: String,
+        /// "should match but does not", or the reverse.
+        expectation: &'static str,
+    },
+    /// A lower layer tried to loosen a higher one.
+    #[error(
+        "{file}:{line}: rule {rule:?}: the {layer} layer may only tighten the policy above it ({message})"
+    )]
+    Loosening {
+        /// The policy file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// The rule id (or setting name).
+        rule: String,
+        /// The layer.
+        layer: &'static str,
+        /// What it tried.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The policy file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    version: u32,
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    agents: BTreeMap<String, RawAgent>,
+    #[serde(default)]
+    rule: Vec<toml::Spanned<RawRule>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    autonomy: Option<Autonomy>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    autonomy: Autonomy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    allow: Option<Vec<String>>,
+    #[serde(default)]
+    ask: Option<Vec<String>>,
+    #[serde(default)]
+    deny: Option<Vec<String>>,
+    #[serde(default)]
+    except: Vec<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    mode: RuleMode,
+    #[serde(default)]
+    agents: Vec<String>,
+    #[serde(default)]
+    loosen: Vec<String>,
+    #[serde(default, rename = "match")]
+    match_examples: Vec<String>,
+    #[serde(default)]
+    not_match: Vec<String>,
+}
+
+/// Whether a rule is enforced or only recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleMode {
+    /// The decision is enforced.
+    #[default]
+    Enforce,
+    /// The decision is recorded as "would deny/ask" and not enforced.
+    Audit,
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique id.
+    pub id: String,
+    /// Allow, ask or deny.
+    pub decision: Decision,
+    /// What it matches.
+    pub specs: Vec<Spec>,
+    /// What it does not match even if `specs` do.
+    pub except: Vec<Spec>,
+    /// Why (shown to agent and human).
+    pub reason: String,
+    /// Enforce or audit only.
+    pub mode: RuleMode,
+    /// Agent names it applies to (empty: all).
+    pub agents: Vec<String>,
+    /// Threat findings this rule, when it matches, overrides.
+    pub loosen: Vec<FindingKind>,
+    /// Where it was defined: `file:line`.
+    pub source: String,
+    /// Which layer.
+    pub layer: LayerKind,
+    pub(crate) examples: (Vec<String>, Vec<String>),
+}
+
+impl Rule {
+    /// The rule's inline `match` and `not_match` examples.
+    pub fn examples(&self) -> (&[String], &[String]) {
+        (&self.examples.0, &self.examples.1)
+    }
+}
+
+/// One parsed policy file.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Which layer.
+    pub kind: LayerKind,
+    /// The file name used in messages.
+    pub file: String,
+    /// `[defaults] autonomy`.
+    pub default_autonomy: Option<Autonomy>,
+    /// `[agents.<name>] autonomy`.
+    pub agents: BTreeMap<String, Autonomy>,
+    /// Its rules.
+    pub rules: Vec<Rule>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset.min(text.len()))
+        .map(|t| t.matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+/// Parse one layer. `home` expands `~` in path patterns.
+pub fn parse_layer(
+    text: &str,
+    file: &str,
+    kind: LayerKind,
+    home: &Path,
+) -> Result<Layer, PolicyError> {
+    let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError::Toml {
+        file: file.into(),
+        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+        message: e.message().to_string(),
+    })?;
+    if raw.version != 1 {
+        return Err(PolicyError::Version {
+            file: file.into(),
+            version: raw.version,
+        });
+    }
+    let mut ids = HashSet::new();
+    let mut rules = Vec::with_capacity(raw.rule.len());
+    for spanned in raw.rule {
+        let line = line_of(text, spanned.span().start);
+        let r = spanned.into_inner();
+        let rule_err = |message: String| PolicyError::Rule {
+            file: file.into(),
+            line,
+            rule: r.id.clone(),
+            message,
+        };
+        if r.id.trim().is_empty() || r.id.contains(char::is_whitespace) {
+            return Err(rule_err(
+                "a rule id must be non-empty and contain no spaces".into(),
+            ));
+        }
+        if r.id.starts_with("builtin:")
+            || r.id.starts_with("threat:")
+            || r.id.starts_with("default:")
+        {
+            return Err(rule_err(
+                "ids starting with builtin:, threat: or default: are reserved".into(),
+            ));
+        }
+        if !ids.insert(r.id.clone()) {
+            return Err(rule_err("duplicate rule id".into()));
+        }
+        let decisions = [
+            (Decision::Allow, &r.allow),
+            (Decision::Ask, &r.ask),
+            (Decision::Deny, &r.deny),
+        ];
+        let mut present = decisions.iter().filter(|(_, v)| v.is_some());
+        let (decision, specs) = match (present.next(), present.next()) {
+            (Some((d, Some(v))), None) => (*d, v.clone()),
+            (None, _) => {
+                return Err(rule_err(
+                    "needs one of allow = [...], ask = [...] or deny = [...]".into(),
+                ));
+            }
+            _ => {
+                return Err(rule_err(
+                    "has more than one of allow/ask/deny; split it into several rules".into(),
+                ));
+            }
+        };
+        if specs.is_empty() {
+            return Err(rule_err(format!("{decision} = [] matches nothing")));
+        }
+        let compile = |list: &[String]| -> Result<Vec<Spec>, PolicyError> {
+            list.iter()
+                .map(|s| {
+                    Spec::parse(s, home).map_err(|source| PolicyError::Spec {
+                        file: file.into(),
+                        line,
+                        rule: r.id.clone(),
+                        source: Box::new(source),
+                    })
+                })
+                .collect()
+        };
+        let mut loosen = Vec::new();
+        for l in &r.loosen {
+            let k = FindingKind::from_id(l).ok_or_else(|| {
+                rule_err(format!(
+                    "loosen names unknown threat finding {l:?} (known: {})",
+                    FindingKind::ALL.map(FindingKind::id).join(", ")
+                ))
+            })?;
+            loosen.push(k);
+        }
+        if !loosen.is_empty() && decision == Decision::Deny {
+            return Err(rule_err("a deny rule cannot loosen threat findings".into()));
+        }
+        let reason = r
+            .reason
+            .or(r.description)
+            .unwrap_or_else(|| format!("rule {}", r.id));
+        rules.push(Rule {
+            specs: compile(&specs)?,
+            except: compile(&r.except)?,
+            id: r.id,
+            decision,
+            reason,
+            mode: r.mode,
+            agents: r.agents,
+            loosen,
+            source: format!("{file}:{line}"),
+            layer: kind,
+            examples: (r.match_examples, r.not_match),
+        });
+    }
+    Ok(Layer {
+        kind,
+        file: file.into(),
+        default_autonomy: raw.defaults.autonomy,
+        agents: raw
+            .agents
+            .into_iter()
+            .map(|(k, v)| (k, v.autonomy))
+            .collect(),
+        rules,
+    })
+}
+
+/// Read and parse a policy file.
+pub fn read_layer(path: &Path, kind: LayerKind, home: &Path) -> Result<Layer, PolicyError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse_layer(&text, &file, kind, home)
+}
+
+/// Check that `lower` only tightens what `base` (the layers above it) allow.
+pub(crate) fn check_tightens(
+    base_default: Autonomy,
+    base_agents: &BTreeMap<String, Autonomy>,
+    lower: &Layer,
+) -> Result<(), PolicyError> {
+    let err = |rule: &str, line: &str, message: String| PolicyError::Loosening {
+        file: lower.file.clone(),
+        line: line
+            .rsplit(':')
+            .next()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(1),
+        rule: rule.into(),
+        layer: lower.kind.as_str(),
+        message,
+    };
+    for r in &lower.rules {
+        if r.decision == Decision::Allow {
+            return Err(err(
+                &r.id,
+                &r.source,
+                "allow rules are not accepted here".into(),
+            ));
+        }
+        if !r.loosen.is_empty() {
+            return Err(err(&r.id, &r.source, "loosen is not accepted here".into()));
+        }
+    }
+    if let Some(a) = lower.default_autonomy.filter(|a| *a > base_default) {
+        return Err(err(
+            "defaults.autonomy",
+            "",
+            format!("raises the default autonomy to {a} above {base_default}"),
+        ));
+    }
+    for (name, a) in &lower.agents {
+        let above = base_agents.get(name).copied().unwrap_or(base_default);
+        if *a > above {
+            return Err(err(
+                &format!("agents.{name}"),
+                "",
+                format!("raises {name}'s autonomy to {a} above {above}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Default locations of the system and user layers.
+pub fn default_paths(home: &Path) -> (PathBuf, PathBuf) {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".config"));
+    (
+        PathBuf::from("/etc/warden/policy.toml"),
+        config.join("warden/policy.toml"),
+    )
+}

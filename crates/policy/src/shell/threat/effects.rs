@@ -1,0 +1,425 @@
+//! What commands do to files and the network: program tables, the paths a
+//! command reads and writes, and small predicates the checks share.
+
+use warden_types::Threat;
+
+use super::paths::{self, PathRisk};
+use super::{Finding, FindingKind};
+use crate::shell::parse::{RedirectOp, SimpleCommand};
+use crate::shell::payload::inline_code;
+use crate::shell::unwrap::program_name;
+use crate::shell::words::Word;
+
+/// Programs that only read their file operands (so a takeover path among their
+/// arguments is read, not written).
+pub(crate) const READERS: &[&str] = &[
+    "cat",
+    "less",
+    "more",
+    "head",
+    "tail",
+    "grep",
+    "egrep",
+    "fgrep",
+    "rg",
+    "ag",
+    "wc",
+    "file",
+    "stat",
+    "ls",
+    "diff",
+    "cmp",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "strings",
+    "od",
+    "hexdump",
+    "nl",
+    "cut",
+    "jq",
+    "bat",
+    "view",
+    "column",
+    "tac",
+    "rev",
+    "base64",
+    "comm",
+    "paste",
+    "readlink",
+    "realpath",
+    "test",
+    "[",
+    "getent",
+    "awk",
+    "sed",
+    "sort",
+    "find",
+];
+
+/// Programs that only describe other programs (a shell path among their arguments
+/// is a subject, not something run).
+pub(super) const DESCRIBERS: &[&str] = &[
+    "which", "type", "whereis", "man", "info", "file", "ls", "stat", "readlink", "realpath",
+    "chsh", "ldd", "command", "help", "tldr", "echo",
+];
+
+/// Programs that send data to the network.
+pub(crate) const NETWORK: &[&str] = &[
+    "curl",
+    "wget",
+    "nc",
+    "ncat",
+    "netcat",
+    "socat",
+    "telnet",
+    "ssh",
+    "scp",
+    "sftp",
+    "rsync",
+    "ftp",
+    "tftp",
+    "aria2c",
+    "http",
+    "https",
+    "xh",
+    "ab",
+    "restic",
+    "rclone",
+    "smbclient",
+    "whois",
+    "nmap",
+    "lftp",
+    "finger",
+    "s_client",
+    "ztcp",
+    "sshfs",
+    "socket",
+    "curlie",
+];
+
+/// Options whose value a network client reads to authenticate itself, not to send.
+pub(super) const AUTH_OPTIONS: &[&str] = &[
+    "-i",
+    "--identity",
+    "--key",
+    "--cert",
+    "--cacert",
+    "-E",
+    "--private-key",
+];
+
+/// Programs whose output is a download.
+pub(super) const DOWNLOADERS: &[&str] = &[
+    "curl",
+    "wget",
+    "fetch",
+    "aria2c",
+    "http",
+    "xh",
+    "lwp-download",
+    "iwr",
+];
+
+/// Programs that turn encoded text back into commands.
+pub(super) const DECODERS: &[&str] = &["base64", "base32", "xxd", "openssl", "rev", "uudecode"];
+
+/// Interpreters that run what arrives on stdin.
+pub(super) const INTERPRETERS: &[&str] = &[
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "php",
+    "lua",
+    "bun",
+    "deno",
+    "osascript",
+    "tclsh",
+];
+
+/// Terminal programs that start a shell when given no command.
+pub(super) const TERMINALS: &[&str] = &["screen", "tmux", "byobu", "script"];
+
+pub(super) fn push(
+    out: &mut Vec<Finding>,
+    kind: FindingKind,
+    threat: Threat,
+    cmd: &SimpleCommand,
+    why: String,
+) {
+    out.push(Finding {
+        kind,
+        threat,
+        command: cmd.text.clone(),
+        why,
+    });
+}
+
+/// Path-like values among a command's words: operands, `--opt=value` values,
+/// `key=value` operands (`dd of=...`), `@file` data references.
+pub(super) fn path_operands(cmd: &SimpleCommand) -> Vec<String> {
+    let mut out = Vec::new();
+    let args = cmd.args();
+    for (i, w) in args.iter().enumerate() {
+        let v = w.value.as_str();
+        if i > 0
+            && NETWORK.contains(&cmd.program())
+            && AUTH_OPTIONS.contains(&args[i - 1].value.as_str())
+        {
+            continue;
+        }
+        let v = v.strip_prefix("file://").unwrap_or(v);
+        let candidates = [
+            Some(v),
+            v.split_once('=').map(|(_, r)| r),
+            v.strip_prefix('@'),
+        ];
+        for c in candidates.into_iter().flatten() {
+            if c.contains('/') || c.starts_with('~') || c.starts_with(".env") || c.starts_with('.')
+            {
+                out.push(c.to_string());
+            }
+        }
+        // Paths inside a larger argument: `-c 'Include /proc/self/environ'`,
+        // `man:/proc/self/environ`, `-H/bin/sh`.
+        if v.contains(' ') || v.contains(':') || v.contains('=') || v.starts_with('-') {
+            let from_slash = v
+                .starts_with('-')
+                .then(|| v.find('/').map(|i| &v[i..]))
+                .flatten();
+            for t in paths::paths_in_text(v).into_iter().chain(from_slash) {
+                if t != v {
+                    out.push(t.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn risks<'a>(
+    items: impl IntoIterator<Item = &'a str>,
+    home: &str,
+) -> Vec<(String, PathRisk)> {
+    items
+        .into_iter()
+        .map(|p| (p.to_string(), paths::classify(p, home)))
+        .filter(|(_, r)| r.any())
+        .collect()
+}
+
+/// The host part of a URL-looking word.
+pub(super) fn url_host(v: &str) -> Option<&str> {
+    let (_, rest) = v.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    Some(host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host))
+}
+
+pub(super) fn is_url(v: &str) -> bool {
+    v.split_once("://").is_some_and(|(s, _)| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    })
+}
+
+/// Paths a command writes: redirections, output options, and operands of programs
+/// that write them (the destination of `cp`, every file of `tee`, `sed -i` ...).
+/// Unknown programs: a takeover path (other than commonly read ones) among their
+/// operands is assumed written.
+pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
+    let prog = cmd
+        .argv
+        .first()
+        .map(|w| program_name(&w.value))
+        .unwrap_or("");
+    let args = cmd.args();
+    let operands = path_operands(cmd);
+    let mut out: Vec<String> = cmd
+        .redirects
+        .iter()
+        .filter(|r| r.writes())
+        .map(|r| r.target.value.clone())
+        .collect();
+    for (i, w) in args.iter().enumerate() {
+        let v = w.value.as_str();
+        let value = if matches!(
+            v,
+            "-o" | "--output"
+                | "-w"
+                | "--out"
+                | "-out"
+                | "--outfile"
+                | "--log-file"
+                | "-O"
+                | "--output-document"
+                | "-n"
+                | "--filename"
+        ) {
+            args.get(i + 1).map(|a| a.value.as_str())
+        } else {
+            [
+                "--output=",
+                "--out=",
+                "of=",
+                "--outfile=",
+                "--log-file=",
+                "--output-document=",
+            ]
+            .iter()
+            .find_map(|p| v.strip_prefix(p))
+        };
+        out.extend(value.map(str::to_string));
+    }
+    let positional: Vec<&str> = operands
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.starts_with('-'))
+        .collect();
+    match prog {
+        "cp" | "mv" | "install" | "ln" | "rsync" | "scp" | "link" | "dos2unix" | "unix2dos" => {
+            out.extend(positional.last().map(|p| p.to_string()))
+        }
+        "tee" | "touch" | "truncate" | "rm" | "shred" | "unlink" | "rmdir" | "mkdir" | "chmod"
+        | "chown" | "chgrp" | "chattr" | "setfacl" | "vi" | "vim" | "nvim" | "nano" | "emacs"
+        | "ed" | "ex" | "pico" | "sudoedit" | "crontab" | "visudo" | "vipw" => {
+            out.extend(positional.iter().map(|p| p.to_string()))
+        }
+        "sed" | "perl"
+            if args
+                .iter()
+                .any(|w| w.value.starts_with("-i") || w.value == "--in-place") =>
+        {
+            out.extend(positional.iter().map(|p| p.to_string()))
+        }
+        _ if READERS.contains(&prog) => {}
+        _ => {
+            for p in &positional {
+                let r = paths::classify(p, home);
+                let common_read = [
+                    "/etc/passwd",
+                    "/etc/group",
+                    "/etc/hosts",
+                    "/etc/resolv.conf",
+                ]
+                .contains(p);
+                if (r.auth || r.persistence) && !common_read && !r.secret {
+                    out.push(p.to_string());
+                }
+            }
+        }
+    }
+    // Code (inline or in an argument) that opens a takeover path for writing.
+    let joined = args
+        .iter()
+        .map(|w| w.value.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let code = inline_code(prog, args).or_else(|| (!READERS.contains(&prog)).then_some(joined));
+    if let Some(code) = code {
+        let writes_file = [
+            "\"w",
+            "'w",
+            "\"a",
+            "'a",
+            "write",
+            ">>",
+            "> ",
+            ">/",
+            ">~",
+            "O_WRONLY",
+            "appendFile",
+            "writeFile",
+            "dump ",
+            "--filename",
+        ]
+        .iter()
+        .any(|m| code.contains(m));
+        if writes_file {
+            out.extend(
+                paths::paths_in_text(&code)
+                    .into_iter()
+                    .filter(|p| {
+                        let r = paths::classify(p, home);
+                        r.auth || r.persistence
+                    })
+                    .map(str::to_string),
+            );
+        }
+    }
+    out
+}
+
+/// Paths a command reads: path-like operands (and paths inside arguments), input
+/// redirections.
+pub(crate) fn read_paths(cmd: &SimpleCommand) -> Vec<String> {
+    let mut out = path_operands(cmd);
+    out.extend(
+        cmd.redirects
+            .iter()
+            .filter(|r| r.op == RedirectOp::In)
+            .map(|r| r.target.value.clone()),
+    );
+    out
+}
+
+pub(super) fn is_decoder(c: &SimpleCommand) -> bool {
+    let p = c.program();
+    let decode_flag = c.args().iter().any(|w| {
+        matches!(
+            w.value.as_str(),
+            "-d" | "--decode" | "-D" | "-r" | "-revert" | "-base64" | "enc" | "-ps" | "-p"
+        )
+    });
+    (DECODERS.contains(&p) && decode_flag)
+        || p == "rev"
+        || (p == "printf"
+            && c.args()
+                .iter()
+                .any(|w| w.raw.contains("\\x") || w.raw.contains("\\0")))
+}
+
+/// A shell reads its script from stdin when given no `-c` and no script file, or
+/// `-s`, or `-` as the file.
+pub(super) fn reads_stdin_script(args: &[Word]) -> bool {
+    let mut operands = args
+        .iter()
+        .filter(|w| !w.value.starts_with('-') || w.value == "-");
+    let first = operands.next();
+    let dash_c = args
+        .iter()
+        .any(|w| w.value.starts_with('-') && !w.value.starts_with("--") && w.value.contains('c'));
+    let dash_s = args.iter().any(|w| {
+        w.value == "-s"
+            || w.value.starts_with('-') && !w.value.starts_with("--") && w.value.contains('s')
+    });
+    !dash_c && (first.is_none() || first.is_some_and(|w| w.value == "-") || dash_s)
+}
+
+/// An interpreter started without a program: an interactive prompt.
+pub(super) fn is_repl(prog: &str, args: &[Word]) -> bool {
+    let base = prog.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let interp = INTERPRETERS.contains(&base)
+        || matches!(
+            base,
+            "jjs"
+                | "irb"
+                | "ghci"
+                | "julia"
+                | "guile"
+                | "R"
+                | "scala"
+                | "gdb"
+                | "wish"
+                | "csi"
+                | "sqlite"
+                | "mysql"
+        );
+    (interp && args.iter().all(|w| w.value.starts_with('-')))
+        || (prog == "dotnet" && args.first().is_some_and(|w| w.value == "fsi"))
+}
