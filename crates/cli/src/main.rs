@@ -1,4 +1,73 @@
-//! The `warden` command.
+//! The `warden` command: a thin clap front end over the library crates.
+//!
+//! Exit codes (documented in `--help` and the README):
+//!   0 allow (or success), 1 error or bad usage, 2 deny, 3 ask.
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod bench;
+mod check;
+mod load;
+mod policy_cmd;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_HELP: &str = "Exit codes: 0 allow (or success), 1 error or bad usage, 2 deny, 3 ask.";
+
+/// warden: the governance layer for AI agents.
+///
+/// Every action an agent takes (a shell command, a file read or write, a network
+/// request, an MCP tool call) is decided by policy: allow, deny, or ask a human.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, long_about = None, after_help = EXIT_HELP)]
+struct Cli {
+    /// Policy file to use as the user layer (default: ~/.config/warden/policy.toml,
+    /// or the built-in default policy when that does not exist). The system layer
+    /// /etc/warden/policy.toml and the project layer <cwd>/.warden/policy.toml are
+    /// added when present; they can only tighten it.
+    #[arg(long, global = true, value_name = "FILE")]
+    policy: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide one action, or a stream of Action JSON lines with --jsonl.
+    #[command(after_help = check::CHECK_HELP)]
+    Check(Box<check::CheckArgs>),
+    /// Create, validate, test, explain and benchmark policies.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("WARDEN_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    // clap exits with 2 on usage errors, which would read as "deny": map them to 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(*args, cli.policy.as_deref()),
+        Command::Policy(cmd) => policy_cmd::run(cmd, cli.policy.as_deref()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("warden: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
