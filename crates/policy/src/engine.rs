@@ -99,6 +99,7 @@ impl Policy {
         let mut agents = BTreeMap::new();
         let mut rules = Vec::new();
         let mut names = Vec::new();
+        let mut ids = std::collections::HashSet::new();
         for (i, layer) in layers.into_iter().enumerate() {
             if i > 0 {
                 check_tightens(default_autonomy, &agents, &layer)?;
@@ -109,7 +110,7 @@ impl Policy {
             agents.extend(layer.agents);
             names.push((layer.kind, layer.file));
             for r in layer.rules {
-                if rules.iter().any(|x: &Rule| x.id == r.id) {
+                if !ids.insert(r.id.clone()) {
                     let line = r
                         .source
                         .rsplit(':')

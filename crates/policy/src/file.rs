@@ -230,10 +230,22 @@ pub struct Layer {
     pub rules: Vec<Rule>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len()))
-        .map(|t| t.matches('\n').count() + 1)
-        .unwrap_or(1)
+/// Byte offset → 1-based line, via a table of line starts built once per file
+/// (a per-rule scan from the start made loading quadratic in file size).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Self {
+        Lines(
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        )
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|start| *start <= offset).max(1)
+    }
 }
 
 /// Parse one layer. `home` expands `~` in path patterns.
@@ -245,7 +257,10 @@ pub fn parse_layer(
 ) -> Result<Layer, PolicyError> {
     let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError::Toml {
         file: file.into(),
-        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+        line: e
+            .span()
+            .map(|s| Lines::new(text).line(s.start))
+            .unwrap_or(1),
         message: e.message().to_string(),
     })?;
     if raw.version != 1 {
@@ -254,10 +269,11 @@ pub fn parse_layer(
             version: raw.version,
         });
     }
+    let lines = Lines::new(text);
     let mut ids = HashSet::new();
     let mut rules = Vec::with_capacity(raw.rule.len());
     for spanned in raw.rule {
-        let line = line_of(text, spanned.span().start);
+        let line = lines.line(spanned.span().start);
         let r = spanned.into_inner();
         let rule_err = |message: String| PolicyError::Rule {
             file: file.into(),

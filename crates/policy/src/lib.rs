@@ -28,6 +28,7 @@ mod engine;
 pub mod file;
 pub mod net;
 pub mod path;
+mod pathglob;
 pub mod shell;
 pub mod spec;
 mod subject;

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use globset::{GlobBuilder, GlobMatcher};
+use crate::pathglob::PathGlob;
 
 /// Why a specifier did not compile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +38,7 @@ pub enum SpecError {
         spec: String,
         /// The pattern.
         pattern: String,
-        /// What globset said.
+        /// What is wrong with it.
         message: String,
     },
     /// A `Net(host:port)` port that is not a number or `*`.
@@ -94,9 +94,9 @@ enum Matcher {
 #[derive(Debug, Clone)]
 enum PathPattern {
     /// Absolute (after `~` expansion).
-    Absolute(GlobMatcher),
+    Absolute(PathGlob),
     /// Relative to the action's working directory.
-    Relative(GlobMatcher),
+    Relative(PathGlob),
 }
 
 impl Spec {
@@ -274,26 +274,12 @@ fn path_pattern(spec: &str, p: &str, home: &Path) -> Result<PathPattern, SpecErr
     } else {
         (false, p.strip_prefix("./").unwrap_or(p).to_string())
     };
-    // A pattern naming a directory covers what is inside it.
-    let pat = pat.trim_end_matches('/');
-    let full = if pat.ends_with("**")
-        || pat.contains('*')
-            && !pat.ends_with('/')
-            && pat.rsplit('/').next().is_some_and(|l| l.contains('*'))
-    {
-        pat.to_string()
-    } else {
-        format!("{{{pat},{pat}/**}}")
-    };
-    let glob = GlobBuilder::new(&full)
-        .literal_separator(true)
-        .build()
-        .map_err(|e| SpecError::BadGlob {
-            spec: spec.into(),
-            pattern: p.into(),
-            message: e.kind().to_string(),
-        })?
-        .compile_matcher();
+    // A pattern naming a directory covers what is inside it (see PathGlob).
+    let glob = PathGlob::new(pat.trim_end_matches('/')).map_err(|e| SpecError::BadGlob {
+        spec: spec.into(),
+        pattern: p.into(),
+        message: e.to_string(),
+    })?;
     Ok(if absolute {
         PathPattern::Absolute(glob)
     } else {
