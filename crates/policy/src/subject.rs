@@ -292,9 +292,12 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
             };
             match path::resolve(path, &pctx) {
                 Ok(resolved) => {
-                    let in_workspace = cwd
-                        .as_deref()
-                        .is_some_and(|c| path::is_within(&resolved, c));
+                    // Inside only if no reading of the spelling leaves the workspace
+                    // (`%2e%2e/`, `..\\`, overlong UTF-8 ...): the path may reach a
+                    // program that decodes it.
+                    let in_workspace = cwd.as_deref().is_some_and(|c| {
+                        path::is_within(&resolved, c) && !path::jail_escapes(c, path)
+                    });
                     p.findings
                         .extend(file_findings(op, &resolved.to_string_lossy(), &home));
                     p.subjects.push(Subject::File {

@@ -54,7 +54,9 @@ pub fn resolve_in_process(raw: &str, ctx: &PathContext, pid: u32) -> Result<Path
 
 fn resolve_as(raw: &str, ctx: &PathContext, pid: Option<u32>) -> Result<PathBuf, PathError> {
     if !ctx.resolve_symlinks {
-        return expand(raw, ctx);
+        // Without the filesystem, `/proc/<self|thread-self|pid>/root` is still
+        // known to be the root: strip it so the path is judged where it points.
+        return expand(raw, ctx).map(strip_proc_roots);
     }
     let joined = joined(raw, ctx)?;
     let mut walk = Walk {
@@ -70,6 +72,40 @@ fn resolve_as(raw: &str, ctx: &PathContext, pid: Option<u32>) -> Result<PathBuf,
     walk.splice(&joined);
     walk.run()?;
     Ok(walk.resolved)
+}
+
+/// Remove leading `/proc/<self|thread-self|N>[/task/N]/root` components, repeatedly.
+fn strip_proc_roots(p: PathBuf) -> PathBuf {
+    let mut cur = p;
+    loop {
+        let comps: Vec<&OsStr> = cur.iter().collect();
+        let is_id = |c: &OsStr| {
+            c == "self"
+                || c == "thread-self"
+                || c.to_str()
+                    .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let skip = match comps.as_slice() {
+            [root, proc, id, task, tid, r, ..]
+                if *root == "/"
+                    && *proc == "proc"
+                    && is_id(id)
+                    && *task == "task"
+                    && is_id(tid)
+                    && *r == "root" =>
+            {
+                6
+            }
+            [root, proc, id, r, ..]
+                if *root == "/" && *proc == "proc" && is_id(id) && *r == "root" =>
+            {
+                4
+            }
+            _ => return cur,
+        };
+        let rest: PathBuf = comps[skip..].iter().collect();
+        cur = Path::new("/").join(rest);
+    }
 }
 
 /// Whose `/proc/<x>` directory the walk is in.
@@ -418,6 +454,31 @@ mod tests {
         let (_t, root) = tmp();
         std::fs::write(root.join("f"), b"").unwrap();
         assert_eq!(res("f/x/../y", &ctx(&root)), root.join("f/y"));
+    }
+
+    #[test]
+    fn proc_roots_are_stripped_without_the_filesystem() {
+        let ctx = PathContext {
+            home: "/h".into(),
+            cwd: None,
+            resolve_symlinks: false,
+        };
+        assert_eq!(
+            resolve("/proc/self/root/etc/shadow", &ctx).unwrap(),
+            Path::new("/etc/shadow")
+        );
+        assert_eq!(
+            resolve("/proc/1/root/proc/self/root/x", &ctx).unwrap(),
+            Path::new("/x")
+        );
+        assert_eq!(
+            resolve("/proc/self/task/1/root/y", &ctx).unwrap(),
+            Path::new("/y")
+        );
+        assert_eq!(
+            resolve("/proc/self/rootx", &ctx).unwrap(),
+            Path::new("/proc/self/rootx")
+        );
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct SimpleCommand {
     pub text: String,
     /// Pipeline position, if in a pipeline of two or more stages.
     pub pipe: Option<PipePos>,
+    /// The whole pipeline's source text, if in one (findings about data flowing
+    /// between stages are located on the pipeline, not one stage).
+    pub pipeline_text: Option<String>,
     /// How it got here.
     pub source: CommandSource,
     /// Wrappers this command runs under, outermost first (`sudo`, `env` ...).
@@ -139,6 +142,7 @@ impl SimpleCommand {
             redirects: Vec::new(),
             text: argv.join(" "),
             pipe: None,
+            pipeline_text: None,
             source: CommandSource::Direct,
             via: Vec::new(),
             background: false,
@@ -221,6 +225,7 @@ struct Walker {
 #[derive(Clone, Default)]
 struct Ctx {
     pipe: Option<PipePos>,
+    pipe_text: Option<String>,
     source: Option<CommandSource>,
     redirects: Vec<Redirect>,
     background: bool,
@@ -251,6 +256,7 @@ impl Walker {
                     redirects: Vec::new(),
                     text: src.trim().to_string(),
                     pipe: None,
+                    pipeline_text: None,
                     source,
                     via: via.to_vec(),
                     background: false,
@@ -268,7 +274,8 @@ impl Walker {
                 }
                 *slot = Some(p);
             }
-            slot.as_mut().and_then(|p| p.parse(src, None))
+            slot.as_mut()
+                .and_then(|p| p.parse(ascii_view(src).as_ref(), None))
         });
         let Some(tree) = tree else {
             self.script
@@ -309,6 +316,7 @@ impl Walker {
                     depth,
                     &Ctx {
                         pipe: None,
+                        pipe_text: None,
                         ..ctx.clone()
                     },
                 );
@@ -325,6 +333,7 @@ impl Walker {
                     let index = u16::try_from(i).unwrap_or(u16::MAX);
                     let c = Ctx {
                         pipe: Some(PipePos { id, index, len }),
+                        pipe_text: Some(text(node, src).trim().to_string()),
                         ..ctx.clone()
                     };
                     self.node(stage, src, depth + 1, &c);
@@ -392,6 +401,7 @@ impl Walker {
                 let c = Ctx {
                     source: Some(CommandSource::Substitution),
                     pipe: None,
+                    pipe_text: None,
                     redirects: Vec::new(),
                     background: false,
                     via: ctx.via.clone(),
@@ -492,6 +502,7 @@ impl Walker {
             redirects: Vec::new(),
             text: text(node, src).trim().to_string(),
             pipe: ctx.pipe,
+            pipeline_text: ctx.pipe_text.clone(),
             source: ctx.source.clone().unwrap_or(CommandSource::Direct),
             via: ctx.via.clone(),
             background: ctx.background,
@@ -511,6 +522,28 @@ impl Walker {
             }
         }
     }
+}
+
+/// The text tree-sitter parses: every non-ASCII character replaced by as many
+/// `x` as its UTF-8 bytes. Two reasons: tree-sitter-bash 0.25.1's scanner passes
+/// code points to `isdigit` and friends, which read out of bounds and crash the
+/// process on input such as `{\u{31860}` (upstream tree-sitter-bash#337); and bash
+/// itself treats non-ASCII characters, Unicode spaces included, as ordinary word
+/// characters, which `x` also is. Byte offsets are unchanged, so node ranges index
+/// the original text.
+fn ascii_view(src: &str) -> std::borrow::Cow<'_, str> {
+    if src.is_ascii() {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len());
+    for c in src.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('x', c.len_utf8()));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn assignment(node: Node<'_>, src: &[u8]) -> (String, Word) {
@@ -587,4 +620,59 @@ fn redirect(node: Node<'_>, src: &[u8]) -> Redirect {
 
 fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     (0..node.named_child_count()).filter_map(move |i| node.named_child(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_ascii_after_a_brace_does_not_crash_the_parser() {
+        // tree-sitter-bash#337: these crashed the process with SIGSEGV.
+        for s in ["{\u{31860}", "{\u{d7812}", "x {\u{10ffff}} ; {é"] {
+            let _ = parse(s);
+        }
+    }
+
+    #[test]
+    fn non_ascii_words_keep_their_text() {
+        let s = parse("echo 'café' naïve && grep \u{00a0}x f");
+        assert_eq!(s.commands[0].argv[1].value, "café");
+        assert_eq!(s.commands[0].argv[2].value, "naïve");
+        // A no-break space is a word character to bash, not a separator.
+        assert_eq!(s.commands[1].argv[1].value, "\u{00a0}x");
+    }
+
+    #[test]
+    fn every_kind_of_nesting_is_found() {
+        let s = parse(
+            "a | b && (c; d) || { e; } ; x=$(f `g`) <(h) ; bash -c 'i; j' ; find . -exec k {} \\; ; sudo env A=1 l",
+        );
+        let programs: Vec<&str> = s.commands.iter().map(SimpleCommand::program).collect();
+        for p in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"] {
+            assert!(programs.contains(&p), "{p} missing from {programs:?}");
+        }
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+    }
+
+    #[test]
+    fn here_docs_fed_to_shells_are_parsed() {
+        let s = parse("bash <<'EOF'\nrm -rf /tmp/x\ncurl x | sh\nEOF\n");
+        assert!(
+            s.commands.iter().any(|c| c.program() == "rm"),
+            "{:?}",
+            s.commands
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_not_guessed() {
+        assert!(!parse("echo 'unterminated").errors.is_empty());
+        assert!(!parse("if then fi (").errors.is_empty());
+        let deep = format!("{}x{}", "$(".repeat(200), ")".repeat(200));
+        assert!(
+            !parse(&deep).errors.is_empty(),
+            "nesting past the limit is an error"
+        );
+    }
 }

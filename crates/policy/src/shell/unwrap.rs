@@ -8,7 +8,7 @@
 //! The wrapper tables are option grammars, not lists of bad commands: they say which
 //! options consume a value so the first real operand is found.
 
-use super::parse::{CommandSource, SimpleCommand, basename};
+use super::parse::{CommandSource, RedirectOp, SimpleCommand, basename};
 use super::payload::spawned_strings;
 use super::words::Word;
 
@@ -29,6 +29,29 @@ pub(crate) fn is_privilege_wrapper(name: &str) -> bool {
     matches!(
         name,
         "sudo" | "doas" | "run0" | "pkexec" | "su" | "runuser" | "sg" | "sudoedit" | "calife"
+    )
+}
+
+/// Interpreters that run code read from stdin.
+pub(crate) fn is_interpreter(name: &str) -> bool {
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    matches!(
+        base,
+        "python"
+            | "pypy"
+            | "perl"
+            | "ruby"
+            | "node"
+            | "nodejs"
+            | "php"
+            | "lua"
+            | "bun"
+            | "deno"
+            | "tclsh"
+            | "osascript"
+            | "Rscript"
+            | "julia"
+            | "guile"
     )
 }
 
@@ -249,8 +272,32 @@ pub(crate) fn unwrap(cmd: &SimpleCommand) -> Vec<Inner> {
     };
     let args = cmd.args();
 
+    // Text fed on stdin by a here-doc or here-string: a script for a shell, code
+    // for an interpreter.
+    let stdin_text: Vec<String> = cmd
+        .redirects
+        .iter()
+        .filter_map(|r| match r.op {
+            RedirectOp::HereDoc => r.body.clone(),
+            RedirectOp::HereString => Some(r.target.value.clone()),
+            _ => None,
+        })
+        .collect();
     if is_shell(name) {
-        shell_args(args, |t| script(t, &mut out));
+        let mut has_script = false;
+        shell_args(args, |t| {
+            has_script = true;
+            script(t, &mut out)
+        });
+        if !has_script {
+            for text in &stdin_text {
+                out.push(Inner::Script {
+                    text: text.clone(),
+                    source: CommandSource::HereDoc,
+                    via: via.clone(),
+                });
+            }
+        }
     } else if let Some(g) = grammar(name) {
         wrapper(cmd, name, &g, args, &via, &mut out);
     } else {
@@ -267,6 +314,13 @@ pub(crate) fn unwrap(cmd: &SimpleCommand) -> Vec<Inner> {
             }
             "find" => find_exec(cmd, args, &via, &mut out),
             _ => {}
+        }
+        if is_interpreter(name) {
+            for text in &stdin_text {
+                for t in spawned_strings(text) {
+                    embedded(t, &mut out);
+                }
+            }
         }
         // Strings handed to process-spawning calls in any argument: inline code of
         // python/perl/ruby/node/php/awk and of anything else that evaluates code
@@ -432,6 +486,7 @@ fn wrapper(
         redirects: cmd.redirects.clone(),
         text: cmd.text.clone(),
         pipe: cmd.pipe,
+        pipeline_text: cmd.pipeline_text.clone(),
         source: CommandSource::Wrapped(name.into()),
         via: via.to_vec(),
         background: cmd.background,
@@ -472,6 +527,7 @@ fn find_exec(cmd: &SimpleCommand, args: &[Word], via: &[String], out: &mut Vec<I
                     redirects: Vec::new(),
                     text: cmd.text.clone(),
                     pipe: None,
+                    pipeline_text: None,
                     source: CommandSource::Wrapped("find".into()),
                     via: via.to_vec(),
                     background: false,

@@ -1,35 +1,11 @@
 //! Classifier quality on `shared/corpora/commands` (a development sample: the rates
 //! are printed, and thresholds guard against regressions).
 
-use std::path::PathBuf;
-
 use warden_policy::shell::analyze_with_home;
 use warden_types::Threat;
 
-pub fn corpora_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("WARDEN_CORPORA") {
-        return Some(PathBuf::from(d));
-    }
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared/corpora");
-        if candidate.is_dir() {
-            return Some(candidate);
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
-}
-
 fn rows(file: &str) -> Vec<serde_json::Value> {
-    let dir = corpora_dir().expect("shared/corpora not found: set WARDEN_CORPORA");
-    std::fs::read_to_string(dir.join("commands").join(file))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    super::corpus::rows(&format!("commands/{file}"))
 }
 
 /// The threat the classifier assigns, with unparseable input counted as flagged
@@ -81,7 +57,7 @@ fn corpus_commands_rates() {
         .iter()
         .filter(|r| judged(r["cmd"].as_str().unwrap()).0 > Threat::Benign)
         .count();
-    let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    use super::corpus::pct;
     println!(
         "commands: malicious flagged {flagged}/{} ({:.1}%), critical denied {crit_denied}/{crit_total} ({:.1}%), benign flagged {benign_flagged}/{} ({:.1}%), ambiguous flagged by the classifier alone {amb_flagged}/{} ({:.1}%)",
         malicious.len(),

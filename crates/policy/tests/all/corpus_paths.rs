@@ -9,7 +9,7 @@
 // a missing or malformed corpus should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use warden_policy::path::*;
 
@@ -17,31 +17,11 @@ use warden_policy::path::*;
 /// (`/etc/passwd`, `C:/boot.ini`), never this one.
 const JAIL: &str = "/srv/www/jail";
 
-fn paths_corpus_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("WARDEN_CORPORA") {
-        return Some(PathBuf::from(d));
-    }
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared/corpora");
-        if candidate.is_dir() {
-            return Some(candidate);
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
-}
-
 /// `(path, mechanism)` of every row of `paths/<file>`.
 fn path_rows(file: &str) -> Vec<(String, String)> {
-    let dir = paths_corpus_dir().expect("shared/corpora not found: set WARDEN_CORPORA");
-    let path = dir.join("paths").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let row: serde_json::Value = serde_json::from_str(l).unwrap();
+    super::corpus::rows::<serde_json::Value>(&format!("paths/{file}"))
+        .into_iter()
+        .map(|row| {
             let field = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
             (field("path"), field("mechanism"))
         })

@@ -11,7 +11,6 @@
 //! by walking up from the crate's manifest directory to a `shared/corpora`.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use warden_policy::net::*;
@@ -31,34 +30,8 @@ struct Row {
     resolved: Option<String>,
 }
 
-fn corpora_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("WARDEN_CORPORA") {
-        return PathBuf::from(dir);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("shared").join("corpora"))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "no shared/corpora above {}; set WARDEN_CORPORA",
-                manifest.display()
-            )
-        })
-}
-
 fn load(file: &str) -> Vec<Row> {
-    let path = corpora_dir().join("ssrf").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1))
-        })
-        .collect()
+    super::corpus::rows(&format!("ssrf/{file}"))
 }
 
 /// Why a URL is blocked, or `None` when it passes.

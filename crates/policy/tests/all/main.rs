@@ -2,6 +2,10 @@
 // Test code: a failed unwrap is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod corpus;
 mod corpus_commands;
+mod corpus_engine;
 mod corpus_paths;
 mod corpus_ssrf;
+mod engine;
+mod properties;

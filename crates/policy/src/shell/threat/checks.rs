@@ -22,6 +22,7 @@ pub fn classify_argv(argv: &[String], home: &str) -> Vec<Finding> {
         redirects: Vec::new(),
         text: argv.join(" "),
         pipe: None,
+        pipeline_text: None,
         source: CommandSource::Direct,
         via: Vec::new(),
         background: false,

@@ -276,26 +276,30 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
         };
         out.extend(value.map(str::to_string));
     }
+    // Programs known to write their operands write any operand, path-like or not
+    // (`cp x notes.txt` writes through a `notes.txt` symlink).
+    let bare = bare_operands(cmd);
     let positional: Vec<&str> = operands
         .iter()
         .map(String::as_str)
         .filter(|p| !p.starts_with('-'))
         .collect();
+    let positional_all: Vec<&str> = bare.iter().map(String::as_str).collect();
     match prog {
         "cp" | "mv" | "install" | "ln" | "rsync" | "scp" | "link" | "dos2unix" | "unix2dos" => {
-            out.extend(positional.last().map(|p| p.to_string()))
+            out.extend(positional_all.last().map(|p| p.to_string()))
         }
         "tee" | "touch" | "truncate" | "rm" | "shred" | "unlink" | "rmdir" | "mkdir" | "chmod"
         | "chown" | "chgrp" | "chattr" | "setfacl" | "vi" | "vim" | "nvim" | "nano" | "emacs"
         | "ed" | "ex" | "pico" | "sudoedit" | "crontab" | "visudo" | "vipw" => {
-            out.extend(positional.iter().map(|p| p.to_string()))
+            out.extend(positional_all.iter().map(|p| p.to_string()))
         }
         "sed" | "perl"
             if args
                 .iter()
                 .any(|w| w.value.starts_with("-i") || w.value == "--in-place") =>
         {
-            out.extend(positional.iter().map(|p| p.to_string()))
+            out.extend(positional_all.iter().map(|p| p.to_string()))
         }
         _ if READERS.contains(&prog) => {}
         _ => {
@@ -357,8 +361,26 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
 
 /// Paths a command reads: path-like operands (and paths inside arguments), input
 /// redirections.
+/// Operands that are not options and not URLs: any of them may name a file (a
+/// symlink in the workspace looks like a plain word).
+pub(crate) fn bare_operands(cmd: &SimpleCommand) -> Vec<String> {
+    cmd.args()
+        .iter()
+        .map(|w| w.value.as_str())
+        .filter(|v| !v.is_empty() && !v.starts_with('-') && !v.contains("://") && !v.contains('\n'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Paths a command may read, for rule matching: every operand (see
+/// [`bare_operands`]), paths inside arguments, input redirections.
 pub(crate) fn read_paths(cmd: &SimpleCommand) -> Vec<String> {
     let mut out = path_operands(cmd);
+    for b in bare_operands(cmd) {
+        if !out.contains(&b) {
+            out.push(b);
+        }
+    }
     out.extend(
         cmd.redirects
             .iter()

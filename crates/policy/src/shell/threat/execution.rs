@@ -233,22 +233,26 @@ pub(super) fn shells(
                     .is_some_and(|p| p.id == pos.id && p.index < pos.index)
             })
             .collect();
+        // Located on the whole pipeline, so a rule trusting one stage (the
+        // download) can loosen it and a rule for another pipeline cannot.
+        let pipeline = cmd
+            .pipeline_text
+            .clone()
+            .unwrap_or_else(|| cmd.text.clone());
         if upstream.iter().any(|c| DOWNLOADERS.contains(&c.program())) {
-            push(
-                out,
-                FindingKind::PipeToShell,
-                Threat::High,
-                cmd,
-                format!("runs a downloaded script with {prog}"),
-            );
+            out.push(Finding {
+                kind: FindingKind::PipeToShell,
+                threat: Threat::High,
+                command: pipeline.clone(),
+                why: format!("runs a downloaded script with {prog}"),
+            });
         } else if upstream.iter().any(|c| is_decoder(c)) {
-            push(
-                out,
-                FindingKind::Obfuscation,
-                Threat::High,
-                cmd,
-                format!("runs decoded text with {prog}"),
-            );
+            out.push(Finding {
+                kind: FindingKind::Obfuscation,
+                threat: Threat::High,
+                command: pipeline.clone(),
+                why: format!("runs decoded text with {prog}"),
+            });
         }
     }
     // `sh -c "$(curl ...)"`, `bash <(wget ...)`, `eval "$(curl ...)"`, `. <(curl ...)`.
