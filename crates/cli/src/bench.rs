@@ -58,6 +58,7 @@ pub fn run(json: bool, iterations: usize) -> Result<u8> {
         human_available: true,
         resolve_symlinks: false,
         protected: Vec::new(),
+        autonomy: None,
     };
     let actions: Vec<Action> = COMMANDS
         .iter()

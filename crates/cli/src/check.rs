@@ -16,6 +16,7 @@ Examples:
   warden check --read ~/.ssh/id_rsa
   warden check --fetch http://169.254.169.254/latest/meta-data/ --json
   warden check --tool github/create_issue --args '{\"title\":\"x\"}' --autonomy assistant
+  warden check --exec -- /usr/bin/env rm -rf /tmp/x
   echo '{\"cwd\":\"/w\",\"kind\":{\"shell\":{\"command\":\"ls\"}}}' | warden check --jsonl
 
 Exit codes: 0 allow, 1 error or bad usage, 2 deny, 3 ask. With --jsonl: 0 once
@@ -28,9 +29,18 @@ pub struct CheckArgs {
     /// A shell command line, as an agent's Bash tool would run it.
     #[arg(long, value_name = "CMD")]
     bash: Option<String>,
-    /// A program and its arguments, as exec'd directly (after `--`).
-    #[arg(long, num_args = 1.., value_name = "ARGV", allow_hyphen_values = true)]
-    exec: Option<Vec<String>>,
+    /// A program exec'd directly: give it last, as `--exec -- PROGRAM ARGS...`
+    /// (everything after the program is its argv).
+    #[arg(long)]
+    exec: bool,
+    /// The program and its arguments for --exec.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGV",
+        requires = "exec"
+    )]
+    argv: Vec<String>,
     /// A file the agent wants to read.
     #[arg(long, value_name = "PATH")]
     read: Option<String>,
@@ -77,15 +87,30 @@ pub fn run(args: CheckArgs, policy: Option<&Path>) -> Result<u8> {
         Some(c) => std::path::absolute(c).with_context(|| format!("--cwd {}", c.display()))?,
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
+    // clap does not enforce `requires` against a member of a required group, and
+    // the trailing ARGV would otherwise swallow unknown flags.
+    if !args.exec && !args.argv.is_empty() {
+        anyhow::bail!(
+            "unexpected argument {:?} (program arguments go after --exec)",
+            args.argv[0]
+        );
+    }
+    if args.method.is_some() && args.fetch.is_none() {
+        anyhow::bail!("--method applies to --fetch only");
+    }
+    if args.args.is_some() && args.tool.is_none() {
+        anyhow::bail!("--args applies to --tool only");
+    }
     let policy = load::load_policy(policy, Some(&cwd))?;
-    let ctx = load::eval_context(!args.no_human);
+    let mut ctx = load::eval_context(!args.no_human);
+    // A person at the command line chooses the level to evaluate at.
+    ctx.autonomy = args.autonomy;
     if args.jsonl {
         return jsonl(&policy, &ctx);
     }
     let kind = action_kind(&args)?;
     let mut action = Action::new(cwd.to_string_lossy(), kind);
     action.agent.name = args.agent.clone().unwrap_or_default();
-    action.agent.autonomy = args.autonomy;
     let eval = policy.evaluate(&action, &ctx);
     if args.json {
         println!("{}", serde_json::to_string(&eval.verdict)?);
@@ -107,9 +132,13 @@ pub fn exit_code(d: Decision) -> u8 {
 fn action_kind(a: &CheckArgs) -> Result<ActionKind> {
     Ok(if let Some(c) = &a.bash {
         ActionKind::Shell { command: c.clone() }
-    } else if let Some(argv) = &a.exec {
+    } else if a.exec {
+        let argv: Vec<String> = a.argv.iter().skip_while(|w| *w == "--").cloned().collect();
+        if argv.is_empty() {
+            anyhow::bail!("--exec needs a program: warden check --exec -- PROGRAM ARGS...");
+        }
         ActionKind::Exec {
-            argv: argv.clone(),
+            argv,
             env_keys: None,
         }
     } else if let Some(p) = &a.read {

@@ -124,6 +124,33 @@ fn lint(file: Option<&Path>, policy: Option<&Path>, home: &Path) -> Result<Polic
     let path = file
         .map(Path::to_path_buf)
         .unwrap_or_else(|| load::user_policy_path(policy, home));
-    let layer = read_layer(&path, LayerKind::User, home)?;
+    if file.is_none() && policy.is_none() && !path.exists() {
+        // No user file: the effective user layer is the built-in default.
+        eprintln!(
+            "{} does not exist; checking the built-in default policy",
+            path.display()
+        );
+        return Ok(warden_policy::defaults::default_policy(home)?);
+    }
+    // A file under `.warden/` is a project layer and is held to its rules.
+    let kind = if path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == ".warden")
+    {
+        LayerKind::Project
+    } else {
+        LayerKind::User
+    };
+    let layer = read_layer(&path, kind, home)?;
+    if kind == LayerKind::Project {
+        let user = warden_policy::file::parse_layer(
+            warden_policy::defaults::DEFAULT_POLICY,
+            "<default policy>",
+            LayerKind::User,
+            home,
+        )?;
+        return Ok(Policy::from_layers(vec![user, layer], home)?);
+    }
     Ok(Policy::from_layers(vec![layer], home)?)
 }

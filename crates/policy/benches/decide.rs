@@ -35,6 +35,7 @@ fn benches(c: &mut Criterion) {
         human_available: true,
         resolve_symlinks: false,
         protected: Vec::new(),
+        autonomy: None,
     };
     let shell = |cmd: &str| {
         Action::new(

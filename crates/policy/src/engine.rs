@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use warden_types::{Action, Autonomy, Decision, Threat, Verdict};
 
-use crate::file::{Layer, PolicyError, Rule, RuleMode, check_tightens};
+use crate::file::{Layer, LayerKind, PolicyError, Rule, RuleMode, check_tightens};
 use crate::shell::{self, Finding, FindingKind};
 use crate::spec::Tool;
-use crate::subject::{CommandClass, FileOp, Subject, subjects_of};
+use crate::subject::{CommandClass, FileOp, Item, Subject, subjects_of};
 
 /// What the engine needs besides the action.
 #[derive(Debug, Clone)]
@@ -29,6 +29,10 @@ pub struct EvalContext {
     pub resolve_symlinks: bool,
     /// warden's own state and configuration: never writable by an agent.
     pub protected: Vec<PathBuf>,
+    /// The autonomy level a trusted caller grants (the daemon from its session
+    /// registry, a person at the CLI); None: the policy's level for the agent.
+    /// An action's own `agent.autonomy` can only lower it.
+    pub autonomy: Option<Autonomy>,
 }
 
 impl EvalContext {
@@ -39,6 +43,7 @@ impl EvalContext {
             human_available: true,
             resolve_symlinks: true,
             protected: Vec::new(),
+            autonomy: None,
         }
     }
 }
@@ -49,6 +54,10 @@ pub struct Policy {
     pub(crate) rules: Vec<Rule>,
     bash_by_head: HashMap<String, Vec<usize>>,
     bash_other: Vec<usize>,
+    /// Path-only rules by the first component of every path they can match.
+    path_by_root: HashMap<String, Vec<usize>>,
+    /// Per rule, the tools its specifiers name (see `tool_bit`).
+    rule_tools: Vec<u16>,
     other_rules: Vec<usize>,
     default_autonomy: Autonomy,
     agents: BTreeMap<String, Autonomy>,
@@ -111,6 +120,11 @@ impl Policy {
             names.push((layer.kind, layer.file));
             for r in layer.rules {
                 if !ids.insert(r.id.clone()) {
+                    let file = r
+                        .source
+                        .rsplit_once(':')
+                        .map(|(f, _)| f.to_string())
+                        .unwrap_or_default();
                     let line = r
                         .source
                         .rsplit(':')
@@ -118,7 +132,7 @@ impl Policy {
                         .and_then(|l| l.parse().ok())
                         .unwrap_or(1);
                     return Err(PolicyError::Rule {
-                        file: r.source.clone(),
+                        file,
                         line,
                         rule: r.id,
                         message: "rule id already defined in a higher layer".into(),
@@ -131,6 +145,8 @@ impl Policy {
             rules,
             bash_by_head: HashMap::new(),
             bash_other: Vec::new(),
+            rule_tools: Vec::new(),
+            path_by_root: HashMap::new(),
             other_rules: Vec::new(),
             default_autonomy,
             agents,
@@ -152,6 +168,11 @@ impl Policy {
     }
 
     fn index(&mut self) {
+        self.rule_tools = self
+            .rules
+            .iter()
+            .map(|r| r.specs.iter().fold(0, |m, s| m | tool_bit(s.tool)))
+            .collect();
         for (i, r) in self.rules.iter().enumerate() {
             let bash: Vec<_> = r
                 .specs
@@ -169,6 +190,19 @@ impl Policy {
                 }
             } else if !bash.is_empty() {
                 self.bash_other.push(i);
+            } else if let Some(roots) = r
+                .specs
+                .iter()
+                .map(|s| s.path_roots())
+                .collect::<Option<Vec<_>>>()
+            {
+                // Every specifier is an absolute path pattern: index by root.
+                for root in roots.into_iter().flatten() {
+                    let v = self.path_by_root.entry(root).or_default();
+                    if !v.contains(&i) {
+                        v.push(i);
+                    }
+                }
             } else {
                 self.other_rules.push(i);
             }
@@ -190,10 +224,12 @@ impl Policy {
 
     /// Decide an action.
     pub fn evaluate(&self, action: &Action, ctx: &EvalContext) -> Evaluation {
-        let autonomy = action
-            .agent
+        // An action may carry a lower autonomy than the policy grants its agent (a
+        // session started more carefully), never a higher one.
+        let granted = ctx
             .autonomy
             .unwrap_or_else(|| self.autonomy_for(&action.agent.name));
+        let autonomy = action.agent.autonomy.map_or(granted, |a| a.min(granted));
         let prepared = subjects_of(action, ctx);
         let mut findings = prepared.findings;
         let mut reports = Vec::new();
@@ -210,21 +246,27 @@ impl Policy {
         for subject in &prepared.subjects {
             let (enforced, audited) =
                 self.matching_rules(subject, &action.agent.name, action.cwd_path().as_deref());
-            let mut decision = None;
-            for r in &enforced {
-                let d = if r.decision == Decision::Ask && autonomy == Autonomy::Autonomous {
+            // Rules of trusted layers decide; at `autonomous` their asks allow.
+            // Project rules (untrusted, written next to the code) only tighten: they
+            // combine with what the trusted layers and the autonomy default decided.
+            let trusted: Vec<&&Rule> = enforced
+                .iter()
+                .filter(|r| r.layer != LayerKind::Project)
+                .collect();
+            let project: Vec<&&Rule> = enforced
+                .iter()
+                .filter(|r| r.layer == LayerKind::Project)
+                .collect();
+            let relax = |r: &Rule| {
+                if r.decision == Decision::Ask && autonomy == Autonomy::Autonomous {
                     Decision::Allow
                 } else {
                     r.decision
-                };
-                decision = decision.max(Some(d));
-            }
-            let (decision, why) = match decision {
+                }
+            };
+            let (mut decision, mut why) = match trusted.iter().map(|r| relax(r)).max() {
                 Some(d) => {
-                    for r in enforced.iter().filter(|r| {
-                        r.decision == d
-                            || autonomy == Autonomy::Autonomous && r.decision == Decision::Ask
-                    }) {
+                    for r in trusted.iter().filter(|r| relax(r) == d) {
                         contributions.push(Contribution {
                             decision: d,
                             id: r.id.clone(),
@@ -235,7 +277,7 @@ impl Policy {
                         d,
                         format!(
                             "rule {}",
-                            enforced
+                            trusted
                                 .iter()
                                 .map(|r| r.id.as_str())
                                 .collect::<Vec<_>>()
@@ -253,10 +295,21 @@ impl Policy {
                     (d, why)
                 }
             };
+            for r in &project {
+                contributions.push(Contribution {
+                    decision: r.decision,
+                    id: r.id.clone(),
+                    reason: r.reason.clone(),
+                });
+                if r.decision > decision {
+                    decision = r.decision;
+                    why = format!("project rule {}", r.id);
+                }
+            }
             // Loopback, private, link-local and metadata addresses: denied at every
-            // level unless an enforced rule names the host without wildcards.
-            if let Some((class, host)) = subject.non_public() {
-                let named = enforced.iter().any(|r| {
+            // level unless a trusted allow/ask rule names the host without wildcards.
+            for (class, host) in subject.non_public() {
+                let named = trusted.iter().any(|r| {
                     r.decision != Decision::Deny
                         && r.specs.iter().any(|s| s.names_host_literally(host))
                 });
@@ -280,8 +333,8 @@ impl Policy {
             }
             // Loosening: a matching allow/ask rule that names a finding in this subject.
             for f in findings.iter_mut() {
-                if subject.covers(&f.command)
-                    && let Some(r) = enforced.iter().find(|r| r.loosen.contains(&f.kind))
+                if subject.covers(f)
+                    && let Some(r) = trusted.iter().find(|r| r.loosen.contains(&f.kind))
                 {
                     loosened.push(format!("{}:{}", r.id, f.kind.id()));
                     f.threat = Threat::Benign;
@@ -327,6 +380,13 @@ impl Policy {
                 decision: Decision::Ask,
                 id: "builtin:unparseable".into(),
                 reason: format!("the command could not be fully analysed ({u})"),
+            });
+        }
+        if contributions.is_empty() {
+            contributions.push(Contribution {
+                decision: Decision::Deny,
+                id: "builtin:empty-action".into(),
+                reason: "the action names nothing to do".into(),
             });
         }
         let mut decision = contributions
@@ -386,12 +446,31 @@ impl Policy {
     ) -> (Vec<&'a Rule>, Vec<&'a Rule>) {
         let mut enforced = Vec::new();
         let mut audited = Vec::new();
+        let items = subject.items();
+        let wanted = item_tools(&items);
+        // Roots of the paths this subject touches, for the path-rule index; a
+        // partly-known path at `/` may be under any root.
+        let mut roots: Vec<&str> = Vec::new();
+        let mut any_root = false;
+        for it in &items {
+            match it {
+                Item::Path(_, p, _) => roots.extend(p.iter().nth(1).and_then(|c| c.to_str())),
+                Item::Reach(_, comps, _) => match comps.first() {
+                    Some(c) if !c.contains(['*', '?', '[']) => roots.push(c),
+                    _ => any_root = true,
+                },
+                _ => {}
+            }
+        }
         let mut consider = |i: usize| {
             let r = &self.rules[i];
+            if self.rule_tools[i] & wanted == 0 {
+                return;
+            }
             if !r.agents.is_empty() && !r.agents.iter().any(|a| a == agent) {
                 return;
             }
-            if rule_matches(r, subject, cwd) {
+            if rule_matches(r, &items, cwd) {
                 let list = if r.mode == RuleMode::Audit {
                     &mut audited
                 } else {
@@ -402,9 +481,12 @@ impl Policy {
                 }
             }
         };
-        if let Subject::Command { program, .. } = subject {
-            if let Some(v) = self.bash_by_head.get(program.as_str()) {
-                v.iter().for_each(|i| consider(*i));
+        if let Subject::Command { lines, .. } = subject {
+            // Every form of the line (literal, canonical) has its own first word.
+            for head in lines.iter().filter_map(|l| l.split(' ').next()) {
+                if let Some(v) = self.bash_by_head.get(head) {
+                    v.iter().for_each(|i| consider(*i));
+                }
             }
             self.bash_other.iter().for_each(|i| consider(*i));
             // Path rules (deny/ask) over the files a command touches.
@@ -420,6 +502,18 @@ impl Policy {
                 v.iter().for_each(|i| consider(*i));
             }
         }
+        if any_root {
+            self.path_by_root
+                .values()
+                .flatten()
+                .for_each(|i| consider(*i));
+        } else {
+            for root in roots {
+                if let Some(v) = self.path_by_root.get(root) {
+                    v.iter().for_each(|i| consider(*i));
+                }
+            }
+        }
         (enforced, audited)
     }
 
@@ -429,6 +523,7 @@ impl Policy {
             human_available: true,
             resolve_symlinks: false,
             protected: Vec::new(),
+            autonomy: None,
         };
         for r in &self.rules {
             let check = |example: &str, expect: bool| -> Result<(), PolicyError> {
@@ -453,7 +548,7 @@ impl Policy {
                 let hit = prepared
                     .subjects
                     .iter()
-                    .any(|s| rule_matches(r, s, action.cwd_path().as_deref()));
+                    .any(|s| rule_matches(r, &s.items(), action.cwd_path().as_deref()));
                 if hit != expect {
                     return Err(PolicyError::Example {
                         file,
@@ -480,16 +575,42 @@ impl Policy {
     }
 }
 
-fn rule_matches(r: &Rule, s: &Subject, cwd: Option<&Path>) -> bool {
-    let hit = |specs: &[crate::spec::Spec], allow_path_derived: bool| {
-        specs
+fn rule_matches(r: &Rule, items: &[Item<'_>], cwd: Option<&Path>) -> bool {
+    // Deny/ask path rules apply to the files a command touches; an allow rule for a
+    // file never allows a whole command. `except` removes the item it matches, not
+    // the rule: `cat ~/.ssh/id_rsa ~/.ssh/id_rsa.pub` is still a secret read.
+    let path_rules = r.decision != Decision::Allow;
+    items.iter().any(|item| {
+        // A partly-known path may reach what a rule covers, but no exception can
+        // be sure to cover all of it.
+        let exceptable = !matches!(item, Item::Reach(..));
+        r.specs
             .iter()
-            .any(|spec| s.matched_by(spec, cwd, allow_path_derived))
-    };
-    // A Read/Write allow rule never allows a whole shell command; deny/ask path
-    // rules do apply to the files a command touches.
-    let path_derived = r.decision != Decision::Allow;
-    hit(&r.specs, path_derived) && !hit(&r.except, path_derived)
+            .any(|spec| item.matched_by(spec, cwd, path_rules))
+            && !(exceptable
+                && r.except
+                    .iter()
+                    .any(|spec| item.matched_by(spec, cwd, path_rules)))
+    })
+}
+
+/// Bit per tool, to skip rules that cannot match a subject's items.
+fn tool_bit(t: Tool) -> u16 {
+    1 << (t as u16)
+}
+
+fn item_tools(items: &[Item<'_>]) -> u16 {
+    items.iter().fold(0, |m, it| {
+        m | match it {
+            Item::Line(_) => tool_bit(Tool::Bash),
+            Item::ExecLine(_) => tool_bit(Tool::Exec),
+            Item::Path(..) | Item::Reach(..) => {
+                tool_bit(Tool::Read) | tool_bit(Tool::Write) | tool_bit(Tool::Delete)
+            }
+            Item::Host(..) => tool_bit(Tool::WebFetch) | tool_bit(Tool::Net),
+            Item::Mcp(..) => tool_bit(Tool::Mcp),
+        }
+    })
 }
 
 /// The decision for a subject no rule matched (ARCHITECTURE §4).
@@ -553,12 +674,7 @@ pub(crate) fn file_findings(op: FileOp, path: &str, home: &str) -> Option<Findin
         ),
         _ => return None,
     };
-    Some(Finding {
-        kind,
-        threat,
-        command: path.to_string(),
-        why,
-    })
+    Some(Finding::general(kind, threat, path.to_string(), why))
 }
 
 /// Helpers on [`Action`] the engine needs.

@@ -56,7 +56,7 @@ pub enum PolicyError {
         version: u32,
     },
     /// A rule's specifier does not compile.
-    #[error("{file}:{line}: rule {rule:?}: {source}")]
+    #[error("{file}:{line}: rule {rule:?}: {problem}")]
     Spec {
         /// The policy file.
         file: String,
@@ -65,7 +65,7 @@ pub enum PolicyError {
         /// The rule id.
         rule: String,
         /// The specifier problem.
-        source: Box<SpecError>,
+        problem: Box<SpecError>,
     },
     /// A rule is malformed (no decision, several decisions, empty id ...).
     #[error("{file}:{line}: rule {rule:?}: {message}")]
@@ -110,12 +110,12 @@ pub enum PolicyError {
         message: String,
     },
     /// The file could not be read.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Io {
         /// The policy file.
         file: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -326,7 +326,7 @@ pub fn parse_layer(
                         file: file.into(),
                         line,
                         rule: r.id.clone(),
-                        source: Box::new(source),
+                        problem: Box::new(source),
                     })
                 })
                 .collect()
@@ -378,9 +378,9 @@ pub fn parse_layer(
 /// Read and parse a policy file.
 pub fn read_layer(path: &Path, kind: LayerKind, home: &Path) -> Result<Layer, PolicyError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| PolicyError::Io {
         file: file.clone(),
-        source,
+        error,
     })?;
     parse_layer(&text, &file, kind, home)
 }
@@ -402,7 +402,14 @@ pub(crate) fn check_tightens(
         layer: lower.kind.as_str(),
         message,
     };
-    for r in &lower.rules {
+    // The project layer arrives with the code and is untrusted: it may only add
+    // deny/ask rules. A user layer below a system layer may add allow rules (they
+    // never override a system deny or ask) but not raise autonomy.
+    for r in lower
+        .rules
+        .iter()
+        .filter(|_| lower.kind == LayerKind::Project)
+    {
         if r.decision == Decision::Allow {
             return Err(err(
                 &r.id,

@@ -98,6 +98,28 @@ impl PathGlob {
         })
     }
 
+    /// The first component every match starts with, per alternative; None when
+    /// some alternative is relative or starts with a wildcard.
+    pub fn roots(&self) -> Option<Vec<String>> {
+        self.alternatives
+            .iter()
+            .map(|a| {
+                let first = a.prefix.strip_prefix('/')?.split('/').next()?;
+                (!first.is_empty()).then(|| first.to_string())
+            })
+            .collect()
+    }
+
+    /// Whether some path the shell pattern `item` (literal components, then glob
+    /// components; `open_ended`: anything may follow) could expand to matches
+    /// this pattern. Used for operands only partly known (`~/.a*/credentials`,
+    /// `"$HOME"$x/.aws`), judged by what they can still become.
+    pub fn may_match(&self, item: &[String], open_ended: bool) -> bool {
+        self.alternatives
+            .iter()
+            .any(|alt| overlap(&alt.segs, item, open_ended, self.covers_descendants))
+    }
+
     /// Match a path (absolute for absolute patterns, relative otherwise).
     pub fn is_match(&self, path: &Path) -> bool {
         let text = path.as_os_str().as_encoded_bytes();
@@ -131,6 +153,38 @@ fn match_segs(segs: &[Seg], comps: &[&[u8]], descend: bool) -> bool {
             comps.first().is_some_and(|c| wild_match(w.as_bytes(), c))
                 && match_segs(rest, &comps[1..], descend)
         }
+    }
+}
+
+/// Can a rule pattern (`rule`) and a shell pattern (`item`) name the same path?
+fn overlap(rule: &[Seg], item: &[String], open_ended: bool, descend: bool) -> bool {
+    match (rule.split_first(), item.split_first()) {
+        (None, None) => true,
+        (None, Some(_)) => descend || open_ended,
+        (Some(_), None) => open_ended || rule.iter().all(|s| matches!(s, Seg::AnyDepth)),
+        (Some((Seg::AnyDepth, rest)), _) => {
+            (0..=item.len()).any(|k| overlap(rest, &item[k..], open_ended, descend))
+        }
+        (Some((seg, rest)), Some((comp, more))) => {
+            component_overlap(seg, comp) && overlap(rest, more, open_ended, descend)
+        }
+    }
+}
+
+/// Can a rule component and a shell-pattern component name the same file? Bash
+/// globs never match a leading `.` unless they start with one.
+fn component_overlap(seg: &Seg, comp: &str) -> bool {
+    let item_is_glob = comp.contains(['*', '?', '[']);
+    match seg {
+        Seg::AnyDepth => true,
+        Seg::Literal(l) if item_is_glob => {
+            (!l.starts_with('.') || comp.starts_with('.'))
+                && wild_match(comp.as_bytes(), l.as_bytes())
+        }
+        Seg::Literal(l) => l == comp,
+        Seg::Wild(w) if !item_is_glob => wild_match(w.as_bytes(), comp.as_bytes()),
+        // Two globs: assume they can meet unless one insists on a hidden name.
+        Seg::Wild(w) => !w.starts_with('.') || comp.starts_with('.'),
     }
 }
 
@@ -302,6 +356,28 @@ mod tests {
             PathGlob::new("/x/{a").unwrap_err(),
             GlobError::UnbalancedBraces
         );
+    }
+
+    #[test]
+    fn partly_known_paths_overlap_only_where_they_can_expand() {
+        let env = PathGlob::new("/**/.env").unwrap();
+        let item = |s: &str| {
+            s.split('/')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            !env.may_match(&item("/w/*.jpg"), false),
+            "* does not match a hidden name"
+        );
+        assert!(env.may_match(&item("/w/.e*"), false));
+        assert!(env.may_match(&item("/w"), true), "anything below /w");
+        let aws = PathGlob::new("/h/.aws").unwrap();
+        assert!(aws.may_match(&item("/h/.a?s/credentials"), false));
+        assert!(!aws.may_match(&item("/h/*/credentials"), false));
+        assert!(aws.may_match(&item("/h"), true));
+        assert!(!aws.may_match(&item("/srv"), true));
     }
 
     #[test]

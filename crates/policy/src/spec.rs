@@ -227,6 +227,33 @@ impl Spec {
         }
     }
 
+    /// Whether a partly-known path (absolute components, globs allowed;
+    /// `open_ended`: anything below) could match this path pattern.
+    pub fn may_match_path(&self, item: &[String], open_ended: bool, cwd: Option<&Path>) -> bool {
+        match &self.matcher {
+            Matcher::Any => true,
+            Matcher::Path(PathPattern::Absolute(g)) => g.may_match(item, open_ended),
+            Matcher::Path(PathPattern::Relative(g)) => {
+                let Some(c) = cwd else { return false };
+                let base: Vec<String> = c
+                    .iter()
+                    .skip(1)
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .collect();
+                item.starts_with(&base) && g.may_match(&item[base.len()..], open_ended)
+            }
+            _ => false,
+        }
+    }
+
+    /// For absolute path patterns, the first path component of every match.
+    pub fn path_roots(&self) -> Option<Vec<String>> {
+        match &self.matcher {
+            Matcher::Path(PathPattern::Absolute(g)) => g.roots(),
+            _ => None,
+        }
+    }
+
     /// Match a host (lowercase, normalised) and port.
     pub fn matches_host(&self, host: &str, port: u16) -> bool {
         match &self.matcher {

@@ -38,21 +38,75 @@ pub enum FileOp {
     Delete,
 }
 
+/// One matchable item of a subject.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Item<'a> {
+    /// A shell command line (literal or canonical form).
+    Line(&'a str),
+    /// An exec'd argv.
+    ExecLine(&'a str),
+    /// A path; `true` when it comes from a shell command's operands.
+    Path(FileOp, &'a Path, bool),
+    /// A command operand only partly known: its absolute components (globs
+    /// allowed) and whether anything may follow.
+    Reach(FileOp, &'a [String], bool),
+    /// A host and port; `true` for http(s).
+    Host(&'a str, u16, bool),
+    /// An MCP server and tool.
+    Mcp(&'a str, &'a str),
+}
+
+impl Item<'_> {
+    /// Whether `spec` matches this item. Path items from shell commands match only
+    /// deny/ask path rules (`path_rules`): an allow rule for a file never allows a
+    /// whole command.
+    pub(crate) fn matched_by(self, spec: &Spec, cwd: Option<&Path>, path_rules: bool) -> bool {
+        match (self, spec.tool) {
+            (Item::Line(l), Tool::Bash) => spec.matches_command(l),
+            (Item::ExecLine(l), Tool::Exec) => spec.matches_command(l),
+            (Item::Path(op, p, from_command), tool) if !from_command || path_rules => {
+                match (op, tool) {
+                    (FileOp::Read, Tool::Read)
+                    | (FileOp::Write | FileOp::Delete, Tool::Write)
+                    | (FileOp::Delete, Tool::Delete) => spec.matches_path(p, cwd),
+                    // A command's writes may be deletions (`rm`, `mv`): Delete rules see them.
+                    (FileOp::Write, Tool::Delete) if from_command => spec.matches_path(p, cwd),
+                    _ => false,
+                }
+            }
+            (Item::Reach(op, prefix, next), tool) if path_rules => match (op, tool) {
+                (FileOp::Read, Tool::Read) | (FileOp::Write, Tool::Write | Tool::Delete) => {
+                    spec.may_match_path(prefix, next, cwd)
+                }
+                _ => false,
+            },
+            (Item::Host(h, port, web), Tool::WebFetch) => web && spec.matches_host(h, port),
+            (Item::Host(h, port, _), Tool::Net) => spec.matches_host(h, port),
+            (Item::Mcp(s, t), Tool::Mcp) => spec.matches_mcp(s, t),
+            _ => false,
+        }
+    }
+}
+
 /// One thing rules are matched against.
 #[derive(Debug, Clone)]
 pub enum Subject {
     /// A simple command of a shell line.
     Command {
-        /// Program name (first word), for the rule index.
-        program: String,
-        /// Words joined by single spaces.
-        line: String,
-        /// Source text.
-        text: String,
+        /// Words joined by single spaces, and the canonical form when it differs.
+        lines: Vec<String>,
+        /// Position in the parsed script (findings name it).
+        index: usize,
+        /// The pipeline it is a stage of.
+        pipe: Option<u32>,
+        /// URL or host operands that are not public addresses.
+        non_public: Vec<(AddressClass, String)>,
         /// Files it reads.
         reads: Vec<PathBuf>,
         /// Files it writes.
         writes: Vec<PathBuf>,
+        /// Operands only partly known: (operation, components, open-ended).
+        reach: Vec<(FileOp, Vec<String>, bool)>,
         /// Its class.
         class: CommandClass,
     },
@@ -102,63 +156,47 @@ pub enum Subject {
 }
 
 impl Subject {
-    pub(crate) fn matched_by(&self, spec: &Spec, cwd: Option<&Path>, path_derived: bool) -> bool {
-        match (self, spec.tool) {
-            (Subject::Command { line, .. }, Tool::Bash) => spec.matches_command(line),
-            (Subject::Command { reads, .. }, Tool::Read) if path_derived => {
-                reads.iter().any(|p| spec.matches_path(p, cwd))
-            }
-            (Subject::Command { writes, .. }, Tool::Write | Tool::Delete) if path_derived => {
-                writes.iter().any(|p| spec.matches_path(p, cwd))
-            }
-            (Subject::Exec { line, .. }, Tool::Bash | Tool::Exec) => spec.matches_command(line),
-            (
-                Subject::File {
-                    op: FileOp::Read,
-                    path,
-                    ..
-                },
-                Tool::Read,
-            ) => spec.matches_path(path, cwd),
-            (
-                Subject::File {
-                    op: FileOp::Write | FileOp::Delete,
-                    path,
-                    ..
-                },
-                Tool::Write,
-            ) => spec.matches_path(path, cwd),
-            (
-                Subject::File {
-                    op: FileOp::Delete,
-                    path,
-                    ..
-                },
-                Tool::Delete,
-            ) => spec.matches_path(path, cwd),
-            (
-                Subject::Net {
-                    host, port, scheme, ..
-                },
-                Tool::WebFetch,
-            ) => matches!(scheme.as_str(), "http" | "https") && spec.matches_host(host, *port),
-            (Subject::Net { host, port, .. }, Tool::Net) => spec.matches_host(host, *port),
-            (Subject::Mcp { server, tool }, Tool::Mcp) => spec.matches_mcp(server, tool),
-            _ => false,
+    /// The things rules are matched against, one by one: `except` must exclude
+    /// the same item a specifier matched, not any item of the subject.
+    pub(crate) fn items(&self) -> Vec<Item<'_>> {
+        match self {
+            Subject::Command {
+                lines,
+                reads,
+                writes,
+                reach,
+                ..
+            } => lines
+                .iter()
+                .map(|l| Item::Line(l))
+                .chain(reads.iter().map(|p| Item::Path(FileOp::Read, p, true)))
+                .chain(writes.iter().map(|p| Item::Path(FileOp::Write, p, true)))
+                .chain(reach.iter().map(|(op, p, n)| Item::Reach(*op, p, *n)))
+                .collect(),
+            Subject::Exec { line, .. } => vec![Item::ExecLine(line)],
+            Subject::File { op, path, .. } => vec![Item::Path(*op, path, false)],
+            Subject::Net {
+                host, port, scheme, ..
+            } => vec![Item::Host(
+                host,
+                *port,
+                matches!(scheme.as_str(), "http" | "https"),
+            )],
+            Subject::Mcp { server, tool } => vec![Item::Mcp(server, tool)],
+            Subject::Llm { .. } => Vec::new(),
         }
     }
 
-    /// Whether a finding located at `command` (source text or path) is in this subject.
-    pub(crate) fn covers(&self, command: &str) -> bool {
+    /// Whether a finding is about this subject: the same sub-command, or the
+    /// pipeline it is a stage of (indices, never text, so one pipeline's rule
+    /// cannot reach another's finding).
+    pub(crate) fn covers(&self, f: &Finding) -> bool {
         match self {
-            Subject::Command { text, .. } => {
-                !command.is_empty()
-                    && (text == command
-                        || command.contains(text.as_str())
-                        || text.contains(command))
+            Subject::Command { index, pipe, .. } => {
+                f.index == Some(*index) || f.pipeline.is_some() && f.pipeline == *pipe
             }
-            Subject::Exec { line, .. } => line == command,
-            Subject::File { path, .. } => path.to_string_lossy() == command,
+            Subject::Exec { line, .. } => f.index.is_none() && line == &f.command,
+            Subject::File { path, .. } => f.index.is_none() && path.to_string_lossy() == f.command,
             _ => false,
         }
     }
@@ -183,7 +221,9 @@ impl Subject {
 
     pub(crate) fn describe(&self) -> String {
         match self {
-            Subject::Command { line, .. } => format!("bash: {line}"),
+            Subject::Command { lines, .. } => {
+                format!("bash: {}", lines.first().map(String::as_str).unwrap_or(""))
+            }
             Subject::Exec { line, .. } => format!("exec: {line}"),
             Subject::File { op, path, .. } => format!(
                 "{}: {}",
@@ -202,14 +242,17 @@ impl Subject {
         }
     }
 
-    pub(crate) fn non_public(&self) -> Option<(AddressClass, &str)> {
+    pub(crate) fn non_public(&self) -> Vec<(AddressClass, &str)> {
         match self {
             Subject::Net {
                 non_public: Some(c),
                 host,
                 ..
-            } => Some((*c, host.as_str())),
-            _ => None,
+            } => vec![(*c, host.as_str())],
+            Subject::Command { non_public, .. } => {
+                non_public.iter().map(|(c, h)| (*c, h.as_str())).collect()
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -244,6 +287,11 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
         ActionKind::Shell { command } => {
             let analysis = shell::analyze_with_home(command, &home);
             p.unparseable = analysis.unparseable().map(str::to_string);
+            // `cd` moves where later relative paths point. Scoping is ignored on
+            // purpose: guessing a directory outside the workspace is the cautious
+            // error; an unknown target (`cd "$X"`, `cd -`) makes later relative
+            // paths unplaceable.
+            let mut here = pctx.clone();
             for cmd in analysis
                 .script
                 .commands
@@ -253,12 +301,23 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
                 p.subjects.push(command_subject(
                     cmd,
                     &home,
-                    &pctx,
-                    cwd.as_deref(),
+                    &here,
+                    here.cwd.as_deref(),
                     &mut p.unplaced,
                 ));
+                destructive_deletes(cmd, p.subjects.last(), &home, &mut p.findings);
+                if matches!(cmd.program(), "cd" | "pushd")
+                    && cmd.source == shell::CommandSource::Direct
+                {
+                    let target = cmd.args().iter().find(|w| !w.value.starts_with('-'));
+                    here.cwd = match target {
+                        None => Some(ctx.home.clone()),
+                        Some(w) if w.dynamic || w.value == "-" => None,
+                        Some(w) => path::resolve(&w.value, &here).ok(),
+                    };
+                }
             }
-            p.findings = analysis.findings;
+            p.findings.extend(analysis.findings);
         }
         ActionKind::Exec { argv, .. } => {
             if argv.is_empty() {
@@ -272,14 +331,30 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
                     .chain(argv[1..].iter().map(String::as_str))
                     .collect::<Vec<_>>()
                     .join(" ");
-                let cmd = SimpleCommand::from_argv(argv);
-                let class = command_class(&cmd, &[], &home, cwd.as_deref());
+                // The argv and everything it runs through wrappers (`sh -c`, `env`)
+                // are judged like a shell line; Exec(...) rules see the argv.
+                let analysis = shell::analyze_argv(argv, &home);
+                p.unparseable = analysis.unparseable().map(str::to_string);
+                for cmd in &analysis.script.commands {
+                    p.subjects.push(command_subject(
+                        cmd,
+                        &home,
+                        &pctx,
+                        cwd.as_deref(),
+                        &mut p.unplaced,
+                    ));
+                }
+                let class = p
+                    .subjects
+                    .first()
+                    .map(Subject::class)
+                    .unwrap_or(CommandClass::Outward);
                 p.subjects.push(Subject::Exec {
                     program,
                     line,
                     class,
                 });
-                p.findings = shell::classify_argv(argv, &home);
+                p.findings = analysis.findings;
             }
         }
         ActionKind::FileRead { path }
@@ -351,24 +426,127 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
     p
 }
 
-/// Resolve the paths a command names. Paths that cannot be placed are returned
-/// separately: the engine asks about them rather than guessing (fail closed).
-/// Relative paths without a known cwd, and the process's own stdio (`/dev/stdout`,
-/// `/dev/fd/N`), are not files of the host and are skipped.
-fn resolve_all(raw: &[String], pctx: &PathContext, unplaced: &mut Vec<String>) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for r in raw.iter().filter(|r| !r.contains(shell::DYNAMIC)) {
+/// Deleting a directory that holds a system or a home, wherever `cd` and
+/// relative paths led: judged on the resolved paths, which the text-only
+/// classifier cannot see (`cd ~ && rm -rf .`).
+fn destructive_deletes(
+    cmd: &SimpleCommand,
+    subject: Option<&Subject>,
+    home: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let recursive = cmd.args().iter().any(|w| {
+        w.value == "--recursive"
+            || w.value.starts_with('-')
+                && !w.value.starts_with("--")
+                && (w.value.contains('r') || w.value.contains('R'))
+    });
+    let deletes = matches!(cmd.program(), "rmdir" | "shred" | "mv" | "unlink")
+        || cmd.program() == "rm" && recursive;
+    let Some(Subject::Command { writes, .. }) = subject else {
+        return;
+    };
+    if !deletes {
+        return;
+    }
+    for w in writes {
+        let text = w.to_string_lossy();
+        if shell::paths::classify(&text, home).root_dir {
+            findings.push(Finding {
+                kind: shell::FindingKind::Destructive,
+                threat: warden_types::Threat::Critical,
+                command: cmd.text.clone(),
+                why: format!("{} deletes {text}", cmd.program()),
+                index: Some(cmd.index),
+                pipeline: None,
+            });
+        }
+    }
+}
+
+/// Resolve the paths a command names. Fail closed: what cannot be placed is
+/// returned in `unplaced` (the engine asks about it). Operands only partly known
+/// go to `reach`: globs as the patterns they are; expansions when a static
+/// prefix is given (`"$HOME"$x/.aws` reaches anything below the home).
+struct Placed {
+    paths: Vec<PathBuf>,
+    /// (components, open-ended, static prefix is outside the workspace or unknown)
+    reach: Vec<(Vec<String>, bool, bool)>,
+}
+
+fn components(p: &Path) -> Vec<String> {
+    p.iter()
+        .skip(1)
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn resolve_all(raw: &[String], pctx: &PathContext, unplaced: &mut Vec<String>) -> Placed {
+    let mut placed = Placed {
+        paths: Vec::new(),
+        reach: Vec::new(),
+    };
+    let inside = |p: &Path| pctx.cwd.as_deref().is_some_and(|c| path::is_within(p, c));
+    for r in raw {
+        let dynamic = r.contains(shell::DYNAMIC);
+        if dynamic || r.contains(['*', '?', '[']) {
+            let comps: Vec<&str> = r.split('/').collect();
+            let open_at = comps
+                .iter()
+                .position(|c| c.contains(shell::DYNAMIC) || c.contains(['*', '?', '[']))
+                .unwrap_or(0);
+            let mut prefix = comps[..open_at].join("/");
+            let mut rest: Vec<String> = comps[open_at..]
+                .iter()
+                .filter(|c| !c.is_empty())
+                .map(|c| c.to_string())
+                .collect();
+            // `"$HOME"$x/...`: the home, then components only known at run time.
+            if open_at == 0 && r.starts_with('~') {
+                prefix = "~".into();
+                if let Some(first) = rest.first_mut() {
+                    *first = first.trim_start_matches('~').to_string();
+                }
+                rest.retain(|c| !c.is_empty());
+            }
+            if prefix.is_empty() && r.starts_with('/') {
+                prefix = "/".into();
+            }
+            if prefix.is_empty() && dynamic {
+                continue; // `$F`: nothing static to judge by
+            }
+            let base = if prefix.is_empty() {
+                pctx.cwd.clone().ok_or(())
+            } else {
+                path::resolve(&prefix, pctx).map_err(|_| ())
+            };
+            let Ok(base) = base else {
+                unplaced.push(format!("{r}: its start cannot be placed"));
+                continue;
+            };
+            let outside = !inside(&base);
+            if dynamic {
+                // An expansion may hold `/` or `..`: anything below the prefix.
+                placed.reach.push((components(&base), true, outside));
+            } else {
+                let mut item = components(&base);
+                item.extend(rest.into_iter().map(|c| c.replace(shell::DYNAMIC, "*")));
+                placed.reach.push((item, false, outside));
+            }
+            continue;
+        }
         match path::resolve(r, pctx) {
-            Ok(p) => out.push(p),
-            Err(
-                path::PathError::UnknownCwd { .. }
-                | path::PathError::ProcessRelative { .. }
-                | path::PathError::UnknownVariable { .. },
-            ) => {}
+            Ok(p) => placed.paths.push(p),
+            // The process's own stdio is not a file of the host.
+            Err(path::PathError::ProcessRelative { .. }) => {}
+            // Without a cwd a bare word is no evidence of a file; a path-like
+            // relative operand is, and cannot be placed.
+            Err(path::PathError::UnknownCwd { .. }) if !(r.contains('/') || r.starts_with('.')) => {
+            }
             Err(e) => unplaced.push(e.to_string()),
         }
     }
-    out
+    placed
 }
 
 fn command_subject(
@@ -378,17 +556,145 @@ fn command_subject(
     cwd: Option<&Path>,
     unplaced: &mut Vec<String>,
 ) -> Subject {
-    let reads = resolve_all(&shell::read_paths(cmd), pctx, unplaced);
-    let writes = resolve_all(&shell::written_paths(cmd, home), pctx, unplaced);
-    let class = command_class(cmd, &writes, home, cwd);
+    let read = resolve_all(&shell::read_paths(cmd), pctx, unplaced);
+    let written_raw = shell::written_paths(cmd, home);
+    let written = resolve_all(&written_raw, pctx, unplaced);
+    let reads = read.paths;
+    let writes = written.paths;
+    let mut reach: Vec<(FileOp, Vec<String>, bool)> = read
+        .reach
+        .into_iter()
+        // Expansions only outside the workspace: `cat "$f"` says nothing, while
+        // `cat "$HOME"$x/...` points somewhere on purpose.
+        .filter(|(_, open, outside)| !open || *outside)
+        .map(|(c, open, _)| (FileOp::Read, c, open))
+        .collect();
+    // Recursive readers (`grep -r`, `cp -r`, `tar`, `zip -r`, `rsync -a`) read
+    // everything below their operands: outside the workspace that may be a secret.
+    let args = cmd.args();
+    let recursive = matches!(cmd.program(), "tar" | "zip" | "rsync" | "scp" | "rg" | "ag")
+        || args.iter().any(|w| {
+            matches!(
+                w.value.as_str(),
+                "-r" | "-R" | "--recursive" | "-a" | "--archive"
+            )
+        });
+    if recursive {
+        for p in reads
+            .iter()
+            .filter(|p| !cwd.is_some_and(|c| path::is_within(p, c)))
+        {
+            reach.push((FileOp::Read, components(p), true));
+        }
+    }
+    let destroys = matches!(
+        cmd.program(),
+        "rm" | "rmdir" | "shred" | "mv" | "truncate" | "dd" | "chmod" | "chown" | "ln" | "unlink"
+    );
+    for (c, open, outside) in written.reach {
+        // A write whose target is only known at run time and may lie outside the
+        // workspace cannot be judged: ask.
+        if open && (outside || destroys) {
+            unplaced.push(format!(
+                "{} writes to /{}/... only known at run time",
+                cmd.program(),
+                c.join("/")
+            ));
+        }
+        reach.push((FileOp::Write, c, open));
+    }
+    if destroys
+        && written_raw
+            .iter()
+            .any(|w| w.contains(shell::DYNAMIC) && !w.contains('/'))
+    {
+        unplaced.push(format!(
+            "{} deletes or changes a path only known at run time",
+            cmd.program()
+        ));
+    }
+    let mut class = command_class(cmd, &writes, home, cwd);
+    let mut lines = vec![cmd.command_line()];
+    if let Some(c) = shell::canonical_words(cmd) {
+        lines.push(c.join(" "));
+    }
+    // Destinations named on the command line are judged like fetches: a
+    // non-public address needs a rule naming it.
+    let mut non_public = Vec::new();
+    for w in cmd.args() {
+        let v = w.value.as_str();
+        let network_scheme = v.split_once("://").is_some_and(|(s, _)| {
+            matches!(
+                s.to_ascii_lowercase().as_str(),
+                "http"
+                    | "https"
+                    | "ws"
+                    | "wss"
+                    | "ftp"
+                    | "ftps"
+                    | "gopher"
+                    | "dict"
+                    | "ldap"
+                    | "ldaps"
+                    | "tftp"
+                    | "telnet"
+                    | "smb"
+                    | "sftp"
+                    | "scp"
+                    | "ssh"
+                    | "rtsp"
+                    | "redis"
+                    | "mongodb"
+                    | "postgres"
+                    | "postgresql"
+                    | "mysql"
+                    | "mqtt"
+            )
+        });
+        let host = if network_scheme {
+            net::parse_url(v).ok().map(|t| t.host)
+        } else if shell::NETWORK_PROGRAMS.contains(&cmd.program()) && looks_like_host(v) {
+            net::parse_host(v.split(':').next().unwrap_or(v)).ok()
+        } else {
+            None
+        };
+        if let Some(h) = host {
+            class = CommandClass::Outward;
+            if let Some(c) = net::classify_host(&h).filter(|c| !c.is_public()) {
+                non_public.push((c, h.to_string()));
+            }
+        }
+    }
     Subject::Command {
-        program: cmd.program().to_string(),
-        line: cmd.command_line(),
-        text: cmd.text.clone(),
+        lines,
+        index: cmd.index,
+        pipe: cmd.pipe.map(|p| p.id),
+        non_public,
         reads,
+        reach,
         writes,
         class,
     }
+}
+
+/// A bare operand that names a host: an IP literal in any notation, or a
+/// well-known local name (`localhost`, `metadata.google.internal`). Ordinary words
+/// are not hosts.
+fn looks_like_host(v: &str) -> bool {
+    let h = v.split(':').next().unwrap_or(v).trim_start_matches('[');
+    if h.is_empty() || h.contains('/') {
+        return false;
+    }
+    let numeric = h
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | 'x' | 'X'))
+        && h.chars().any(|c| c.is_ascii_digit())
+        && (h.contains('.') || h.len() >= 8);
+    numeric
+        || h.contains("::")
+        || h == "localhost"
+        || h.ends_with(".internal")
+        || h.ends_with(".localhost")
 }
 
 /// Everyday read-only programs beyond the classifier's reader list.

@@ -18,6 +18,7 @@
 //! commands skip the parser entirely (see [`scan::fast_split`]): bash gives their
 //! characters no special meaning, so splitting on blanks is exact and 10x cheaper.
 
+mod canon;
 mod parse;
 mod payload;
 mod scan;
@@ -25,11 +26,12 @@ mod threat;
 mod unwrap;
 mod words;
 
+pub use canon::{canonical_words, subcommand_args};
 pub use parse::{CommandSource, PipePos, Redirect, RedirectOp, Script, SimpleCommand, parse};
 pub use threat::paths;
 pub use threat::{Finding, FindingKind, analyze_script, classify_argv};
 pub(crate) use threat::{NETWORK_PROGRAMS, READ_ONLY_PROGRAMS, read_paths, written_paths};
-pub use unwrap::program_name;
+pub use unwrap::{find_roots, program_name};
 pub use words::{DYNAMIC, Word};
 
 use warden_types::Threat;
@@ -67,6 +69,14 @@ impl ShellAnalysis {
 /// paths; pass the agent's home directory.
 pub fn analyze_with_home(command: &str, home: &str) -> ShellAnalysis {
     let script = parse(command);
+    let findings = analyze_script(&script, home);
+    ShellAnalysis { script, findings }
+}
+
+/// Analyse a directly exec'd argv (the sandbox's view): the program and
+/// everything it runs through wrappers.
+pub fn analyze_argv(argv: &[String], home: &str) -> ShellAnalysis {
+    let script = parse::parse_argv(argv);
     let findings = analyze_script(&script, home);
     ShellAnalysis { script, findings }
 }

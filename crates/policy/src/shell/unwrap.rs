@@ -153,6 +153,7 @@ fn grammar(name: &str) -> Option<Grammar> {
         ),
         "pkexec" => g(&["--user", "-u"], 0),
         "nohup" | "unbuffer" | "caffeinate" | "nocorrect" | "noglob" | "builtin" | "torsocks"
+        | "fakeroot" | "coproc" | "numactl" | "chpst" | "setpriv" | "prlimit" | "systemd-run"
         | "setsid" | "firejail" | "catchsegv" | "trickle" | "faketime" => g(&[], 0),
         "time" => g(&["-f", "--format", "-o", "--output"], 0),
         "nice" => g(&["-n", "--adjustment"], 0),
@@ -303,7 +304,55 @@ pub(crate) fn unwrap(cmd: &SimpleCommand) -> Vec<Inner> {
     } else {
         match name {
             "eval" => script(join(args), &mut out),
-            "su" | "runuser" | "sg" | "script" => {
+            // `trap 'cmd' SIG` and `alias x='cmd'` store a command to run later.
+            "trap" => {
+                if let Some(w) = args.first() {
+                    script(w.value.clone(), &mut out);
+                }
+            }
+            "alias" => {
+                for w in args {
+                    if let Some((_, body)) = w.value.split_once('=') {
+                        script(body.to_string(), &mut out);
+                    }
+                }
+            }
+            // `parallel cmd ::: args`: the command is everything before `:::`.
+            "parallel" => {
+                let cmd_words: Vec<&Word> = args
+                    .iter()
+                    .skip_while(|w| w.value.starts_with('-'))
+                    .take_while(|w| !w.value.starts_with(":::"))
+                    .collect();
+                // Each input after `:::` is appended to the command.
+                let inputs: Vec<&str> = args
+                    .iter()
+                    .skip_while(|w| !w.value.starts_with(":::"))
+                    .skip(1)
+                    .map(|w| w.value.as_str())
+                    .take(4)
+                    .collect();
+                let base = cmd_words
+                    .iter()
+                    .map(|w| w.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                for input in &inputs {
+                    script(format!("{base} {input}"), &mut out);
+                }
+                if !cmd_words.is_empty() && inputs.is_empty() {
+                    script(
+                        cmd_words
+                            .iter()
+                            .map(|w| w.value.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        &mut out,
+                    );
+                }
+            }
+            "git" => git_commands(args, |t| embedded(t, &mut out)),
+            "su" | "runuser" | "sg" | "script" | "flock" => {
                 if let Some(text) = option_value(args, &["-c", "--command", "--session-command"]) {
                     script(text, &mut out);
                 } else if name == "sg"
@@ -343,7 +392,11 @@ pub(crate) fn unwrap(cmd: &SimpleCommand) -> Vec<Inner> {
             embedded(text, &mut out);
         }
         if let Some(text) = command_option(args, i) {
-            script(text, &mut out);
+            out.push(Inner::Script {
+                text,
+                source: CommandSource::OptionValue(name.to_string()),
+                via: via.clone(),
+            });
         }
     }
     out
@@ -458,6 +511,21 @@ fn wrapper(
     if rest.is_empty() {
         return;
     }
+    // `flock FILE -c 'cmd'`: the command is a script.
+    if name == "flock"
+        && rest
+            .first()
+            .is_some_and(|w| w.value == "-c" || w.value == "--command")
+    {
+        if let Some(t) = rest.get(1) {
+            out.push(Inner::Script {
+                text: t.value.clone(),
+                source: CommandSource::Wrapped(name.into()),
+                via: via.to_vec(),
+            });
+        }
+        return;
+    }
     if name == "watch" && !args.iter().any(|w| w.value == "-x" || w.value == "--exec") {
         out.push(Inner::Script {
             text: join(rest),
@@ -490,6 +558,7 @@ fn wrapper(
         source: CommandSource::Wrapped(name.into()),
         via: via.to_vec(),
         background: cmd.background,
+        index: 0,
     }));
 }
 
@@ -507,8 +576,43 @@ fn option_value(args: &[Word], names: &[&str]) -> Option<String> {
     None
 }
 
+/// Commands git runs from its arguments: `rebase -x CMD`, `bisect run CMD...`,
+/// `submodule foreach CMD`.
+fn git_commands(args: &[Word], mut embedded: impl FnMut(String)) {
+    let words: Vec<&str> = args.iter().map(|w| w.value.as_str()).collect();
+    for (i, w) in words.iter().enumerate() {
+        let rest = || words.get(i + 1..).map(|r| r.join(" ")).unwrap_or_default();
+        match *w {
+            "-x" | "--exec" if words.contains(&"rebase") => {
+                if let Some(c) = words.get(i + 1) {
+                    embedded((*c).to_string());
+                }
+            }
+            "run" if i > 0 && words[i - 1] == "bisect" => embedded(rest()),
+            "foreach" if words.contains(&"submodule") => {
+                embedded(rest().trim_start_matches("--recursive ").to_string())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The starting points of a `find` (operands before the first expression).
+pub fn find_roots(args: &[Word]) -> Vec<&Word> {
+    args.iter()
+        .skip_while(|w| {
+            matches!(w.value.as_str(), "-H" | "-L" | "-P")
+                || w.value.starts_with("-O")
+                || w.value.starts_with("-D")
+        })
+        .take_while(|w| !w.value.starts_with('-') && w.value != "(" && w.value != "!")
+        .collect()
+}
+
 /// `find ... -exec CMD ... {} ;` (also `-execdir`, `-ok`, `-okdir`), possibly several.
+/// `{}` stands for each starting point, since that is what it ranges over.
 fn find_exec(cmd: &SimpleCommand, args: &[Word], via: &[String], out: &mut Vec<Inner>) {
+    let roots = find_roots(args);
     let mut i = 0;
     while i < args.len() {
         if matches!(
@@ -521,17 +625,32 @@ fn find_exec(cmd: &SimpleCommand, args: &[Word], via: &[String], out: &mut Vec<I
                 end += 1;
             }
             if end > start {
-                out.push(Inner::Command(SimpleCommand {
-                    argv: args[start..end].to_vec(),
-                    assignments: Vec::new(),
-                    redirects: Vec::new(),
-                    text: cmd.text.clone(),
-                    pipe: None,
-                    pipeline_text: None,
-                    source: CommandSource::Wrapped("find".into()),
-                    via: via.to_vec(),
-                    background: false,
-                }));
+                let placeholders: Vec<Option<&Word>> = if roots.is_empty() {
+                    vec![None]
+                } else {
+                    roots.iter().take(4).map(|r| Some(*r)).collect()
+                };
+                for root in placeholders {
+                    let argv = args[start..end]
+                        .iter()
+                        .map(|w| match root {
+                            Some(r) if w.value == "{}" => (*r).clone(),
+                            _ => w.clone(),
+                        })
+                        .collect();
+                    out.push(Inner::Command(SimpleCommand {
+                        argv,
+                        assignments: Vec::new(),
+                        redirects: Vec::new(),
+                        text: cmd.text.clone(),
+                        pipe: None,
+                        pipeline_text: None,
+                        source: CommandSource::Wrapped("find".into()),
+                        via: via.to_vec(),
+                        background: false,
+                        index: 0,
+                    }));
+                }
             }
             i = end;
         }
@@ -567,6 +686,17 @@ fn command_option(args: &[Word], i: usize) -> Option<String> {
         _ => (v.as_str(), None),
     };
     let lname = name.to_ascii_lowercase();
+    // Options named exactly (their names say nothing generic).
+    const EXACT: &[&str] = &[
+        "--upload-pack",
+        "--receive-pack",
+        "--pre",
+        "--checkpoint-action",
+        "--to-command",
+        "--info-command",
+        "--new-volume-script",
+        "--rsync-path",
+    ];
     const HINTS: &[&str] = &[
         "exec",
         "command",
@@ -581,12 +711,21 @@ fn command_option(args: &[Word], i: usize) -> Option<String> {
         "external",
         "compress-program",
     ];
-    if !HINTS.iter().any(|h| lname.contains(h)) || lname == "--exec-path" {
+    let git_alias =
+        lname.starts_with("alias.") && value.as_deref().is_some_and(|v| v.starts_with('!'));
+    let hinted = EXACT.contains(&lname.as_str())
+        || (HINTS.iter().any(|h| lname.contains(h))
+            && !lname.starts_with("--no-")
+            && lname != "--exec-path");
+    if !git_alias && !hinted {
         return None;
     }
     let value = match value {
         Some(v) => v,
-        None if name.starts_with("--") => args.get(i + 1)?.value.clone(),
+        // `--exec CMD`, and single-dash long options such as `go test -exec CMD`.
+        None if name.starts_with("--") || name.starts_with('-') && name.len() > 3 => {
+            args.get(i + 1)?.value.clone()
+        }
         None => return None,
     };
     // `exec=/bin/sh`, `EXEC:sh`, `ProxyCommand=...` and git's `!cmd` aliases.

@@ -172,10 +172,17 @@ fn expansion_name(node: Node<'_>, src: &[u8]) -> Option<String> {
         .strip_prefix("${")
         .and_then(|t| t.strip_suffix('}'))
         .or_else(|| t.strip_prefix('$'))?;
-    inner
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        .then(|| inner.to_string())
+    let name_len = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(inner.len());
+    let (name, op) = inner.split_at(name_len);
+    // `${HOME:-x}`, `${HOME-x}`, `${HOME:=x}`, `${HOME:?}` are $HOME whenever HOME
+    // is set; other operators transform the value, so it is unknown.
+    let keeps_value = op.is_empty()
+        || [":-", "-", ":=", "=", ":?", "?"]
+            .iter()
+            .any(|o| op.starts_with(o));
+    (!name.is_empty() && keeps_value).then(|| name.to_string())
 }
 
 /// Backslash removal outside quotes: `\x` is `x`, backslash-newline disappears.

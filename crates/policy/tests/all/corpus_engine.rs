@@ -10,12 +10,26 @@ use super::corpus::{pct, rows};
 
 fn engine() -> (Policy, EvalContext) {
     let home = Path::new("/home/dev");
-    let p = warden_policy::defaults::default_policy(home).unwrap();
+    // The default policy, granting `delegated` so actions can run at that level.
+    let text = warden_policy::defaults::DEFAULT_POLICY.replacen(
+        "autonomy = \"executor\"",
+        "autonomy = \"delegated\"",
+        1,
+    );
+    let layer = warden_policy::file::parse_layer(
+        &text,
+        "default.toml",
+        warden_policy::LayerKind::User,
+        home,
+    )
+    .unwrap();
+    let p = Policy::from_layers(vec![layer], home).unwrap();
     let ctx = EvalContext {
         home: home.to_path_buf(),
         human_available: true,
         resolve_symlinks: false,
         protected: Vec::new(),
+        autonomy: None,
     };
     (p, ctx)
 }
@@ -56,9 +70,31 @@ fn corpus_engine_commands_at_delegated() {
         }
     }
     let benign: Vec<serde_json::Value> = rows("commands/benign.jsonl");
+    let verbose = std::env::var_os("WARDEN_CORPUS_VERBOSE").is_some();
     let benign_flagged = benign
         .iter()
-        .filter(|r| decide(r["cmd"].as_str().unwrap()) != Decision::Allow)
+        .filter(|r| {
+            let cmd = r["cmd"].as_str().unwrap();
+            let v = p
+                .evaluate(
+                    &at(
+                        ActionKind::Shell {
+                            command: cmd.into(),
+                        },
+                        "/home/dev/project",
+                        Autonomy::Delegated,
+                    ),
+                    &ctx,
+                )
+                .verdict;
+            if verbose && v.decision != Decision::Allow {
+                println!(
+                    "ENGINE-BENIGN {} {cmd:?} {:?} {}",
+                    v.decision, v.rules, v.reason
+                );
+            }
+            v.decision != Decision::Allow
+        })
         .count();
     let ambiguous: Vec<serde_json::Value> = rows("commands/ambiguous.jsonl");
     let amb_flagged = ambiguous

@@ -92,8 +92,13 @@ proptest! {
             _ => format!("$'{}' x", name.bytes().map(|c| format!("\\x{c:02x}")).collect::<String>()),
         };
         let an = analyze_with_home(&disguised, "/home/u");
-        prop_assert_eq!(an.script.commands[0].program(), name.as_str());
-        prop_assert!(an.findings.iter().any(|f| f.kind.id() == "obfuscation"), "{disguised}");
+        // Either the real program is seen (and the disguise flagged), or the line
+        // is unparseable (asked about): never silently another program. The
+        // grammar reads `if''a` as the keyword `if`; bash reads the word `ifa`.
+        if an.unparseable().is_none() {
+            prop_assert_eq!(an.script.commands[0].program(), name.as_str());
+            prop_assert!(an.findings.iter().any(|f| f.kind.id() == "obfuscation"), "{disguised}");
+        }
     }
 
     #[test]
@@ -117,7 +122,7 @@ proptest! {
         post in prop::collection::vec(prop::sample::select(vec!["x", ".", "y"]), 1..4),
     ) {
         let policy = Policy::from_toml("version = 1\n[[rule]]\nid = \"s\"\ndeny = [\"Read(/secret/**)\"]\n", "p.toml").unwrap();
-        let ctx = EvalContext { home: "/home/u".into(), human_available: true, resolve_symlinks: false, protected: Vec::new() };
+        let ctx = EvalContext { home: "/home/u".into(), human_available: true, resolve_symlinks: false, protected: Vec::new(), autonomy: None };
         // Climb from /srv/ws back to / with extra `..` (clamped at /), then detour.
         let path = format!("../../../../{}/../../../../../../secret/{}", pre.join("/"), post.join("/"));
         let a = Action::new("/srv/ws", ActionKind::FileRead { path: path.clone() });

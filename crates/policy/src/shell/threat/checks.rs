@@ -4,10 +4,9 @@ use warden_types::Threat;
 
 use super::paths;
 use super::{Finding, FindingKind};
-use crate::shell::parse::{CommandSource, RedirectOp, Script, SimpleCommand};
+use crate::shell::parse::{RedirectOp, Script, SimpleCommand};
 use crate::shell::payload::inline_code;
 use crate::shell::unwrap::program_name;
-use crate::shell::words::Word;
 
 use super::effects::*;
 use super::execution::*;
@@ -16,22 +15,7 @@ use super::system::*;
 
 /// Classify a bare argv (the sandbox's exec view) by building a one-command script.
 pub fn classify_argv(argv: &[String], home: &str) -> Vec<Finding> {
-    let cmd = SimpleCommand {
-        argv: argv.iter().map(|a| Word::literal(a)).collect(),
-        assignments: Vec::new(),
-        redirects: Vec::new(),
-        text: argv.join(" "),
-        pipe: None,
-        pipeline_text: None,
-        source: CommandSource::Direct,
-        via: Vec::new(),
-        background: false,
-    };
-    let script = Script {
-        commands: vec![cmd],
-        ..Script::default()
-    };
-    super::analyze_script(&script, home)
+    super::analyze_script(&crate::shell::parse::parse_argv(argv), home)
 }
 
 pub(super) fn command(cmd: &SimpleCommand, script: &Script, home: &str, out: &mut Vec<Finding>) {
@@ -169,7 +153,7 @@ pub(super) fn command(cmd: &SimpleCommand, script: &Script, home: &str, out: &mu
     if let Some(code) = code.as_deref() {
         inline_code_behaviour(cmd, prog, code, out);
     }
-    git(cmd, prog, args, out);
+    git(cmd, prog, out);
     scheduling(cmd, prog, args, out);
     library_loading(cmd, prog, args, out);
 }

@@ -156,6 +156,8 @@ pub(super) fn push(
         threat,
         command: cmd.text.clone(),
         why,
+        index: Some(cmd.index),
+        pipeline: None,
     });
 }
 
@@ -170,6 +172,10 @@ pub(super) fn path_operands(cmd: &SimpleCommand) -> Vec<String> {
             && NETWORK.contains(&cmd.program())
             && AUTH_OPTIONS.contains(&args[i - 1].value.as_str())
         {
+            continue;
+        }
+        // A URL is not a path (its `//host/...` would read as one), except file:.
+        if v.contains("://") && !v.starts_with("file://") {
             continue;
         }
         let v = v.strip_prefix("file://").unwrap_or(v);
@@ -286,7 +292,26 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
         .collect();
     let positional_all: Vec<&str> = bare.iter().map(String::as_str).collect();
     match prog {
-        "cp" | "mv" | "install" | "ln" | "rsync" | "scp" | "link" | "dos2unix" | "unix2dos" => {
+        // `mv` removes its sources as well as writing its destination.
+        "mv" => out.extend(positional_all.iter().map(|p| p.to_string())),
+        "find" => {
+            for (i, w) in args.iter().enumerate() {
+                if matches!(
+                    w.value.as_str(),
+                    "-fprint" | "-fprint0" | "-fprintf" | "-fls"
+                ) {
+                    out.extend(args.get(i + 1).map(|a| a.value.clone()));
+                }
+            }
+            if args.iter().any(|w| w.value == "-delete") {
+                out.extend(
+                    crate::shell::find_roots(args)
+                        .into_iter()
+                        .map(|w| w.value.clone()),
+                );
+            }
+        }
+        "cp" | "install" | "ln" | "rsync" | "scp" | "link" | "dos2unix" | "unix2dos" => {
             out.extend(positional_all.last().map(|p| p.to_string()))
         }
         "tee" | "touch" | "truncate" | "rm" | "shred" | "unlink" | "rmdir" | "mkdir" | "chmod"
@@ -364,18 +389,91 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
 /// Operands that are not options and not URLs: any of them may name a file (a
 /// symlink in the workspace looks like a plain word).
 pub(crate) fn bare_operands(cmd: &SimpleCommand) -> Vec<String> {
-    cmd.args()
-        .iter()
-        .map(|w| w.value.as_str())
-        .filter(|v| !v.is_empty() && !v.starts_with('-') && !v.contains("://") && !v.contains('\n'))
-        .map(str::to_string)
+    // Programs whose operands are never files they open.
+    if matches!(
+        cmd.program(),
+        "echo"
+            | "printf"
+            | "cd"
+            | "pushd"
+            | "popd"
+            | "sleep"
+            | "kill"
+            | "type"
+            | "which"
+            | "command"
+            | "alias"
+            | "unset"
+            | "export"
+            | "set"
+            | "true"
+            | "false"
+    ) {
+        return Vec::new();
+    }
+    let args = cmd.args();
+    let network = NETWORK.contains(&cmd.program());
+    args.iter()
+        .enumerate()
+        // A network client's identity file authenticates it; it is not sent.
+        .filter(|(i, _)| !(network && *i > 0 && AUTH_OPTIONS.contains(&args[i - 1].value.as_str())))
+        .map(|(_, w)| w)
+        .filter(|w| {
+            let v = w.value.as_str();
+            !v.is_empty() && !v.starts_with('-') && !v.contains("://") && !v.contains('\n')
+        })
+        .map(literal_globs)
         .collect()
+}
+
+/// Glob characters bash would expand only when unquoted: a quoted word's `*`,
+/// `?`, `[` are literal, so they are replaced by private-use characters that no
+/// glob logic treats as wildcards.
+pub(crate) fn literal_globs(w: &Word) -> String {
+    if w.quoted && w.value.contains(['*', '?', '[']) {
+        w.value
+            .replace('*', "\u{E000}")
+            .replace('?', "\u{E001}")
+            .replace('[', "\u{E002}")
+    } else {
+        w.value.clone()
+    }
 }
 
 /// Paths a command may read, for rule matching: every operand (see
 /// [`bare_operands`]), paths inside arguments, input redirections.
 pub(crate) fn read_paths(cmd: &SimpleCommand) -> Vec<String> {
-    let mut out = path_operands(cmd);
+    if bare_operands(cmd).is_empty()
+        && matches!(cmd.program(), "echo" | "printf" | "cd" | "pushd" | "popd")
+    {
+        return cmd
+            .redirects
+            .iter()
+            .filter(|r| r.op == RedirectOp::In)
+            .map(|r| r.target.value.clone())
+            .collect();
+    }
+    // Parts of quoted words keep their glob characters literal.
+    let quoted: Vec<&str> = cmd
+        .args()
+        .iter()
+        .filter(|w| w.quoted)
+        .map(|w| w.value.as_str())
+        .collect();
+    let mut out: Vec<String> = path_operands(cmd)
+        .into_iter()
+        .map(|p| {
+            if quoted.iter().any(|q| q.contains(p.as_str())) {
+                literal_globs(&Word {
+                    value: p,
+                    quoted: true,
+                    ..Word::default()
+                })
+            } else {
+                p
+            }
+        })
+        .collect();
     for b in bare_operands(cmd) {
         if !out.contains(&b) {
             out.push(b);

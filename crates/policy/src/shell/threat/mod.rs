@@ -147,6 +147,24 @@ pub struct Finding {
     pub command: String,
     /// Why, in words.
     pub why: String,
+    /// Index of the sub-command in [`Script::commands`], when it is in one.
+    pub index: Option<usize>,
+    /// The pipeline it concerns as a whole (data flowing between stages).
+    pub pipeline: Option<u32>,
+}
+
+impl Finding {
+    /// A finding about no particular sub-command (the whole text, a file path).
+    pub fn general(kind: FindingKind, threat: Threat, command: String, why: String) -> Self {
+        Finding {
+            kind,
+            threat,
+            command,
+            why,
+            index: None,
+            pipeline: None,
+        }
+    }
 }
 
 /// Classify every command of a parsed script.
@@ -154,6 +172,8 @@ pub fn analyze_script(script: &Script, home: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     if !script.hidden_characters.is_empty() {
         out.push(Finding {
+            index: None,
+            pipeline: None,
             kind: FindingKind::HiddenCharacters,
             threat: Threat::High,
             command: String::new(),
@@ -165,6 +185,8 @@ pub fn analyze_script(script: &Script, home: &str) -> Vec<Finding> {
     }
     for name in &script.self_spawning_functions {
         out.push(Finding {
+            index: None,
+            pipeline: None,
             kind: FindingKind::Destructive,
             threat: Threat::Critical,
             command: name.clone(),

@@ -164,6 +164,42 @@ pub(super) fn inline_code_behaviour(
     code: &str,
     out: &mut Vec<Finding>,
 ) {
+    // Code that deletes trees (`shutil.rmtree`, `fs.rmSync`, `FileUtils.rm_rf`)
+    // aimed at a home or a system directory.
+    let deletes = [
+        "rmtree",
+        "rm_rf",
+        "rmSync",
+        "rimraf",
+        "remove_dir_all",
+        "unlinkSync",
+        "os.remove",
+        "File.delete",
+        "rmdirSync",
+        "unlink(",
+    ]
+    .iter()
+    .any(|m| code.contains(m));
+    if deletes
+        && let Some(p) = crate::shell::paths::paths_in_text(code)
+            .into_iter()
+            .find(|p| {
+                let r = crate::shell::paths::classify(p, "");
+                r.root_dir
+                    || r.system
+                    || p.starts_with("/home/")
+                    || p.starts_with("/root")
+                    || p.starts_with('~')
+            })
+    {
+        push(
+            out,
+            FindingKind::Destructive,
+            Threat::Critical,
+            cmd,
+            format!("{prog} code deletes {p}"),
+        );
+    }
     if [
         "setuid(0",
         "setuid(0)",

@@ -117,9 +117,9 @@ pub(super) fn destruction(
             format!("{prog} formats a filesystem"),
         ),
         "find" if long("-delete") => {
-            if let Some(w) = operands()
-                .next()
-                .filter(|w| paths::classify(&w.path_value(home), home).root_dir)
+            if let Some(w) = crate::shell::find_roots(args)
+                .into_iter()
+                .find(|w| paths::classify(&w.path_value(home), home).root_dir)
             {
                 push(
                     out,
@@ -321,18 +321,45 @@ pub(super) fn privilege(cmd: &SimpleCommand, prog: &str, args: &[Word], out: &mu
     }
 }
 
-pub(super) fn git(cmd: &SimpleCommand, prog: &str, args: &[Word], out: &mut Vec<Finding>) {
+pub(super) fn git(cmd: &SimpleCommand, prog: &str, out: &mut Vec<Finding>) {
     if prog != "git" {
         return;
     }
-    let sub = args
-        .iter()
-        .map(|w| w.value.as_str())
-        .find(|v| !v.starts_with('-'));
+    let sub_args = crate::shell::subcommand_args(cmd);
+    let args: Vec<Word> = sub_args.iter().map(|a| Word::literal(a)).collect();
+    let args = args.as_slice();
+    let sub = args.first().map(|w| w.value.as_str());
     let has = |f: &str| {
         args.iter()
             .any(|w| w.value == f || w.value.starts_with(&format!("{f}=")))
     };
+    // `git config core.hooksPath x`, `alias.x '!cmd'`: commands git will run later.
+    let runs_later = [
+        "core.hookspath",
+        "core.pager",
+        "core.editor",
+        "core.sshcommand",
+        "core.fsmonitor",
+        "core.askpass",
+        "diff.external",
+        "sequence.editor",
+        "credential.helper",
+    ];
+    let sets = |i: usize, w: &Word| {
+        let k = w.value.to_ascii_lowercase();
+        let value = args.get(i + 1).map(|v| v.value.as_str());
+        (runs_later.contains(&k.as_str()) || k.starts_with("filter.")) && value.is_some()
+            || k.starts_with("alias.") && value.is_some_and(|v| v.starts_with('!'))
+    };
+    if sub == Some("config") && args.iter().enumerate().any(|(i, w)| sets(i, w)) {
+        push(
+            out,
+            FindingKind::Persistence,
+            Threat::High,
+            cmd,
+            "configures a command git will run later".into(),
+        );
+    }
     let why = match sub {
         Some("push")
             if has("--force")
