@@ -203,6 +203,10 @@ pub struct Rule {
     pub loosen: Vec<FindingKind>,
     /// Where it was defined: `file:line`.
     pub source: String,
+    /// The file it was defined in.
+    pub file: String,
+    /// The 1-based line of its `[[rule]]`.
+    pub line: usize,
     /// Which layer.
     pub layer: LayerKind,
     pub(crate) examples: (Vec<String>, Vec<String>),
@@ -358,6 +362,8 @@ pub fn parse_layer(
             agents: r.agents,
             loosen,
             source: format!("{file}:{line}"),
+            file: file.to_string(),
+            line,
             layer: kind,
             examples: (r.match_examples, r.not_match),
         });
@@ -391,13 +397,9 @@ pub(crate) fn check_tightens(
     base_agents: &BTreeMap<String, Autonomy>,
     lower: &Layer,
 ) -> Result<(), PolicyError> {
-    let err = |rule: &str, line: &str, message: String| PolicyError::Loosening {
+    let err = |rule: &str, line: usize, message: String| PolicyError::Loosening {
         file: lower.file.clone(),
-        line: line
-            .rsplit(':')
-            .next()
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(1),
+        line,
         rule: rule.into(),
         layer: lower.kind.as_str(),
         message,
@@ -413,18 +415,18 @@ pub(crate) fn check_tightens(
         if r.decision == Decision::Allow {
             return Err(err(
                 &r.id,
-                &r.source,
+                r.line,
                 "allow rules are not accepted here".into(),
             ));
         }
         if !r.loosen.is_empty() {
-            return Err(err(&r.id, &r.source, "loosen is not accepted here".into()));
+            return Err(err(&r.id, r.line, "loosen is not accepted here".into()));
         }
     }
     if let Some(a) = lower.default_autonomy.filter(|a| *a > base_default) {
         return Err(err(
             "defaults.autonomy",
-            "",
+            1,
             format!("raises the default autonomy to {a} above {base_default}"),
         ));
     }
@@ -433,7 +435,7 @@ pub(crate) fn check_tightens(
         if *a > above {
             return Err(err(
                 &format!("agents.{name}"),
-                "",
+                1,
                 format!("raises {name}'s autonomy to {a} above {above}"),
             ));
         }

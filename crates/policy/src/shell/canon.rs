@@ -3,7 +3,7 @@
 //! publish` as `cargo publish`, `python3 -m pip install` as `pip install`. Rules
 //! and the classifier both see this form, besides the literal one.
 
-use super::parse::SimpleCommand;
+use super::command::SimpleCommand;
 
 /// Global options (taking a value when listed in `valued`) of tools with
 /// subcommands.

@@ -19,6 +19,9 @@
 //! characters no special meaning, so splitting on blanks is exact and 10x cheaper.
 
 mod canon;
+mod command;
+mod nodes;
+mod options;
 mod parse;
 mod payload;
 mod scan;
@@ -27,11 +30,13 @@ mod unwrap;
 mod words;
 
 pub use canon::{canonical_words, subcommand_args};
-pub use parse::{CommandSource, PipePos, Redirect, RedirectOp, Script, SimpleCommand, parse};
+pub use command::{CommandSource, PipePos, Redirect, RedirectOp, Script, SimpleCommand, basename};
+pub use options::find_roots;
+pub use parse::parse;
 pub use threat::paths;
 pub use threat::{Finding, FindingKind, analyze_script, classify_argv};
 pub(crate) use threat::{NETWORK_PROGRAMS, READ_ONLY_PROGRAMS, read_paths, written_paths};
-pub use unwrap::{find_roots, program_name};
+pub use unwrap::program_name;
 pub use words::{DYNAMIC, Word};
 
 use warden_types::Threat;

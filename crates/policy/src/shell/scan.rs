@@ -2,7 +2,7 @@
 //! command lines, and characters that make a terminal show something other than
 //! what runs.
 
-use super::parse::Script;
+use super::command::Script;
 
 /// Split a command line that uses no character bash treats specially. Returns None
 /// when the full parser is needed. Exactness argument: without quotes, `\`, `$`,

@@ -9,3 +9,4 @@ mod corpus_paths;
 mod corpus_ssrf;
 mod engine;
 mod properties;
+mod regressions;

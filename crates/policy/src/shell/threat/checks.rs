@@ -4,13 +4,14 @@ use warden_types::Threat;
 
 use super::paths;
 use super::{Finding, FindingKind};
-use crate::shell::parse::{RedirectOp, Script, SimpleCommand};
+use crate::shell::command::{RedirectOp, Script, SimpleCommand};
 use crate::shell::payload::inline_code;
 use crate::shell::unwrap::program_name;
 
 use super::effects::*;
 use super::execution::*;
 use super::network::*;
+use super::payloads::*;
 use super::system::*;
 
 /// Classify a bare argv (the sandbox's exec view) by building a one-command script.

@@ -5,7 +5,7 @@ use warden_types::Threat;
 
 use super::paths::{self, PathRisk};
 use super::{Finding, FindingKind};
-use crate::shell::parse::{RedirectOp, SimpleCommand};
+use crate::shell::command::{RedirectOp, SimpleCommand};
 use crate::shell::payload::inline_code;
 use crate::shell::unwrap::program_name;
 use crate::shell::words::Word;

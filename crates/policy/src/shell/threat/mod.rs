@@ -11,11 +11,12 @@ mod effects;
 mod execution;
 mod network;
 pub mod paths;
+mod payloads;
 mod system;
 
 use warden_types::Threat;
 
-use super::parse::{Script, SimpleCommand};
+use super::command::{Script, SimpleCommand};
 
 pub use checks::classify_argv;
 pub(crate) use effects::{

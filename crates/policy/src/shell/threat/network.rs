@@ -6,7 +6,7 @@ use warden_types::Threat;
 
 use super::effects::*;
 use super::{Finding, FindingKind};
-use crate::shell::parse::{Script, SimpleCommand};
+use crate::shell::command::{Script, SimpleCommand};
 use crate::shell::unwrap::is_shell;
 use crate::shell::words::Word;
 

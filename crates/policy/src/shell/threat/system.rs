@@ -6,7 +6,7 @@ use warden_types::Threat;
 
 use super::paths;
 use super::{Finding, FindingKind};
-use crate::shell::parse::{CommandSource, Script, SimpleCommand};
+use crate::shell::command::{CommandSource, Script, SimpleCommand};
 use crate::shell::unwrap::is_shell;
 use crate::shell::words::Word;
 

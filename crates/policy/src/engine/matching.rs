@@ -1,0 +1,113 @@
+//! Matching a rule against a subject's items, and the decisions no rule makes:
+//! autonomy defaults and what a file path means to the threat layer.
+
+use std::path::Path;
+
+use warden_types::{Autonomy, Decision, Threat};
+
+use crate::file::Rule;
+use crate::shell::{self, Finding, FindingKind};
+use crate::spec::Tool;
+use crate::subject::{CommandClass, FileOp, Item, Subject};
+
+pub(super) fn rule_matches(r: &Rule, items: &[Item<'_>], cwd: Option<&Path>) -> bool {
+    // Deny/ask path rules apply to the files a command touches; an allow rule for a
+    // file never allows a whole command. `except` removes the item it matches, not
+    // the rule: `cat ~/.ssh/id_rsa ~/.ssh/id_rsa.pub` is still a secret read.
+    let path_rules = r.decision != Decision::Allow;
+    items.iter().any(|item| {
+        // A partly-known path may reach what a rule covers, but no exception can
+        // be sure to cover all of it.
+        let exceptable = !matches!(item, Item::Reach(..));
+        r.specs
+            .iter()
+            .any(|spec| item.matched_by(spec, cwd, path_rules))
+            && !(exceptable
+                && r.except
+                    .iter()
+                    .any(|spec| item.matched_by(spec, cwd, path_rules)))
+    })
+}
+
+/// Bit per tool, to skip rules that cannot match a subject's items.
+pub(super) fn tool_bit(t: Tool) -> u16 {
+    1 << (t as u16)
+}
+
+pub(super) fn item_tools(items: &[Item<'_>]) -> u16 {
+    items.iter().fold(0, |m, it| {
+        m | match it {
+            Item::Line(_) => tool_bit(Tool::Bash),
+            Item::ExecLine(_) => tool_bit(Tool::Exec),
+            Item::Path(..) | Item::Reach(..) => {
+                tool_bit(Tool::Read) | tool_bit(Tool::Write) | tool_bit(Tool::Delete)
+            }
+            Item::Host(..) => tool_bit(Tool::WebFetch) | tool_bit(Tool::Net),
+            Item::Mcp(..) => tool_bit(Tool::Mcp),
+        }
+    })
+}
+
+/// The decision for a subject no rule matched (ARCHITECTURE §4).
+pub(super) fn autonomy_default(level: Autonomy, s: &Subject) -> (Decision, String) {
+    use Autonomy::*;
+    let class = s.class();
+    let d = match (level, class) {
+        (_, CommandClass::Read) => Decision::Allow,
+        (Observer, _) => Decision::Deny,
+        (Assistant, _) => Decision::Ask,
+        (Executor, CommandClass::Local) => Decision::Allow,
+        (Executor, _) => Decision::Ask,
+        (Delegated | Autonomous, _) => Decision::Allow,
+    };
+    let what = match class {
+        CommandClass::Read => "reads",
+        CommandClass::Local => "local changes",
+        CommandClass::Outward => "outward or irreversible actions",
+    };
+    (
+        d,
+        format!(
+            "no rule matched; at autonomy {level} ({}) {what} are {}",
+            level.level(),
+            match d {
+                Decision::Allow => "allowed",
+                Decision::Ask => "asked about",
+                Decision::Deny => "denied",
+            }
+        ),
+    )
+}
+
+/// Findings for file actions by what the path means.
+pub(crate) fn file_findings(op: FileOp, path: &str, home: &str) -> Option<Finding> {
+    let r = shell::paths::classify(path, home);
+    let (kind, threat, why) = match op {
+        FileOp::Read if r.secret => (
+            FindingKind::SecretRead,
+            Threat::High,
+            format!("reads {path}"),
+        ),
+        FileOp::Write | FileOp::Delete if r.device => (
+            FindingKind::Destructive,
+            Threat::Critical,
+            format!("writes the device {path}"),
+        ),
+        FileOp::Write | FileOp::Delete
+            if r.auth || r.persistence && (r.system || r.login_script) =>
+        {
+            (
+                FindingKind::AuthWrite,
+                Threat::Critical,
+                format!("modifies {path}, which controls who gets in or what runs"),
+            )
+        }
+        FileOp::Write | FileOp::Delete if r.persistence => (
+            FindingKind::Persistence,
+            Threat::High,
+            format!("modifies {path}, which runs code later"),
+        ),
+        _ => return None,
+    };
+    Some(Finding::general(kind, threat, path.to_string(), why))
+}
