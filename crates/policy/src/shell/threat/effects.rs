@@ -161,6 +161,28 @@ pub(super) fn push(
     });
 }
 
+/// A high finding about data flowing through the pipeline `cmd` is a stage of:
+/// located on the whole pipeline, so a rule trusting one stage (the download)
+/// can loosen it and a rule for another pipeline cannot.
+pub(super) fn push_on_pipeline(
+    out: &mut Vec<Finding>,
+    kind: FindingKind,
+    cmd: &SimpleCommand,
+    why: String,
+) {
+    out.push(Finding {
+        kind,
+        threat: Threat::High,
+        command: cmd
+            .pipeline_text
+            .clone()
+            .unwrap_or_else(|| cmd.text.clone()),
+        why,
+        index: Some(cmd.index),
+        pipeline: cmd.pipe.map(|p| p.id),
+    });
+}
+
 /// Path-like values among a command's words: operands, `--opt=value` values,
 /// `key=value` operands (`dd of=...`), `@file` data references.
 pub(super) fn path_operands(cmd: &SimpleCommand) -> Vec<String> {

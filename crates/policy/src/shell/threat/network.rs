@@ -45,15 +45,15 @@ pub(super) fn network_shell(
         r.target.value.starts_with("/dev/tcp/") || r.target.value.starts_with("/dev/udp/")
     });
     let shellish = is_shell(prog) || INTERPRETERS.contains(&prog);
+    let socket_shell = if listen {
+        FindingKind::BindShell
+    } else {
+        FindingKind::ReverseShell
+    };
     if let Some(e) = exec_opt {
-        let kind = if listen {
-            FindingKind::BindShell
-        } else {
-            FindingKind::ReverseShell
-        };
         push(
             out,
-            kind,
+            socket_shell,
             Threat::Critical,
             cmd,
             format!("{prog} connects a program ({e}) to a network socket"),
@@ -88,14 +88,9 @@ pub(super) fn network_shell(
             .iter()
             .any(|c| c.pipe.is_some_and(|p| p.id == pos.id) && is_shell(c.program()));
         if shell_stage {
-            let kind = if listen {
-                FindingKind::BindShell
-            } else {
-                FindingKind::ReverseShell
-            };
             push(
                 out,
-                kind,
+                socket_shell,
                 Threat::Critical,
                 cmd,
                 format!("pipes a shell through {prog}"),
