@@ -18,7 +18,12 @@ pub(super) fn rule_matches(r: &Rule, items: &[Item<'_>], cwd: Option<&Path>) -> 
     items.iter().any(|item| {
         // A partly-known path may reach what a rule covers, but no exception can
         // be sure to cover all of it.
-        let exceptable = !matches!(item, Item::Reach(..));
+        let exceptable = match item {
+            Item::Reach(_, comps, open) => {
+                !open && !comps.iter().any(|c| c.contains(['*', '?', '[']))
+            }
+            _ => true,
+        };
         r.specs
             .iter()
             .any(|spec| item.matched_by(spec, cwd, path_rules))

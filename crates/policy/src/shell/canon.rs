@@ -45,6 +45,9 @@ fn globals(prog: &str) -> Option<(&'static [&'static str], &'static [&'static st
                 "-w",
                 "--registry",
                 "--userconfig",
+                "--access",
+                "--tag",
+                "--otp",
             ],
             &[
                 "-g",

@@ -12,6 +12,76 @@ use crate::shell::{self, Finding, SimpleCommand};
 /// Deleting a directory that holds a system or a home, wherever `cd` and
 /// relative paths led: judged on the resolved paths, which the text-only
 /// classifier cannot see (`cd ~ && rm -rf .`).
+/// Whether a command reads everything below its operands, per program (`ls -r`
+/// reverses, `grep -r` recurses).
+fn reads_recursively(cmd: &SimpleCommand) -> bool {
+    let args = cmd.args();
+    let short_has = |letters: &[char]| {
+        args.iter().any(|w| {
+            w.value.starts_with('-')
+                && !w.value.starts_with("--")
+                && w.value.chars().skip(1).any(|c| letters.contains(&c))
+        })
+    };
+    let long = |names: &[&str]| {
+        args.iter().any(|w| {
+            names
+                .iter()
+                .any(|n| w.value == *n || w.value.starts_with(&format!("{n}=")))
+        })
+    };
+    match cmd.program() {
+        "tar" | "zip" | "rsync" | "rg" | "ag" | "7z" | "borg" | "restic" => true,
+        "grep" | "egrep" | "fgrep" => {
+            short_has(&['r', 'R'])
+                || long(&["--recursive", "--dereference-recursive"])
+                || args
+                    .windows(2)
+                    .any(|p| p[0].value == "-d" && p[1].value == "recurse")
+                || long(&["--directories"])
+        }
+        "cp" | "scp" | "diff" | "chmod" | "chown" => {
+            short_has(&['r', 'R', 'a']) || long(&["--recursive", "--archive"])
+        }
+        _ => long(&["--recursive"]),
+    }
+}
+
+/// Where a recursive writer puts a tree (`cp -r SRC DEST`, `rsync SRC DEST`,
+/// `unzip -d DEST`, `tar -x -C DEST`): the destination, for rules on paths below.
+fn tree_destination(cmd: &SimpleCommand) -> Option<String> {
+    let args = cmd.args();
+    let value_of = |opts: &[&str]| {
+        args.windows(2)
+            .find(|p| opts.contains(&p[0].value.as_str()))
+            .map(|p| p[1].value.clone())
+    };
+    let operands: Vec<&str> = args
+        .iter()
+        .map(|w| w.value.as_str())
+        .filter(|v| !v.starts_with('-'))
+        .collect();
+    match cmd.program() {
+        "cp" | "scp" if reads_recursively(cmd) => value_of(&["-t", "--target-directory"])
+            .or_else(|| operands.last().map(|s| s.to_string())),
+        "rsync" => operands.last().map(|s| s.to_string()),
+        "unzip" => value_of(&["-d"]),
+        "tar"
+            if args.iter().any(|w| {
+                w.value.starts_with('-') && w.value.contains('x')
+                    || w.value.starts_with('x')
+                    || w.value == "--extract"
+            }) =>
+        {
+            value_of(&["-C", "--directory"]).or_else(|| Some(".".into()))
+        }
+        "7z" if args.iter().any(|w| w.value == "x") => args
+            .iter()
+            .find_map(|w| w.value.strip_prefix("-o").map(str::to_string)),
+        _ => None,
+    }
+}
+
 pub(super) fn destructive_deletes(
     cmd: &SimpleCommand,
     subject: Option<&Subject>,
@@ -67,6 +137,7 @@ pub(super) fn components(p: &Path) -> Vec<String> {
 pub(super) fn resolve_all(
     raw: &[String],
     pctx: &PathContext,
+    cwd_lost: bool,
     unplaced: &mut Vec<String>,
 ) -> Placed {
     let mut placed = Placed {
@@ -127,9 +198,10 @@ pub(super) fn resolve_all(
             // The process's own stdio is not a file of the host.
             Err(path::PathError::ProcessRelative { .. }) => {}
             // Without a cwd a bare word is no evidence of a file; a path-like
-            // relative operand is, and cannot be placed.
-            Err(path::PathError::UnknownCwd { .. }) if !(r.contains('/') || r.starts_with('.')) => {
-            }
+            // relative operand is, and cannot be placed. After a `cd` to an
+            // unknown place, any operand may name a file there.
+            Err(path::PathError::UnknownCwd { .. })
+                if !(cwd_lost || r.contains('/') || r.starts_with('.')) => {}
             Err(e) => unplaced.push(e.to_string()),
         }
     }
@@ -141,11 +213,12 @@ pub(super) fn command_subject(
     home: &str,
     pctx: &PathContext,
     cwd: Option<&Path>,
+    cwd_lost: bool,
     unplaced: &mut Vec<String>,
 ) -> Subject {
-    let read = resolve_all(&shell::read_paths(cmd), pctx, unplaced);
+    let read = resolve_all(&shell::read_paths(cmd), pctx, cwd_lost, unplaced);
     let written_raw = shell::written_paths(cmd, home);
-    let written = resolve_all(&written_raw, pctx, unplaced);
+    let written = resolve_all(&written_raw, pctx, cwd_lost, unplaced);
     let reads = read.paths;
     let writes = written.paths;
     let mut reach: Vec<(FileOp, Vec<String>, bool)> = read
@@ -158,14 +231,7 @@ pub(super) fn command_subject(
         .collect();
     // Recursive readers (`grep -r`, `cp -r`, `tar`, `zip -r`, `rsync -a`) read
     // everything below their operands: outside the workspace that may be a secret.
-    let args = cmd.args();
-    let recursive = matches!(cmd.program(), "tar" | "zip" | "rsync" | "scp" | "rg" | "ag")
-        || args.iter().any(|w| {
-            matches!(
-                w.value.as_str(),
-                "-r" | "-R" | "--recursive" | "-a" | "--archive"
-            )
-        });
+    let recursive = reads_recursively(cmd);
     if recursive {
         for p in reads
             .iter()
@@ -173,6 +239,17 @@ pub(super) fn command_subject(
         {
             reach.push((FileOp::Read, components(p), true));
         }
+    }
+    // A tree written into a directory: outside the workspace, or into a dot
+    // directory (`.git/`, `.claude/`), anything below it may be what a rule names.
+    if let Some(dest) = tree_destination(cmd)
+        && let Ok(d) = path::resolve(&dest, pctx)
+    {
+        let hidden = d
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let outside = !cwd.is_some_and(|c| path::is_within(&d, c));
+        reach.push((FileOp::Write, components(&d), outside || hidden));
     }
     let destroys = matches!(
         cmd.program(),
@@ -207,50 +284,9 @@ pub(super) fn command_subject(
     }
     // Destinations named on the command line are judged like fetches: a
     // non-public address needs a rule naming it.
-    let mut non_public = Vec::new();
-    for w in cmd.args() {
-        let v = w.value.as_str();
-        let network_scheme = v.split_once("://").is_some_and(|(s, _)| {
-            matches!(
-                s.to_ascii_lowercase().as_str(),
-                "http"
-                    | "https"
-                    | "ws"
-                    | "wss"
-                    | "ftp"
-                    | "ftps"
-                    | "gopher"
-                    | "dict"
-                    | "ldap"
-                    | "ldaps"
-                    | "tftp"
-                    | "telnet"
-                    | "smb"
-                    | "sftp"
-                    | "scp"
-                    | "ssh"
-                    | "rtsp"
-                    | "redis"
-                    | "mongodb"
-                    | "postgres"
-                    | "postgresql"
-                    | "mysql"
-                    | "mqtt"
-            )
-        });
-        let host = if network_scheme {
-            net::parse_url(v).ok().map(|t| t.host)
-        } else if shell::NETWORK_PROGRAMS.contains(&cmd.program()) && looks_like_host(v) {
-            net::parse_host(v.split(':').next().unwrap_or(v)).ok()
-        } else {
-            None
-        };
-        if let Some(h) = host {
-            class = CommandClass::Outward;
-            if let Some(c) = net::classify_host(&h).filter(|c| !c.is_public()) {
-                non_public.push((c, h.to_string()));
-            }
-        }
+    let (non_public, outward) = destinations(cmd);
+    if outward {
+        class = CommandClass::Outward;
     }
     Subject::Command {
         lines,
@@ -262,6 +298,121 @@ pub(super) fn command_subject(
         writes,
         class,
     }
+}
+
+/// Schemes whose URLs open network connections.
+fn network_scheme(s: &str) -> bool {
+    matches!(
+        s.to_ascii_lowercase().as_str(),
+        "http"
+            | "https"
+            | "ws"
+            | "wss"
+            | "ftp"
+            | "ftps"
+            | "gopher"
+            | "dict"
+            | "ldap"
+            | "ldaps"
+            | "tftp"
+            | "telnet"
+            | "smb"
+            | "sftp"
+            | "scp"
+            | "ssh"
+            | "rtsp"
+            | "redis"
+            | "mongodb"
+            | "postgres"
+            | "postgresql"
+            | "mysql"
+            | "mqtt"
+    )
+}
+
+/// The network destinations a command names, judged like fetches: URLs anywhere
+/// in an argument (inline code included), host operands of network programs
+/// (`curl 169.254.169.254/x`), `socat TCP:host:port`, and the addresses of
+/// `--resolve`/`--connect-to`. A network URL that cannot be parsed, or that
+/// parser families read differently, counts as non-public. Returns the
+/// non-public ones and whether any destination was named.
+fn destinations(cmd: &SimpleCommand) -> (Vec<(net::AddressClass, String)>, bool) {
+    let mut hosts: Vec<Result<net::Host, String>> = Vec::new();
+    let networked = shell::NETWORK_PROGRAMS.contains(&cmd.program());
+    let args = cmd.args();
+    for (i, w) in args.iter().enumerate() {
+        let v = w.value.as_str();
+        // URLs anywhere in the text only for programs that connect or run code;
+        // elsewhere only a word that is a URL (`--build-arg X=http://...`
+        // configures, it does not connect).
+        let scan_inside = networked || shell::is_interpreter_name(cmd.program());
+        let mut rest = if scan_inside
+            || v.split_once("://")
+                .is_some_and(|(s, _)| !s.contains(['=', ' ']))
+        {
+            v
+        } else {
+            ""
+        };
+        while let Some(pos) = rest.find("://") {
+            let start = rest[..pos]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+                .map_or(0, |i| i + 1);
+            let end = rest[pos..]
+                .find(|c: char| c.is_whitespace() || "'\"`<>()".contains(c))
+                .map_or(rest.len(), |e| pos + e);
+            let url = &rest[start..end];
+            if network_scheme(&rest[start..pos]) {
+                hosts.push(
+                    net::parse_url(url)
+                        .map(|t| t.host)
+                        .map_err(|e| format!("{url}: {e}")),
+                );
+            }
+            rest = &rest[end.max(pos + 3).min(rest.len())..];
+        }
+        let after_option =
+            i > 0 && matches!(args[i - 1].value.as_str(), "--resolve" | "--connect-to");
+        if after_option {
+            if let Some(addr) = v.rsplit(':').next() {
+                hosts.push(
+                    net::parse_host(addr.trim_matches(['[', ']'])).map_err(|e| e.to_string()),
+                );
+            }
+        } else if networked && !v.contains("://") {
+            let upper = v.to_ascii_uppercase();
+            let socat = [
+                "TCP:", "TCP4:", "TCP6:", "UDP:", "UDP4:", "UDP6:", "OPENSSL:",
+            ]
+            .iter()
+            .find_map(|p| upper.starts_with(p).then(|| &v[p.len()..]));
+            let candidate = socat.unwrap_or(v).split('/').next().unwrap_or(v);
+            if looks_like_host(candidate) {
+                let host = candidate
+                    .strip_prefix('[')
+                    .and_then(|h| h.split_once(']'))
+                    .map_or_else(
+                        || candidate.split(':').next().unwrap_or(candidate),
+                        |(h, _)| h,
+                    );
+                hosts.push(net::parse_host(host).map_err(|e| e.to_string()));
+            }
+        }
+    }
+    let named = !hosts.is_empty();
+    let non_public = hosts
+        .into_iter()
+        .filter_map(|h| match h {
+            Ok(h) => net::classify_host(&h)
+                .filter(|c| !c.is_public())
+                .map(|c| (c, h.to_string())),
+            Err(e) => Some((
+                net::AddressClass::Reserved,
+                format!("an unparseable destination ({e})"),
+            )),
+        })
+        .collect();
+    (non_public, named)
 }
 
 /// A bare operand that names a host: an IP literal in any notation, or a
@@ -293,7 +444,22 @@ const QUIET: &[&str] = &[
 
 /// Subcommands that publish, install or push.
 const OUTWARD_SUBCOMMANDS: &[&str] = &[
-    "push", "publish", "install", "add", "i", "upload", "deploy", "release", "apply", "login",
+    "pub",
+    "exec",
+    "x",
+    "dlx",
+    "send-pack",
+    "delete",
+    "push",
+    "publish",
+    "install",
+    "add",
+    "i",
+    "upload",
+    "deploy",
+    "release",
+    "apply",
+    "login",
 ];
 
 pub(super) fn command_class(
@@ -303,12 +469,21 @@ pub(super) fn command_class(
     cwd: Option<&Path>,
 ) -> CommandClass {
     let prog = cmd.program();
-    let args: Vec<&str> = cmd.args().iter().map(|w| w.value.as_str()).collect();
-    let sub = args
-        .iter()
-        .find(|a| !a.starts_with('-'))
-        .copied()
-        .unwrap_or("");
+    // The subcommand after global options (`npm --access public publish`).
+    let canonical = shell::canonical_words(cmd);
+    let sub = match &canonical {
+        Some(words) => words
+            .iter()
+            .skip(1)
+            .map(String::as_str)
+            .find(|a| !a.starts_with('-')),
+        None => cmd
+            .args()
+            .iter()
+            .map(|w| w.value.as_str())
+            .find(|a| !a.starts_with('-')),
+    }
+    .unwrap_or("");
     let outside = writes.iter().any(|w| {
         !cwd.is_some_and(|c| path::is_within(w, c))
             && !w.starts_with("/tmp")
@@ -317,7 +492,10 @@ pub(super) fn command_class(
     if shell::NETWORK_PROGRAMS.contains(&prog)
         || cmd.privileged()
         || outside
-        || matches!(prog, "sudo" | "su" | "doas" | "pkexec")
+        || matches!(
+            prog,
+            "sudo" | "su" | "doas" | "pkexec" | "npx" | "bunx" | "uvx" | "pipx" | "gh" | "pnpx"
+        )
     {
         return CommandClass::Outward;
     }

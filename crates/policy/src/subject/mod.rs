@@ -264,6 +264,72 @@ impl Subject {
     }
 }
 
+/// Most `cd` steps followed; after that the directory counts as unknown (also
+/// bounds the work a line of thousands of `cd a;` can cause).
+const MAX_CD_STEPS: usize = 64;
+
+/// A subject per simple command, in order, following `cd` as it goes: in every
+/// source (`sh -c`, `eval`, `$(...)` too), without subshell scoping (a directory
+/// guessed outside the workspace errs on the cautious side). What makes the
+/// directory unknowable (`cd "$X"`, `cd -`, `popd`, `pushd +N`, `CDPATH`,
+/// `cdable_vars`) makes every later relative operand unplaceable.
+fn command_subjects(
+    script: &shell::Script,
+    home: &str,
+    pctx: &PathContext,
+    ctx: &EvalContext,
+    p: &mut Prepared,
+) {
+    let mut here = pctx.clone();
+    let mut lost = false;
+    let mut steps = 0;
+    let cdpath = script.commands.iter().any(|c| {
+        c.assignments.iter().any(|(n, _)| n == "CDPATH")
+            || c.argv
+                .iter()
+                .any(|w| w.value.starts_with("CDPATH=") || w.value == "cdable_vars")
+    });
+    for cmd in script
+        .commands
+        .iter()
+        .filter(|c| !c.argv.is_empty() || !c.redirects.is_empty())
+    {
+        p.subjects.push(command_subject(
+            cmd,
+            home,
+            &here,
+            here.cwd.as_deref(),
+            lost,
+            &mut p.unplaced,
+        ));
+        destructive_deletes(cmd, p.subjects.last(), home, &mut p.findings);
+        let prog = cmd.program();
+        if matches!(prog, "cd" | "pushd" | "popd" | "chdir") {
+            steps += 1;
+            let target = cmd
+                .args()
+                .iter()
+                .find(|w| !w.value.starts_with('-') || w.value == "-");
+            here.cwd = match target {
+                _ if prog == "popd" || cdpath || steps > MAX_CD_STEPS => None,
+                None if prog == "cd" => Some(ctx.home.clone()),
+                None => None,
+                Some(w)
+                    if w.dynamic
+                        || w.value == "-"
+                        || w.value.starts_with('+')
+                        || w.value.starts_with("~-")
+                        || w.value.starts_with("~+") =>
+                {
+                    None
+                }
+                Some(w) => path::resolve(&w.value, &here).ok(),
+            };
+            lost = here.cwd.is_none();
+        }
+    }
+}
+
 /// Subjects and findings of an action.
 pub(crate) struct Prepared {
     pub subjects: Vec<Subject>,
@@ -294,36 +360,7 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
         ActionKind::Shell { command } => {
             let analysis = shell::analyze_with_home(command, &home);
             p.unparseable = analysis.unparseable().map(str::to_string);
-            // `cd` moves where later relative paths point. Scoping is ignored on
-            // purpose: guessing a directory outside the workspace is the cautious
-            // error; an unknown target (`cd "$X"`, `cd -`) makes later relative
-            // paths unplaceable.
-            let mut here = pctx.clone();
-            for cmd in analysis
-                .script
-                .commands
-                .iter()
-                .filter(|c| !c.argv.is_empty() || !c.redirects.is_empty())
-            {
-                p.subjects.push(command_subject(
-                    cmd,
-                    &home,
-                    &here,
-                    here.cwd.as_deref(),
-                    &mut p.unplaced,
-                ));
-                destructive_deletes(cmd, p.subjects.last(), &home, &mut p.findings);
-                if matches!(cmd.program(), "cd" | "pushd")
-                    && cmd.source == shell::CommandSource::Direct
-                {
-                    let target = cmd.args().iter().find(|w| !w.value.starts_with('-'));
-                    here.cwd = match target {
-                        None => Some(ctx.home.clone()),
-                        Some(w) if w.dynamic || w.value == "-" => None,
-                        Some(w) => path::resolve(&w.value, &here).ok(),
-                    };
-                }
-            }
+            command_subjects(&analysis.script, &home, &pctx, ctx, &mut p);
             p.findings.extend(analysis.findings);
         }
         ActionKind::Exec { argv, .. } => {
@@ -342,15 +379,7 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
                 // are judged like a shell line; Exec(...) rules see the argv.
                 let analysis = shell::analyze_argv(argv, &home);
                 p.unparseable = analysis.unparseable().map(str::to_string);
-                for cmd in &analysis.script.commands {
-                    p.subjects.push(command_subject(
-                        cmd,
-                        &home,
-                        &pctx,
-                        cwd.as_deref(),
-                        &mut p.unplaced,
-                    ));
-                }
+                command_subjects(&analysis.script, &home, &pctx, ctx, &mut p);
                 let class = p
                     .subjects
                     .first()
@@ -361,7 +390,7 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
                     line,
                     class,
                 });
-                p.findings = analysis.findings;
+                p.findings.extend(analysis.findings);
             }
         }
         ActionKind::FileRead { path }

@@ -314,6 +314,42 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
         .collect();
     let positional_all: Vec<&str> = bare.iter().map(String::as_str).collect();
     match prog {
+        // `-t DIR` / `--target-directory=DIR`: each source lands in DIR.
+        "cp" | "install" | "ln" | "mv"
+            if args
+                .iter()
+                .any(|w| w.value == "-t" || w.value.starts_with("--target-directory")) =>
+        {
+            let dir = args
+                .windows(2)
+                .find(|p| p[0].value == "-t")
+                .map(|p| p[1].value.clone())
+                .or_else(|| {
+                    args.iter().find_map(|w| {
+                        w.value
+                            .strip_prefix("--target-directory=")
+                            .map(str::to_string)
+                    })
+                });
+            if let Some(dir) = dir {
+                let sources = positional_all.iter().filter(|s| **s != dir.as_str());
+                out.extend(sources.map(|s| {
+                    format!(
+                        "{}/{}",
+                        dir.trim_end_matches('/'),
+                        s.rsplit('/').next().unwrap_or(s)
+                    )
+                }));
+                if prog == "mv" {
+                    out.extend(
+                        positional_all
+                            .iter()
+                            .filter(|s| **s != dir.as_str())
+                            .map(|s| s.to_string()),
+                    );
+                }
+            }
+        }
         // `mv` removes its sources as well as writing its destination.
         "mv" => out.extend(positional_all.iter().map(|p| p.to_string())),
         "find" => {
