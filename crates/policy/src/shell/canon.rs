@@ -123,9 +123,9 @@ pub fn canonical_words(cmd: &SimpleCommand) -> Option<Vec<String>> {
         } else if valued.contains(a) {
             i += 2;
         } else if flags.contains(a)
-            || valued
-                .iter()
-                .any(|v| v.starts_with("--") && a.starts_with(&format!("{v}=")))
+            || valued.iter().any(|v| {
+                v.starts_with("--") && a.strip_prefix(v).is_some_and(|r| r.starts_with('='))
+            })
         {
             i += 1;
         } else {

@@ -25,9 +25,9 @@ fn reads_recursively(cmd: &SimpleCommand) -> bool {
     };
     let long = |names: &[&str]| {
         args.iter().any(|w| {
-            names
-                .iter()
-                .any(|n| w.value == *n || w.value.starts_with(&format!("{n}=")))
+            names.iter().any(|n| {
+                w.value == *n || w.value.strip_prefix(*n).is_some_and(|r| r.starts_with('='))
+            })
         })
     };
     match cmd.program() {

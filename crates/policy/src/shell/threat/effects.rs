@@ -267,7 +267,6 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
         .map(|w| program_name(&w.value))
         .unwrap_or("");
     let args = cmd.args();
-    let operands = path_operands(cmd);
     let mut out: Vec<String> = cmd
         .redirects
         .iter()
@@ -307,11 +306,6 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
     // Programs known to write their operands write any operand, path-like or not
     // (`cp x notes.txt` writes through a `notes.txt` symlink).
     let bare = bare_operands(cmd);
-    let positional: Vec<&str> = operands
-        .iter()
-        .map(String::as_str)
-        .filter(|p| !p.starts_with('-'))
-        .collect();
     let positional_all: Vec<&str> = bare.iter().map(String::as_str).collect();
     match prog {
         // `-t DIR` / `--target-directory=DIR`: each source lands in DIR.
@@ -386,7 +380,7 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
         }
         _ if READERS.contains(&prog) => {}
         _ => {
-            for p in &positional {
+            for p in path_operands(cmd).iter().filter(|p| !p.starts_with('-')) {
                 let r = paths::classify(p, home);
                 let common_read = [
                     "/etc/passwd",
@@ -394,7 +388,7 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
                     "/etc/hosts",
                     "/etc/resolv.conf",
                 ]
-                .contains(p);
+                .contains(&p.as_str());
                 if (r.auth || r.persistence) && !common_read && !r.secret {
                     out.push(p.to_string());
                 }
@@ -408,7 +402,8 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
         .collect::<Vec<_>>()
         .join(" ");
     let code = inline_code(prog, args).or_else(|| (!READERS.contains(&prog)).then_some(joined));
-    if let Some(code) = code {
+    // Without a `/` or `~` no takeover path can be named; skip the scan.
+    if let Some(code) = code.filter(|c| c.contains(['/', '~'])) {
         let writes_file = [
             "\"w",
             "'w",

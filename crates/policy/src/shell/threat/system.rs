@@ -331,7 +331,7 @@ pub(super) fn git(cmd: &SimpleCommand, prog: &str, out: &mut Vec<Finding>) {
     let sub = args.first().map(|w| w.value.as_str());
     let has = |f: &str| {
         args.iter()
-            .any(|w| w.value == f || w.value.starts_with(&format!("{f}=")))
+            .any(|w| w.value == f || w.value.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
     };
     // `git config core.hooksPath x`, `alias.x '!cmd'`: commands git will run later.
     let runs_later = [
