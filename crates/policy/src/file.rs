@@ -201,8 +201,6 @@ pub struct Rule {
     pub agents: Vec<String>,
     /// Threat findings this rule, when it matches, overrides.
     pub loosen: Vec<FindingKind>,
-    /// Where it was defined: `file:line`.
-    pub source: String,
     /// The file it was defined in.
     pub file: String,
     /// The 1-based line of its `[[rule]]`.
@@ -361,7 +359,6 @@ pub fn parse_layer(
             mode: r.mode,
             agents: r.agents,
             loosen,
-            source: format!("{file}:{line}"),
             file: file.to_string(),
             line,
             layer: kind,
@@ -407,11 +404,12 @@ pub(crate) fn check_tightens(
     // The project layer arrives with the code and is untrusted: it may only add
     // deny/ask rules. A user layer below a system layer may add allow rules (they
     // never override a system deny or ask) but not raise autonomy.
-    for r in lower
-        .rules
-        .iter()
-        .filter(|_| lower.kind == LayerKind::Project)
-    {
+    let project_rules = if lower.kind == LayerKind::Project {
+        lower.rules.as_slice()
+    } else {
+        &[]
+    };
+    for r in project_rules {
         if r.decision == Decision::Allow {
             return Err(err(
                 &r.id,

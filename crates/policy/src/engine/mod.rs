@@ -456,7 +456,13 @@ impl Policy {
                 _ => {}
             }
         }
+        // A rule can be reached through several index entries (two heads of the
+        // same line, several roots): evaluate it once.
+        let mut seen = vec![false; self.rules.len()];
         let mut consider = |i: usize| {
+            if std::mem::replace(&mut seen[i], true) {
+                return;
+            }
             let r = &self.rules[i];
             if self.rule_tools[i] & wanted == 0 {
                 return;
@@ -465,13 +471,10 @@ impl Policy {
                 return;
             }
             if rule_matches(r, &items, cwd) {
-                let list = if r.mode == RuleMode::Audit {
-                    &mut audited
+                if r.mode == RuleMode::Audit {
+                    audited.push(r);
                 } else {
-                    &mut enforced
-                };
-                if !list.iter().any(|x: &&Rule| std::ptr::eq(*x, r)) {
-                    list.push(r);
+                    enforced.push(r);
                 }
             }
         };

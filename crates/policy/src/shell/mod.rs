@@ -36,12 +36,9 @@ pub use parse::parse;
 pub use threat::paths;
 pub use threat::{Finding, FindingKind, analyze_script, classify_argv};
 pub(crate) use threat::{NETWORK_PROGRAMS, READ_ONLY_PROGRAMS, read_paths, written_paths};
+pub(crate) use unwrap::is_interpreter;
 pub use unwrap::program_name;
 
-/// Whether a program runs code it is given (python, perl, node ...).
-pub fn is_interpreter_name(name: &str) -> bool {
-    unwrap::is_interpreter(name)
-}
 pub use words::{DYNAMIC, Word};
 
 use warden_types::Threat;

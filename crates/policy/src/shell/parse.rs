@@ -180,11 +180,7 @@ impl Walker {
                 let stages: Vec<Node<'_>> = named_children(node).collect();
                 let len = u16::try_from(stages.len()).unwrap_or(u16::MAX);
                 for (i, stage) in stages.into_iter().enumerate() {
-                    let step = if base == 0 && ctx.pipe.is_none() {
-                        64
-                    } else {
-                        1
-                    };
+                    let step = if ctx.pipe.is_none() { 64 } else { 1 };
                     let index = base
                         .saturating_add(u16::try_from(i).unwrap_or(u16::MAX).saturating_mul(step));
                     let c = Ctx {
@@ -238,6 +234,8 @@ impl Walker {
                     let stage = |index: u16| Ctx {
                         pipe: Some(PipePos { id, index, len: 2 }),
                         pipe_text: Some(whole.clone()),
+                        source: ctx.source.clone(),
+                        via: ctx.via.clone(),
                         ..Ctx::default()
                     };
                     if let Some(b) = body {
@@ -247,11 +245,7 @@ impl Walker {
                             depth + 1,
                             &Ctx {
                                 redirects: c.redirects.clone(),
-                                ..Ctx {
-                                    source: ctx.source.clone(),
-                                    via: ctx.via.clone(),
-                                    ..stage(0)
-                                }
+                                ..stage(0)
                             },
                         );
                     }
@@ -263,16 +257,7 @@ impl Walker {
                             vec![*cont]
                         };
                         for part in parts {
-                            self.node(
-                                part,
-                                src,
-                                depth + 1,
-                                &Ctx {
-                                    source: ctx.source.clone(),
-                                    via: ctx.via.clone(),
-                                    ..stage(index)
-                                },
-                            );
+                            self.node(part, src, depth + 1, &stage(index));
                             index += 64;
                         }
                     }

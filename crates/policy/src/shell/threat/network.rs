@@ -7,7 +7,7 @@ use warden_types::Threat;
 use super::effects::*;
 use super::{Finding, FindingKind};
 use crate::shell::command::{Script, SimpleCommand};
-use crate::shell::unwrap::is_shell;
+use crate::shell::unwrap::{is_interpreter, is_shell};
 use crate::shell::words::Word;
 
 pub(super) fn network_shell(
@@ -44,7 +44,7 @@ pub(super) fn network_shell(
     let tcp_redirect = cmd.redirects.iter().any(|r| {
         r.target.value.starts_with("/dev/tcp/") || r.target.value.starts_with("/dev/udp/")
     });
-    let shellish = is_shell(prog) || INTERPRETERS.contains(&prog);
+    let shellish = is_shell(prog) || is_interpreter(prog);
     let socket_shell = if listen {
         FindingKind::BindShell
     } else {

@@ -7,7 +7,7 @@ use warden_types::Threat;
 use super::paths;
 use super::{Finding, FindingKind};
 use crate::shell::command::{CommandSource, Script, SimpleCommand};
-use crate::shell::unwrap::is_shell;
+use crate::shell::unwrap::{is_interpreter, is_shell};
 use crate::shell::words::Word;
 
 use super::effects::*;
@@ -529,7 +529,7 @@ pub(super) fn script_level(script: &Script, home: &str, out: &mut Vec<Finding>) 
             && c.args()
                 .iter()
                 .any(|w| downloaded.contains(&w.value.trim_start_matches("./").to_string()));
-        let interp = (is_shell(c.program()) || INTERPRETERS.contains(&c.program()))
+        let interp = (is_shell(c.program()) || is_interpreter(c.program()))
             && c.args()
                 .iter()
                 .any(|w| downloaded.contains(&w.value.trim_start_matches("./").to_string()));
