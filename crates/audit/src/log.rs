@@ -1,0 +1,383 @@
+//! [`AuditLog`]: the API the daemon uses. `append` returns only when the record is
+//! durable, with a receipt naming its sequence number, leaf hash and the signed
+//! checkpoint that covers it.
+//!
+//! Opening a log checks it before anything is appended (crash safety): the
+//! latest checkpoint's signature, that the entries end exactly where it says,
+//! that the tree's right edge hashes to its root, and SQLite's quick integrity
+//! check. A log that fails any of these is not appended to: the caller gets
+//! [`AuditError::Inconsistent`] and, being the governor, denies.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::params;
+use warden_types::{Action, AuditReceipt, Verdict};
+
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::crypto;
+use crate::envelope;
+use crate::error::AuditError;
+use crate::keys::{self, KeyError};
+use crate::merkle::{self, Frontier, Hash};
+use crate::record;
+use crate::store::schema::{self, Durability, FORMAT};
+use crate::store::writer::{self, Core, Msg, OpenSegment, Pending, TreeState, Writer};
+use crate::store::{DB_FILE, LOCK_FILE, Store, WITNESS_FILE};
+
+/// How a writer behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// When an append is acknowledged (default: strict).
+    pub durability: Durability,
+    /// Most appends in one commit (default 1,000).
+    pub max_batch: usize,
+    /// How long a commit may wait for more appends once it has one (default 0:
+    /// a batch is whatever queued up during the previous commit).
+    pub max_linger: Duration,
+    /// Most entries sealed under one data key (default 2^20; a segment also ends
+    /// at each UTC midnight).
+    pub segment_max_entries: u64,
+    /// Run SQLite's `quick_check` on open (default true).
+    pub integrity_check: bool,
+    /// Appends that may wait for the writer before `submit` blocks (default 65,536).
+    pub queue: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Strict,
+            max_batch: 1000,
+            max_linger: Duration::ZERO,
+            segment_max_entries: 1 << 20,
+            integrity_check: true,
+            queue: 65_536,
+        }
+    }
+}
+
+/// Proof that an append is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The entry's sequence number (its leaf index).
+    pub seq: u64,
+    /// Its Merkle leaf hash.
+    pub leaf_hash: Hash,
+    /// The signed checkpoint of the commit that made it durable.
+    pub checkpoint: Arc<SignedCheckpoint>,
+}
+
+impl Receipt {
+    /// The receipt in the Verdict contract's shape.
+    pub fn to_audit_receipt(&self) -> AuditReceipt {
+        AuditReceipt {
+            seq: self.seq,
+            leaf_hash: hex::encode(self.leaf_hash),
+            checkpoint: self.checkpoint.note.clone(),
+        }
+    }
+}
+
+/// The writing side of one home's audit log. Only one exists per home at a time
+/// (an exclusive lock on `audit.lock`); readers use [`crate::AuditReader`].
+pub struct AuditLog {
+    sender: Option<SyncSender<Msg>>,
+    thread: Option<JoinHandle<()>>,
+    home: PathBuf,
+    origin: String,
+    _lock: File,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl AuditLog {
+    /// Opens the log in `home` for appending, creating the log and its keys on
+    /// first use.
+    pub fn open(home: &Path, options: Options) -> Result<AuditLog, AuditError> {
+        keys::ensure_private_dir(home).or_else(|e| match e {
+            // An existing home with looser permissions (a test tempdir, a home the
+            // user made) is used as is: secrets live in keys/, which is checked.
+            KeyError::Permissions { .. } => Ok(()),
+            e => Err(e),
+        })?;
+        let lock_path = home.join(LOCK_FILE);
+        let lock = File::create(&lock_path).map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(AuditError::InUse(lock_path)),
+            Err(TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+        }
+        let db = home.join(DB_FILE);
+        let fresh = !db.exists();
+        if !fresh && !keys::keys_dir(home).exists() {
+            // New keys would silently start a second log under the old one's name.
+            return Err(KeyError::Missing(keys::keys_dir(home)).into());
+        }
+        let default_origin = format!("warden/{}", keys::machine_id(home)?);
+        let ring = keys::load_or_create(home, &default_origin)?;
+        let origin = ring.signer.name().to_string();
+        let verifier = ring.signer.verifier();
+        let conn = schema::open_writer(&db, options.durability).map_err(|source| {
+            AuditError::Store(crate::store::StoreError {
+                path: db.clone(),
+                source,
+            })
+        })?;
+        let mut store = Store {
+            conn,
+            path: db.clone(),
+        };
+        let inconsistent = |what: String| AuditError::Inconsistent {
+            db: db.clone(),
+            what,
+        };
+        if options.integrity_check {
+            let result: String = store
+                .conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                .map_err(store.err())?;
+            if result != "ok" {
+                return Err(inconsistent(format!("SQLite integrity check: {result}")));
+            }
+        }
+        match store.meta("format")? {
+            None => {
+                let now = writer::now_ms();
+                let empty = Checkpoint {
+                    origin: origin.clone(),
+                    size: 0,
+                    root: merkle::empty_root(),
+                }
+                .sign(&ring.signer)?;
+                let tx = store.conn.transaction().map_err(|source| {
+                    AuditError::Store(crate::store::StoreError {
+                        path: db.clone(),
+                        source,
+                    })
+                })?;
+                let created = (|| {
+                    for (k, v) in [
+                        ("format", FORMAT.to_string()),
+                        ("origin", origin.clone()),
+                        ("verifier_key", verifier.to_string()),
+                        ("created_ms", now.to_string()),
+                    ] {
+                        tx.execute(
+                            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                            params![k, v],
+                        )?;
+                    }
+                    tx.execute(
+                        "INSERT INTO head (id, size, note) VALUES (0, 0, ?1)",
+                        [&empty.note],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO checkpoints (size, note) VALUES (0, ?1)",
+                        [&empty.note],
+                    )?;
+                    tx.commit()
+                })();
+                created.map_err(|source| {
+                    AuditError::Store(crate::store::StoreError {
+                        path: db.clone(),
+                        source,
+                    })
+                })?;
+            }
+            Some(f) if f == FORMAT => {}
+            Some(f) => {
+                return Err(AuditError::NotALog {
+                    db,
+                    why: format!("format {f:?}, expected {FORMAT:?}"),
+                });
+            }
+        }
+        let meta_origin = store.meta("origin")?.unwrap_or_default();
+        if meta_origin != origin {
+            return Err(inconsistent(format!(
+                "the log is {meta_origin:?} but the signing key in keys/ is for {origin:?}"
+            )));
+        }
+        if store.meta("verifier_key")?.as_deref() != Some(verifier.to_string().as_str()) {
+            return Err(inconsistent(format!(
+                "the log was created with a different signing key than keys/ holds ({verifier})"
+            )));
+        }
+        let state = recover_state(&mut store, &ring, &origin, &inconsistent)?;
+        let core = Core {
+            db: db.clone(),
+            witness: home.join(WITNESS_FILE),
+            origin: origin.clone(),
+            signer: ring.signer,
+            master: ring.master,
+            state,
+            options: options.clone(),
+            failed: None,
+            wrote_history: false,
+            witness_at: None,
+        };
+        let w = Writer {
+            conn: store.conn,
+            core,
+        };
+        let (sender, rx) = mpsc::sync_channel(options.queue.max(1));
+        let thread = std::thread::Builder::new()
+            .name("warden-audit-writer".into())
+            .spawn(move || w.run(rx))
+            .map_err(io_err(&db))?;
+        Ok(AuditLog {
+            sender: Some(sender),
+            thread: Some(thread),
+            home: home.to_path_buf(),
+            origin,
+            _lock: lock,
+        })
+    }
+
+    /// The log's origin, `warden/<machine-id>`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Records `verdict` for `action` and returns once it is durable.
+    pub fn append(&self, action: &Action, verdict: &Verdict) -> Result<Receipt, AuditError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(action, verdict, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.recv().map_err(|_| AuditError::Closed)?
+    }
+
+    /// Queues a record and returns at once; `done` runs on the writer thread with
+    /// the receipt once the record is durable, or with the error. `done` must be
+    /// quick (hand the result to a channel): it delays the next commit.
+    pub fn submit(
+        &self,
+        action: &Action,
+        verdict: &Verdict,
+        done: impl FnOnce(Result<Receipt, AuditError>) + Send + 'static,
+    ) -> Result<(), AuditError> {
+        let body = record::encode(action, verdict)?;
+        let sender = self.sender.as_ref().ok_or(AuditError::Closed)?;
+        sender
+            .send(Msg::Append(Pending {
+                body,
+                origin: action.origin.as_str(),
+                done: Box::new(done),
+            }))
+            .map_err(|_| AuditError::Closed)
+    }
+
+    /// Waits until everything submitted so far is committed (or refused).
+    pub fn flush(&self) -> Result<(), AuditError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let sender = self.sender.as_ref().ok_or(AuditError::Closed)?;
+        sender.send(Msg::Sync(tx)).map_err(|_| AuditError::Closed)?;
+        rx.recv().map_err(|_| AuditError::Closed)
+    }
+
+    /// Commits everything queued, stops the writer and releases the lock.
+    pub fn close(mut self) -> Result<(), AuditError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), AuditError> {
+        drop(self.sender.take());
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| AuditError::Closed),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Rebuilds the writer's state from the database and checks it against the
+/// latest signed checkpoint.
+fn recover_state(
+    store: &mut Store,
+    ring: &keys::KeyRing,
+    origin: &str,
+    inconsistent: &dyn Fn(String) -> AuditError,
+) -> Result<TreeState, AuditError> {
+    let (_, note) = store
+        .head()?
+        .ok_or_else(|| inconsistent("the log has no checkpoint".into()))?;
+    let head = SignedCheckpoint::open(&note, &ring.signer.verifier())
+        .map_err(|e| inconsistent(format!("the latest checkpoint does not verify: {e}")))?;
+    let (rows, end) = store.entry_bounds()?;
+    if rows != end {
+        return Err(inconsistent(format!(
+            "{} of the sequence numbers 0 to {} are missing",
+            end - rows,
+            end.saturating_sub(1)
+        )));
+    }
+    let size = head.checkpoint.size;
+    if end != size {
+        return Err(inconsistent(format!(
+            "the latest checkpoint covers {size} entries but the database holds {end}"
+        )));
+    }
+    let frontier = Frontier::of_size(size, store)?;
+    if frontier.root() != head.checkpoint.root {
+        return Err(inconsistent(
+            "the tree's right edge does not hash to the latest checkpoint's root".into(),
+        ));
+    }
+    let last_time_ms = match size.checked_sub(1) {
+        None => 0,
+        Some(last) => store
+            .envelope(last)?
+            .and_then(|e| envelope::peek_seq_time(&e))
+            .map(|(_, t)| t)
+            .ok_or_else(|| inconsistent(format!("entry {last} has no readable header")))?,
+    };
+    let segments = store.segments()?;
+    let last_segment_id = segments.last().map(|s| s.id);
+    let segment = match segments.last() {
+        Some(s) if s.wrapped_key.is_some() => {
+            let wrapped = s.wrapped_key.as_deref().unwrap_or_default();
+            let key =
+                crypto::unwrap_data_key(&ring.master, origin, s.id, wrapped).map_err(|e| {
+                    inconsistent(format!(
+                        "the data key of segment {} does not open: {e}",
+                        s.id
+                    ))
+                })?;
+            Some(OpenSegment {
+                id: s.id,
+                day: s.created_ms / 86_400_000,
+                count: size.saturating_sub(s.first_seq),
+                sealer: key.cipher(),
+            })
+        }
+        _ => None,
+    };
+    Ok(TreeState {
+        frontier,
+        segment,
+        last_segment_id,
+        last_time_ms,
+        head: Arc::new(head),
+    })
+}

@@ -1,0 +1,357 @@
+//! The one writer thread: group commit of sealed envelopes, tree nodes and a signed
+//! checkpoint per transaction.
+//!
+//! Appenders hand over an encoded record and a completion; the thread takes every
+//! request that queued up while the previous commit was syncing (up to
+//! `max_batch`), seals and hashes them, inserts them in one transaction together
+//! with the new signed checkpoint, commits, and only then completes each request
+//! with its receipt. A request is therefore acknowledged only once its commit is
+//! as durable as the configured [`Durability`](super::schema::Durability) makes it,
+//! and a crash at any point leaves either the whole transaction or none of it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, TransactionBehavior, params};
+use tracing::{debug, error, warn};
+
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::crypto::{self, Sealer, SecretKey};
+use crate::envelope::{self, Header, NONCE_LEN};
+use crate::error::AuditError;
+use crate::log::{Options, Receipt};
+use crate::merkle::{self, Frontier, Node};
+use crate::note::SignerKey;
+
+/// Milliseconds in a UTC day: segments never span two.
+const DAY_MS: u64 = 86_400_000;
+/// A checkpoint is kept in the history table each time the log crosses a multiple
+/// of this many entries (and at the first commit after each open).
+const HISTORY_EVERY: u64 = 1024;
+/// The witness file is rewritten at most this often (and at shutdown).
+const WITNESS_EVERY: Duration = Duration::from_secs(1);
+
+/// What a request leaves for its appender when its batch is done.
+pub(crate) type Completion = Box<dyn FnOnce(Result<Receipt, AuditError>) + Send>;
+
+/// One append waiting for the writer.
+pub(crate) struct Pending {
+    /// The canonical record plaintext.
+    pub body: Vec<u8>,
+    /// The Action's origin, for the cleartext header.
+    pub origin: &'static str,
+    /// Called with the receipt once durable, or with the error.
+    pub done: Completion,
+}
+
+/// A message to the writer thread.
+pub(crate) enum Msg {
+    Append(Pending),
+    /// Answered once everything queued before it is committed.
+    Sync(SyncSender<()>),
+}
+
+/// The segment currently sealing new entries.
+#[derive(Clone)]
+pub(crate) struct OpenSegment {
+    pub id: u32,
+    pub day: u64,
+    pub count: u64,
+    pub sealer: Sealer,
+}
+
+/// Everything the writer keeps between commits; cloned before each commit so a
+/// failed transaction leaves it exactly as the database is.
+#[derive(Clone)]
+pub(crate) struct TreeState {
+    pub frontier: Frontier,
+    pub segment: Option<OpenSegment>,
+    /// Highest segment id ever created (shredded ones included).
+    pub last_segment_id: Option<u32>,
+    pub last_time_ms: u64,
+    pub head: Arc<SignedCheckpoint>,
+}
+
+pub(crate) struct Writer {
+    pub conn: Connection,
+    pub core: Core,
+}
+
+/// The writer's state apart from its connection (so a transaction on the
+/// connection and updates to the state can be borrowed at once).
+pub(crate) struct Core {
+    pub db: PathBuf,
+    pub witness: PathBuf,
+    pub origin: String,
+    pub signer: SignerKey,
+    pub master: SecretKey,
+    pub state: TreeState,
+    pub options: Options,
+    /// Set when the writer can no longer trust its state; every later append is
+    /// refused with it (fail closed).
+    pub failed: Option<String>,
+    pub wrote_history: bool,
+    pub witness_at: Option<Instant>,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Writer {
+    /// The thread's body: runs until every sender is gone and the queue is empty.
+    pub fn run(mut self, rx: Receiver<Msg>) {
+        let mut batch: Vec<Pending> = Vec::with_capacity(self.core.options.max_batch);
+        loop {
+            let first = match rx.recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            };
+            let mut sync = None;
+            match first {
+                Msg::Append(p) => batch.push(p),
+                Msg::Sync(s) => sync = Some(s),
+            }
+            let started = Instant::now();
+            while sync.is_none() && batch.len() < self.core.options.max_batch {
+                let next = match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(TryRecvError::Disconnected) => None,
+                    Err(TryRecvError::Empty) => {
+                        let left = self
+                            .core
+                            .options
+                            .max_linger
+                            .saturating_sub(started.elapsed());
+                        if left.is_zero() {
+                            None
+                        } else {
+                            rx.recv_timeout(left).ok()
+                        }
+                    }
+                };
+                match next {
+                    Some(Msg::Append(p)) => batch.push(p),
+                    Some(Msg::Sync(s)) => sync = Some(s),
+                    None => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit_batch(&mut batch);
+            }
+            if let Some(s) = sync {
+                let _ = s.send(());
+            }
+        }
+        self.core.write_witness();
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<Pending>) {
+        let core = &mut self.core;
+        if let Some(reason) = &core.failed {
+            for p in batch.drain(..) {
+                (p.done)(Err(AuditError::WriterFailed(reason.clone())));
+            }
+            return;
+        }
+        let saved = core.state.clone();
+        match core.try_commit(&mut self.conn, batch) {
+            Ok(leaves) => {
+                let checkpoint = Arc::clone(&core.state.head);
+                for (p, (seq, leaf_hash)) in batch.drain(..).zip(leaves) {
+                    (p.done)(Ok(Receipt {
+                        seq,
+                        leaf_hash,
+                        checkpoint: Arc::clone(&checkpoint),
+                    }));
+                }
+                core.wrote_history = true;
+                if core.witness_at.is_none_or(|t| t.elapsed() >= WITNESS_EVERY) {
+                    core.write_witness();
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "audit commit failed; the batch is refused");
+                core.state = saved;
+                core.check_still_consistent(&self.conn);
+                let reason = e.to_string();
+                for p in batch.drain(..) {
+                    (p.done)(Err(AuditError::CommitFailed(reason.clone())));
+                }
+            }
+        }
+    }
+}
+
+impl Core {
+    /// After a failed commit, the database must still end where our state does;
+    /// if it cannot be confirmed, stop appending rather than fork the log.
+    fn check_still_consistent(&mut self, conn: &Connection) {
+        let size: rusqlite::Result<i64> =
+            conn.query_row("SELECT coalesce(max(seq) + 1, 0) FROM entries", [], |r| {
+                r.get(0)
+            });
+        match size {
+            Ok(n) if n as u64 == self.state.frontier.size() => {}
+            Ok(n) => {
+                self.failed = Some(format!(
+                    "the database holds {n} entries after a failed commit, the writer expected {}",
+                    self.state.frontier.size()
+                ))
+            }
+            Err(e) => self.failed = Some(format!("the database cannot be read: {e}")),
+        }
+    }
+
+    fn try_commit(
+        &mut self,
+        conn: &mut Connection,
+        batch: &[Pending],
+    ) -> Result<Vec<(u64, merkle::Hash)>, AuditError> {
+        let db = self.db.clone();
+        let db_err = |source| {
+            AuditError::Store(crate::store::StoreError {
+                path: db.clone(),
+                source,
+            })
+        };
+        let mut nonces = vec![0u8; NONCE_LEN * batch.len()];
+        crypto::random_bytes(&mut nonces)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let mut leaves = Vec::with_capacity(batch.len());
+        let mut tiles: Vec<Node> = Vec::new();
+        {
+            let mut insert_entry = tx
+                .prepare_cached("INSERT INTO entries (seq, envelope) VALUES (?1, ?2)")
+                .map_err(db_err)?;
+            for (p, nonce) in batch.iter().zip(nonces.chunks_exact(NONCE_LEN)) {
+                let time_ms = now_ms().max(self.state.last_time_ms);
+                let seq = self.state.frontier.size();
+                let segment = self.segment_for(&tx, seq, time_ms)?;
+                let header = Header {
+                    seq,
+                    time_ms,
+                    segment: segment.id,
+                    origin: p.origin.to_string(),
+                }
+                .encode()?;
+                let nonce: &[u8; NONCE_LEN] = nonce
+                    .try_into()
+                    .map_err(|_| AuditError::Internal("nonce buffer length"))?;
+                let aad = crypto::entry_aad(&self.origin, &header);
+                let sealed = segment.sealer.seal(nonce, &aad, &p.body)?;
+                let env = envelope::assemble(&header, nonce, &sealed);
+                let leaf = merkle::leaf_hash(&env);
+                insert_entry
+                    .execute(params![seq as i64, env])
+                    .map_err(db_err)?;
+                self.state.frontier.push(leaf, |n| {
+                    if merkle::is_tile_level(n.level) {
+                        tiles.push(n);
+                    }
+                });
+                if let Some(s) = self.state.segment.as_mut() {
+                    s.count += 1;
+                }
+                self.state.last_time_ms = time_ms;
+                leaves.push((seq, leaf));
+            }
+            let mut insert_node = tx
+                .prepare_cached("INSERT INTO nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
+                .map_err(db_err)?;
+            for n in &tiles {
+                insert_node
+                    .execute(params![n.level, n.index as i64, &n.hash[..]])
+                    .map_err(db_err)?;
+            }
+        }
+        let old_size = self.state.head.checkpoint.size;
+        let signed = Checkpoint {
+            origin: self.origin.clone(),
+            size: self.state.frontier.size(),
+            root: self.state.frontier.root(),
+        }
+        .sign(&self.signer)?;
+        tx.execute(
+            "INSERT INTO head (id, size, note) VALUES (0, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET size = excluded.size, note = excluded.note",
+            params![signed.checkpoint.size as i64, signed.note],
+        )
+        .map_err(db_err)?;
+        if !self.wrote_history || old_size / HISTORY_EVERY != signed.checkpoint.size / HISTORY_EVERY
+        {
+            tx.execute(
+                "INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?1, ?2)",
+                params![signed.checkpoint.size as i64, signed.note],
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        debug!(
+            size = signed.checkpoint.size,
+            batch = batch.len(),
+            "audit commit"
+        );
+        self.state.head = Arc::new(signed);
+        Ok(leaves)
+    }
+
+    /// The segment that seals an entry recorded at `time_ms`, opening a new one
+    /// (with a fresh data key) at a UTC day boundary or when the current one is
+    /// full.
+    fn segment_for(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        seq: u64,
+        time_ms: u64,
+    ) -> Result<OpenSegment, AuditError> {
+        let day = time_ms / DAY_MS;
+        if let Some(s) = &self.state.segment
+            && s.day == day
+            && s.count < self.options.segment_max_entries
+        {
+            return Ok(s.clone());
+        }
+        let id = self.state.last_segment_id.map_or(0, |i| i + 1);
+        let key = SecretKey::generate()?;
+        let wrapped = crypto::wrap_data_key(&self.master, &self.origin, id, &key)?;
+        tx.execute(
+            "INSERT INTO segments (id, first_seq, created_ms, wrapped_key) VALUES (?1, ?2, ?3, ?4)",
+            params![id, seq as i64, time_ms as i64, wrapped],
+        )
+        .map_err(|source| {
+            AuditError::Store(crate::store::StoreError {
+                path: self.db.clone(),
+                source,
+            })
+        })?;
+        let segment = OpenSegment {
+            id,
+            day,
+            count: 0,
+            sealer: key.cipher(),
+        };
+        self.state.segment = Some(segment.clone());
+        self.state.last_segment_id = Some(id);
+        Ok(segment)
+    }
+
+    /// Writes the latest checkpoint beside the database (temporary file, then
+    /// rename: a reader sees the old note or the new one, never half of one).
+    fn write_witness(&mut self) {
+        let tmp = self.witness.with_extension("checkpoint.tmp");
+        let result = std::fs::write(&tmp, self.state.head.note.as_bytes())
+            .and_then(|()| std::fs::rename(&tmp, &self.witness));
+        if let Err(e) = result {
+            warn!(path = %self.witness.display(), error = %e, "could not write the witness checkpoint");
+        }
+        self.witness_at = Some(Instant::now());
+    }
+}

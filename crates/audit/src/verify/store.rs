@@ -1,0 +1,186 @@
+//! Verification of a log in its database: gathers every checkpoint the log and
+//! its surroundings hold, runs the scan, and diagnoses.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::checkpoint::{CheckpointError, SignedCheckpoint};
+use crate::error::AuditError;
+use crate::keys;
+use crate::merkle::Hash;
+use crate::note::{NoteError, VerifierKey};
+use crate::read::AuditReader;
+use crate::store::WITNESS_FILE;
+
+use super::scan::{Claim, ClaimKind, Scanner};
+use super::{Problem, VerifyOptions, VerifyReport};
+
+/// Verifies the log `reader` opened, with default options.
+pub fn verify_log(reader: &mut AuditReader) -> Result<VerifyReport, AuditError> {
+    verify_log_with(reader, &VerifyOptions::default())
+}
+
+/// Turns a checkpoint note into a claim, or into the problem it shows.
+pub(crate) fn claim(
+    source: &str,
+    note: &str,
+    key: &VerifierKey,
+    kind: ClaimKind,
+) -> Result<Claim, Problem> {
+    match SignedCheckpoint::open(note, key) {
+        Ok(signed) => Ok(Claim {
+            source: source.to_string(),
+            size: signed.checkpoint.size,
+            root: signed.checkpoint.root,
+            kind,
+        }),
+        Err(CheckpointError::Note(NoteError::NotSignedByKnownKey { signers })) => {
+            Err(Problem::Replaced {
+                by: source.to_string(),
+                found: if signers.is_empty() {
+                    "(none)".into()
+                } else {
+                    signers.join(", ")
+                },
+                expected: format!("{}+{:08x}", key.name(), key.id()),
+            })
+        }
+        Err(CheckpointError::WrongOrigin { found, expected }) => Err(Problem::Replaced {
+            by: source.to_string(),
+            found: format!("a key of log {found:?}"),
+            expected,
+        }),
+        Err(e) => Err(Problem::BadCheckpoint {
+            by: source.to_string(),
+            why: e.to_string(),
+        }),
+    }
+}
+
+/// Verifies the log `reader` opened: every entry, every stored node and
+/// checkpoint, the witness file, and each checkpoint in `opts`.
+pub fn verify_log_with(
+    reader: &mut AuditReader,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, AuditError> {
+    let started = Instant::now();
+    let home = reader.home().to_path_buf();
+    let origin = reader.origin().to_string();
+    let logged_key = reader.verifier().clone();
+    let mut report = VerifyReport {
+        origin: origin.clone(),
+        entries: 0,
+        root: [0; 32],
+        checkpoints_checked: 0,
+        authenticated: 0,
+        shredded: 0,
+        problems: Vec::new(),
+        remarks: Vec::new(),
+        elapsed: started.elapsed(),
+    };
+    let key = opts
+        .trusted_key
+        .clone()
+        .unwrap_or_else(|| logged_key.clone());
+    let key_text = |k: &VerifierKey| format!("{}+{:08x}", k.name(), k.id());
+    if key != logged_key {
+        report.problems.push(Problem::Replaced {
+            by: "the database".into(),
+            found: key_text(&logged_key),
+            expected: key_text(&key),
+        });
+    }
+    match keys::load_verifier(&home) {
+        Ok(file_key) if file_key != logged_key => report.problems.push(Problem::Replaced {
+            by: "keys/log.vkey".into(),
+            found: key_text(&file_key),
+            expected: key_text(&logged_key),
+        }),
+        Ok(_) => {}
+        Err(_) => report
+            .remarks
+            .push("keys/log.vkey is absent: the database's own key was used".into()),
+    }
+    let mut dec = match reader.decryptor() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            report
+                .remarks
+                .push(format!("entries not authenticated: {e}"));
+            None
+        }
+    };
+    let witness = std::fs::read_to_string(home.join(WITNESS_FILE)).ok();
+    let store = reader.store();
+    store.snapshot(|store| -> Result<(), AuditError> {
+        let check: String = store
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(store.err())?;
+        if check != "ok" {
+            report.problems.push(Problem::Corrupt(check));
+        }
+        let mut claims = Vec::new();
+        let mut problems = Vec::new();
+        let mut add = |source: &str, note: &str, kind| match claim(source, note, &key, kind) {
+            Ok(c) => claims.push(c),
+            Err(p) => problems.push(p),
+        };
+        match store.head()? {
+            Some((_, note)) => add("the log's latest checkpoint", &note, ClaimKind::Head),
+            None => add("the log's latest checkpoint", "", ClaimKind::Head),
+        }
+        for (size, note) in store.history()? {
+            add(&format!("the log's stored checkpoint at size {size}"), &note, ClaimKind::History);
+        }
+        match &witness {
+            Some(note) => add("the witness file audit.checkpoint", note, ClaimKind::Outside),
+            None => report.remarks.push(
+                "no witness file (audit.checkpoint): a restored older copy is detected only with --from-checkpoint".into(),
+            ),
+        }
+        for ext in &opts.checkpoints {
+            add(&ext.source, &ext.note, ClaimKind::Outside);
+        }
+        report.problems.append(&mut problems);
+        let mut stored: HashMap<(u32, u64), Hash> = HashMap::new();
+        {
+            let mut stmt = store
+                .conn
+                .prepare("SELECT level, idx, hash FROM nodes")
+                .map_err(store.err())?;
+            let mut rows = stmt.query([]).map_err(store.err())?;
+            while let Some(r) = rows.next().map_err(store.err())? {
+                let level: u32 = r.get(0).map_err(store.err())?;
+                let idx = r.get::<_, i64>(1).map_err(store.err())? as u64;
+                let hash: Vec<u8> = r.get(2).map_err(store.err())?;
+                // A node that is not 32 bytes never matches and is reported.
+                let hash: Hash = hash.try_into().unwrap_or([0; 32]);
+                stored.insert((level, idx), hash);
+            }
+        }
+        let deep = if opts.deep { dec.clone() } else { None };
+        if opts.deep && deep.is_none() {
+            report
+                .remarks
+                .push("--deep asked, but no keys: entries were checked by hash only".into());
+        }
+        let mut scanner = Scanner::new(claims, Some(stored), deep);
+        store.scan(0, u64::MAX, |seq, bytes| {
+            scanner.feed(seq, bytes);
+            true
+        })?;
+        let mut fetch = |from: u64, to: u64, f: &mut dyn FnMut(u64, &[u8])| {
+            store
+                .scan(from, to, |seq, bytes| {
+                    f(seq, bytes);
+                    true
+                })
+                .map_err(AuditError::from)
+        };
+        scanner.diagnose(&mut report, dec.as_mut(), &mut fetch)
+    })?;
+    report.elapsed = started.elapsed();
+    report.sort();
+    Ok(report)
+}
