@@ -6,7 +6,7 @@
 //! even across restores and forks of the database — which a counter could not
 //! promise.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
@@ -88,6 +88,20 @@ impl Sealer {
             .map_err(|_| CryptoError::TooLarge)
     }
 
+    /// Seals `buf` in place and returns the tag (the writer's form: no copy of
+    /// the record).
+    pub fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        self.0
+            .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, buf)
+            .map(Into::into)
+            .map_err(|_| CryptoError::TooLarge)
+    }
+
     /// Opens what [`Sealer::seal`] sealed; any change to `sealed`, `aad` or the
     /// key is [`CryptoError::Unauthentic`].
     pub fn open(
@@ -107,11 +121,17 @@ impl Sealer {
 /// not open here, even under the same key.
 pub fn entry_aad(log_origin: &str, header: &[u8]) -> Vec<u8> {
     let mut aad = Vec::with_capacity(32 + log_origin.len() + header.len());
+    entry_aad_into(log_origin, header, &mut aad);
+    aad
+}
+
+/// [`entry_aad`] into a reused buffer.
+pub fn entry_aad_into(log_origin: &str, header: &[u8], aad: &mut Vec<u8>) {
+    aad.clear();
     aad.extend_from_slice(b"warden-audit/entry/v1\n");
     aad.extend_from_slice(log_origin.as_bytes());
     aad.push(b'\n');
     aad.extend_from_slice(header);
-    aad
 }
 
 fn wrap_aad(log_origin: &str, segment: u32) -> Vec<u8> {

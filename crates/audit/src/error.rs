@@ -88,6 +88,14 @@ pub enum AuditError {
         /// The error.
         source: std::io::Error,
     },
+    /// An export bundle that cannot be read.
+    #[error("bundle line {line}: {why}")]
+    Bundle {
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
     /// An invariant of this crate failed; a bug, reported instead of a panic.
     #[error("internal error: {0}")]
     Internal(&'static str),

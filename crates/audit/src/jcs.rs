@@ -43,11 +43,16 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    // serde_json's map orders by UTF-8 bytes (code points); RFC 8785 orders by
-    // UTF-16 code units, which differs once a key holds characters above U+FFFF.
-    entries.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
     out.push(b'{');
+    // serde_json's map iterates in UTF-8 byte (code point) order; RFC 8785 orders
+    // by UTF-16 code units. The two differ only between a character in
+    // U+E000..=U+FFFF and one above U+FFFF, so only keys holding such characters
+    // need the re-sort.
+    let resort = map.keys().any(|k| k.chars().any(|c| c >= '\u{e000}'));
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    if resort {
+        entries.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    }
     for (i, (key, item)) in entries.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -64,6 +69,9 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",

@@ -17,10 +17,12 @@
 //! the format normatively.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod crypto;
 pub mod envelope;
 mod error;
+pub mod export;
 pub mod jcs;
 pub mod keys;
 mod log;

@@ -11,7 +11,7 @@
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use crate::error::AuditError;
 use crate::keys::{self, KeyError};
 use crate::merkle::{self, Frontier, Hash};
 use crate::record;
+use crate::store::queue::Shared;
 use crate::store::schema::{self, Durability, FORMAT};
 use crate::store::writer::{self, Core, Msg, OpenSegment, Pending, TreeState, Writer};
 use crate::store::{DB_FILE, LOCK_FILE, Store, WITNESS_FILE};
@@ -86,7 +87,7 @@ impl Receipt {
 /// The writing side of one home's audit log. Only one exists per home at a time
 /// (an exclusive lock on `audit.lock`); readers use [`crate::AuditReader`].
 pub struct AuditLog {
-    sender: Option<SyncSender<Msg>>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     home: PathBuf,
     origin: String,
@@ -230,13 +231,14 @@ impl AuditLog {
             conn: store.conn,
             core,
         };
-        let (sender, rx) = mpsc::sync_channel(options.queue.max(1));
+        let shared = Shared::new(w, options.queue);
+        let background = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("warden-audit-writer".into())
-            .spawn(move || w.run(rx))
+            .spawn(move || background.run_background())
             .map_err(io_err(&db))?;
         Ok(AuditLog {
-            sender: Some(sender),
+            shared,
             thread: Some(thread),
             home: home.to_path_buf(),
             origin,
@@ -256,11 +258,8 @@ impl AuditLog {
 
     /// Records `verdict` for `action` and returns once it is durable.
     pub fn append(&self, action: &Action, verdict: &Verdict) -> Result<Receipt, AuditError> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.submit(action, verdict, move |r| {
-            let _ = tx.send(r);
-        })?;
-        rx.recv().map_err(|_| AuditError::Closed)?
+        let body = record::encode(action, verdict)?;
+        self.shared.append_blocking(body, action.origin.as_str())
     }
 
     /// Queues a record and returns at once; `done` runs on the writer thread with
@@ -273,22 +272,31 @@ impl AuditLog {
         done: impl FnOnce(Result<Receipt, AuditError>) + Send + 'static,
     ) -> Result<(), AuditError> {
         let body = record::encode(action, verdict)?;
-        let sender = self.sender.as_ref().ok_or(AuditError::Closed)?;
-        sender
-            .send(Msg::Append(Pending {
+        self.shared.enqueue(
+            Msg::Append(Pending {
                 body,
                 origin: action.origin.as_str(),
                 done: Box::new(done),
-            }))
-            .map_err(|_| AuditError::Closed)
+            }),
+            true,
+        )
     }
 
     /// Waits until everything submitted so far is committed (or refused).
     pub fn flush(&self) -> Result<(), AuditError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        let sender = self.sender.as_ref().ok_or(AuditError::Closed)?;
-        sender.send(Msg::Sync(tx)).map_err(|_| AuditError::Closed)?;
+        self.shared.enqueue(Msg::Sync(tx), true)?;
         rx.recv().map_err(|_| AuditError::Closed)
+    }
+
+    /// Retention by crypto-shredding: destroys the data keys of closed segments
+    /// whose last entry is older than `before_ms` (ms since the epoch) and returns
+    /// their ids. Their entries stay, so the log still verifies; their records
+    /// can no longer be decrypted by anyone.
+    pub fn shred_before(&self, before_ms: u64) -> Result<Vec<u32>, AuditError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.shared.enqueue(Msg::Shred(before_ms, tx), true)?;
+        rx.recv().map_err(|_| AuditError::Closed)?
     }
 
     /// Commits everything queued, stops the writer and releases the lock.
@@ -297,7 +305,7 @@ impl AuditLog {
     }
 
     fn shutdown(&mut self) -> Result<(), AuditError> {
-        drop(self.sender.take());
+        self.shared.close();
         match self.thread.take() {
             Some(t) => t.join().map_err(|_| AuditError::Closed),
             None => Ok(()),

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{ArgGroup, Args};
+use warden_audit::AuditLog;
 use warden_types::{Action, ActionKind, Autonomy, Decision, NetRequest, Verdict};
 
 use crate::load;
@@ -80,9 +81,66 @@ pub struct CheckArgs {
     /// Print the Verdict as JSON instead of an explanation.
     #[arg(long)]
     json: bool,
+    /// Record each decision in the audit log (in --home / $WARDEN_HOME) before
+    /// answering; the verdict then carries its receipt. A decision that cannot be
+    /// recorded is a deny.
+    #[arg(long)]
+    record: bool,
 }
 
-pub fn run(args: CheckArgs, policy: Option<&Path>) -> Result<u8> {
+/// The audit log, when --record asks for one (or why it could not be opened).
+enum Recorder {
+    Off,
+    On(AuditLog),
+    Broken(String),
+}
+
+impl Recorder {
+    fn open(wanted: bool, home: &Path) -> Recorder {
+        if !wanted {
+            return Recorder::Off;
+        }
+        match AuditLog::open(home, warden_audit::Options::default()) {
+            Ok(log) => Recorder::On(log),
+            Err(e) => Recorder::Broken(format!("the audit log in {}: {e}", home.display())),
+        }
+    }
+
+    /// Records `verdict`; on failure the verdict becomes a deny naming why
+    /// (fail closed: an unrecorded action does not run).
+    fn record(&self, action: &mut Action, verdict: Verdict) -> Verdict {
+        let log = match self {
+            Recorder::Off => return verdict,
+            Recorder::On(log) => log,
+            Recorder::Broken(why) => return unrecorded(why),
+        };
+        if action.time.is_empty() {
+            action.time = warden_audit::export::rfc3339_ms(now_ms());
+        }
+        match log.append(action, &verdict) {
+            Ok(receipt) => Verdict {
+                audit: Some(receipt.to_audit_receipt()),
+                ..verdict
+            },
+            Err(e) => unrecorded(&e.to_string()),
+        }
+    }
+}
+
+fn unrecorded(why: &str) -> Verdict {
+    let mut v = Verdict::malformed(format!("the decision could not be recorded: {why}"));
+    v.rules = vec!["builtin:audit-unavailable".into()];
+    v
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub fn run(args: CheckArgs, policy: Option<&Path>, home: &Path) -> Result<u8> {
     let cwd = match &args.cwd {
         Some(c) => std::path::absolute(c).with_context(|| format!("--cwd {}", c.display()))?,
         None => std::env::current_dir().context("cannot read the current directory")?,
@@ -103,19 +161,30 @@ pub fn run(args: CheckArgs, policy: Option<&Path>) -> Result<u8> {
     }
     let policy = load::load_policy(policy, Some(&cwd))?;
     let mut ctx = load::eval_context(!args.no_human);
+    // The state directory in use is warden's own, whatever --home says.
+    if !ctx.protected.iter().any(|p| p == home) {
+        ctx.protected.push(home.to_path_buf());
+    }
     // A person at the command line chooses the level to evaluate at.
     ctx.autonomy = args.autonomy;
+    let recorder = Recorder::open(args.record, home);
     if args.jsonl {
-        return jsonl(&policy, &ctx);
+        return jsonl(&policy, &ctx, &recorder);
     }
     let kind = action_kind(&args)?;
     let mut action = Action::new(cwd.to_string_lossy(), kind);
     action.agent.name = args.agent.clone().unwrap_or_default();
-    let eval = policy.evaluate(&action, &ctx);
+    let mut eval = policy.evaluate(&action, &ctx);
+    eval.verdict = recorder.record(&mut action, eval.verdict);
     if args.json {
         println!("{}", serde_json::to_string(&eval.verdict)?);
     } else {
         print!("{}", render::explanation(&action, &eval));
+        if let Some(r) = &eval.verdict.audit {
+            println!("recorded: audit entry {} (leaf {})", r.seq, r.leaf_hash);
+        } else if args.record {
+            println!("NOT RECORDED: {}", eval.verdict.reason);
+        }
     }
     Ok(exit_code(eval.verdict.decision))
 }
@@ -176,7 +245,11 @@ fn action_kind(a: &CheckArgs) -> Result<ActionKind> {
 
 /// One verdict line per input line, in order; a line that is not an Action gets a
 /// deny naming the problem, and the stream goes on.
-fn jsonl(policy: &warden_policy::Policy, ctx: &warden_policy::EvalContext) -> Result<u8> {
+fn jsonl(
+    policy: &warden_policy::Policy,
+    ctx: &warden_policy::EvalContext,
+    recorder: &Recorder,
+) -> Result<u8> {
     let stdin = std::io::stdin();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut reader = stdin.lock();
@@ -200,7 +273,10 @@ fn jsonl(policy: &warden_policy::Policy, ctx: &warden_policy::EvalContext) -> Re
                 Ok(action) if action.v != warden_types::CONTRACT_VERSION => Verdict::malformed(
                     format!("line {line_no}: unsupported action version {}", action.v),
                 ),
-                Ok(action) => policy.evaluate(&action, ctx).verdict,
+                Ok(mut action) => {
+                    let verdict = policy.evaluate(&action, ctx).verdict;
+                    recorder.record(&mut action, verdict)
+                }
                 Err(e) => Verdict::malformed(format!("line {line_no}: not an Action: {e}")),
             },
         };

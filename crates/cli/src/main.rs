@@ -4,6 +4,7 @@
 //!   0 allow (or success), 1 error or bad usage, 2 deny, 3 ask.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod bench;
 mod check;
 mod load;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-const EXIT_HELP: &str = "Exit codes: 0 allow (or success), 1 error or bad usage, 2 deny, 3 ask.";
+const EXIT_HELP: &str = "Exit codes: 0 allow (or success), 1 error or bad usage, 2 deny, 3 ask.\n`warden audit verify*`: 0 valid, 1 invalid, 2 malformed input.";
 
 /// warden: the governance layer for AI agents.
 ///
@@ -31,6 +32,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     policy: Option<PathBuf>,
 
+    /// warden's state directory: the audit log, keys and socket (default:
+    /// $WARDEN_HOME, else ~/.local/state/warden).
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +49,9 @@ enum Command {
     /// Create, validate, test, explain and benchmark policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Verify, read, prove and export the tamper-evident audit log.
+    #[command(subcommand, after_help = audit::AUDIT_HELP)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -54,14 +63,26 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
+            let args: Vec<String> = std::env::args().collect();
+            // The audit verifiers promise 2 for malformed input.
+            let usage = if audit::is_verify_invocation(&args) {
+                2
+            } else {
+                1
+            };
+            let code = if e.use_stderr() { usage } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);
         }
     };
     let result = match cli.command {
-        Command::Check(args) => check::run(*args, cli.policy.as_deref()),
+        Command::Check(args) => check::run(
+            *args,
+            cli.policy.as_deref(),
+            &audit::home_dir(cli.home.as_deref()),
+        ),
         Command::Policy(cmd) => policy_cmd::run(cmd, cli.policy.as_deref()),
+        Command::Audit(cmd) => audit::run(cmd, cli.home.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,6 +1,7 @@
 //! The SQLite file `audit.db`: schema, the reading side shared by every command,
 //! and the single writer thread.
 
+pub(crate) mod queue;
 pub mod schema;
 pub(crate) mod writer;
 
@@ -42,6 +43,94 @@ pub struct SegmentRow {
     pub wrapped_key: Option<Vec<u8>>,
     /// When retention destroyed its key.
     pub shredded_ms: Option<u64>,
+}
+
+/// A segment with the range of entries it sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Segment id.
+    pub id: u32,
+    /// First sequence number it sealed.
+    pub first_seq: u64,
+    /// One past the last (the next segment's first, or the log's size).
+    pub end_seq: u64,
+    /// When its first entry was recorded (ms).
+    pub created_ms: u64,
+    /// When its last entry was recorded (ms), if it has any.
+    pub last_ms: Option<u64>,
+    /// A later segment exists: nothing more is sealed with this one's key.
+    pub closed: bool,
+    /// Its key was destroyed.
+    pub shredded: bool,
+}
+
+impl SegmentInfo {
+    /// Retention's rule: a closed segment, not yet shredded, whose last entry
+    /// is older than `before_ms`.
+    pub fn shreddable_before(&self, before_ms: u64) -> bool {
+        self.closed && !self.shredded && self.last_ms.is_some_and(|t| t < before_ms)
+    }
+}
+
+/// Every segment with its entry range, read on `conn`.
+pub(crate) fn segment_infos(
+    conn: &Connection,
+    path: &Path,
+) -> Result<Vec<SegmentInfo>, StoreError> {
+    let err = |source| StoreError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let rows: Vec<(u32, u64, u64, bool)> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, first_seq, created_ms, wrapped_key IS NULL FROM segments ORDER BY id",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get(3)?,
+                ))
+            })
+            .map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)?
+    };
+    let size: u64 = conn
+        .query_row("SELECT coalesce(max(seq) + 1, 0) FROM entries", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(err)? as u64;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, &(id, first_seq, created_ms, shredded)) in rows.iter().enumerate() {
+        let next = rows.get(i + 1).map(|r| r.1);
+        let end_seq = next.unwrap_or(size);
+        let last_ms = match end_seq.checked_sub(1).filter(|l| *l >= first_seq) {
+            None => None,
+            Some(last) => conn
+                .query_row(
+                    "SELECT envelope FROM entries WHERE seq = ?1",
+                    [last as i64],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )
+                .optional()
+                .map_err(err)?
+                .and_then(|env| crate::envelope::peek_seq_time(&env).map(|(_, t)| t)),
+        };
+        out.push(SegmentInfo {
+            id,
+            first_seq,
+            end_seq,
+            created_ms,
+            last_ms,
+            closed: next.is_some(),
+            shredded,
+        });
+    }
+    Ok(out)
 }
 
 /// A read connection with the queries every reader needs.
@@ -208,6 +297,11 @@ impl Store {
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Every segment with its entry range.
+    pub fn segment_infos(&self) -> Result<Vec<SegmentInfo>, StoreError> {
+        segment_infos(&self.conn, &self.path)
     }
 
     /// Runs `f` inside one read transaction, so everything it reads comes from

@@ -1,17 +1,16 @@
-//! The one writer thread: group commit of sealed envelopes, tree nodes and a signed
+//! The writer: group commit of sealed envelopes, tree nodes and a signed
 //! checkpoint per transaction.
 //!
-//! Appenders hand over an encoded record and a completion; the thread takes every
-//! request that queued up while the previous commit was syncing (up to
-//! `max_batch`), seals and hashes them, inserts them in one transaction together
-//! with the new signed checkpoint, commits, and only then completes each request
-//! with its receipt. A request is therefore acknowledged only once its commit is
+//! Whoever holds the writer (see [`super::queue`]) takes every request that queued
+//! up while the previous commit was syncing (up to `max_batch`), seals and hashes
+//! them, inserts them in one transaction together with the new signed
+//! checkpoint, commits, and only then completes each request with its receipt. A request is therefore acknowledged only once its commit is
 //! as durable as the configured [`Durability`](super::schema::Durability) makes it,
 //! and a crash at any point leaves either the whole transaction or none of it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, TransactionBehavior, params};
@@ -19,7 +18,7 @@ use tracing::{debug, error, warn};
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::crypto::{self, Sealer, SecretKey};
-use crate::envelope::{self, Header, NONCE_LEN};
+use crate::envelope::{Header, NONCE_LEN};
 use crate::error::AuditError;
 use crate::log::{Options, Receipt};
 use crate::merkle::{self, Frontier, Node};
@@ -46,11 +45,14 @@ pub(crate) struct Pending {
     pub done: Completion,
 }
 
-/// A message to the writer thread.
+/// A request in the writer's queue.
 pub(crate) enum Msg {
     Append(Pending),
     /// Answered once everything queued before it is committed.
     Sync(SyncSender<()>),
+    /// Retention: destroy the data keys of closed segments whose last entry is
+    /// older than the time given (ms since the epoch).
+    Shred(u64, SyncSender<Result<Vec<u32>, AuditError>>),
 }
 
 /// The segment currently sealing new entries.
@@ -104,54 +106,7 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl Writer {
-    /// The thread's body: runs until every sender is gone and the queue is empty.
-    pub fn run(mut self, rx: Receiver<Msg>) {
-        let mut batch: Vec<Pending> = Vec::with_capacity(self.core.options.max_batch);
-        loop {
-            let first = match rx.recv() {
-                Ok(m) => m,
-                Err(_) => break,
-            };
-            let mut sync = None;
-            match first {
-                Msg::Append(p) => batch.push(p),
-                Msg::Sync(s) => sync = Some(s),
-            }
-            let started = Instant::now();
-            while sync.is_none() && batch.len() < self.core.options.max_batch {
-                let next = match rx.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(TryRecvError::Disconnected) => None,
-                    Err(TryRecvError::Empty) => {
-                        let left = self
-                            .core
-                            .options
-                            .max_linger
-                            .saturating_sub(started.elapsed());
-                        if left.is_zero() {
-                            None
-                        } else {
-                            rx.recv_timeout(left).ok()
-                        }
-                    }
-                };
-                match next {
-                    Some(Msg::Append(p)) => batch.push(p),
-                    Some(Msg::Sync(s)) => sync = Some(s),
-                    None => break,
-                }
-            }
-            if !batch.is_empty() {
-                self.commit_batch(&mut batch);
-            }
-            if let Some(s) = sync {
-                let _ = s.send(());
-            }
-        }
-        self.core.write_witness();
-    }
-
-    fn commit_batch(&mut self, batch: &mut Vec<Pending>) {
+    pub(crate) fn commit_batch(&mut self, batch: &mut Vec<Pending>) {
         let core = &mut self.core;
         if let Some(reason) = &core.failed {
             for p in batch.drain(..) {
@@ -185,6 +140,40 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+impl Writer {
+    /// Erases the wrapped data key of every closed segment whose last entry was
+    /// recorded before `before_ms`. Entries and the tree are untouched, so the log
+    /// still verifies; the records of those segments can no longer be read. The
+    /// segment currently sealing is never shredded.
+    pub(crate) fn shred(&mut self, before_ms: u64) -> Result<Vec<u32>, AuditError> {
+        let db = self.core.db.clone();
+        let db_err = |source| {
+            AuditError::Store(crate::store::StoreError {
+                path: db.clone(),
+                source,
+            })
+        };
+        let segments = crate::store::segment_infos(&self.conn, &db)?;
+        let tx = self.conn.transaction().map_err(db_err)?;
+        let mut shredded = Vec::new();
+        for s in segments.iter().filter(|s| s.shreddable_before(before_ms)) {
+            tx.execute(
+                "UPDATE segments SET wrapped_key = NULL, shredded_ms = ?1 WHERE id = ?2",
+                params![now_ms() as i64, s.id],
+            )
+            .map_err(db_err)?;
+            shredded.push(s.id);
+        }
+        tx.commit().map_err(db_err)?;
+        // The erased key's old page may still sit in the WAL: copy back and
+        // truncate it, so the bytes are overwritten (secure_delete) on disk.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(db_err)?;
+        Ok(shredded)
     }
 }
 
@@ -227,6 +216,7 @@ impl Core {
             .map_err(db_err)?;
         let mut leaves = Vec::with_capacity(batch.len());
         let mut tiles: Vec<Node> = Vec::new();
+        let mut aad = Vec::with_capacity(128);
         {
             let mut insert_entry = tx
                 .prepare_cached("INSERT INTO entries (seq, envelope) VALUES (?1, ?2)")
@@ -245,9 +235,15 @@ impl Core {
                 let nonce: &[u8; NONCE_LEN] = nonce
                     .try_into()
                     .map_err(|_| AuditError::Internal("nonce buffer length"))?;
-                let aad = crypto::entry_aad(&self.origin, &header);
-                let sealed = segment.sealer.seal(nonce, &aad, &p.body)?;
-                let env = envelope::assemble(&header, nonce, &sealed);
+                crypto::entry_aad_into(&self.origin, &header, &mut aad);
+                // header ‖ nonce ‖ record, the record then sealed where it lies.
+                let mut env = Vec::with_capacity(header.len() + NONCE_LEN + p.body.len() + 16);
+                env.extend_from_slice(&header);
+                env.extend_from_slice(nonce);
+                env.extend_from_slice(&p.body);
+                let at = header.len() + NONCE_LEN;
+                let tag = segment.sealer.seal_in_place(nonce, &aad, &mut env[at..])?;
+                env.extend_from_slice(&tag);
                 let leaf = merkle::leaf_hash(&env);
                 insert_entry
                     .execute(params![seq as i64, env])
@@ -279,19 +275,17 @@ impl Core {
             root: self.state.frontier.root(),
         }
         .sign(&self.signer)?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO head (id, size, note) VALUES (0, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET size = excluded.size, note = excluded.note",
-            params![signed.checkpoint.size as i64, signed.note],
         )
+        .and_then(|mut st| st.execute(params![signed.checkpoint.size as i64, signed.note]))
         .map_err(db_err)?;
         if !self.wrote_history || old_size / HISTORY_EVERY != signed.checkpoint.size / HISTORY_EVERY
         {
-            tx.execute(
-                "INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?1, ?2)",
-                params![signed.checkpoint.size as i64, signed.note],
-            )
-            .map_err(db_err)?;
+            tx.prepare_cached("INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?1, ?2)")
+                .and_then(|mut st| st.execute(params![signed.checkpoint.size as i64, signed.note]))
+                .map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
         debug!(
@@ -345,7 +339,7 @@ impl Core {
 
     /// Writes the latest checkpoint beside the database (temporary file, then
     /// rename: a reader sees the old note or the new one, never half of one).
-    fn write_witness(&mut self) {
+    pub(crate) fn write_witness(&mut self) {
         let tmp = self.witness.with_extension("checkpoint.tmp");
         let result = std::fs::write(&tmp, self.state.head.note.as_bytes())
             .and_then(|()| std::fs::rename(&tmp, &self.witness));

@@ -6,7 +6,7 @@
 //! which entry an altered tree node or root comes from (an edited envelope fails
 //! its AEAD tag) and, with `deep`, to authenticate every entry.
 
-mod scan;
+pub(crate) mod scan;
 mod store;
 
 pub use store::{verify_log, verify_log_with};

@@ -4,9 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::checkpoint::{CheckpointError, SignedCheckpoint};
 use crate::envelope;
 use crate::error::AuditError;
 use crate::merkle::{self, Frontier, Hash};
+use crate::note::{NoteError, VerifierKey};
 use crate::record::{Content, Decryptor};
 
 use super::{Problem, VerifyReport};
@@ -29,6 +31,43 @@ pub(crate) struct Claim {
     pub size: u64,
     pub root: Hash,
     pub kind: ClaimKind,
+}
+
+/// Turns a checkpoint note into a claim, or into the problem it shows.
+pub(crate) fn claim(
+    source: &str,
+    note: &str,
+    key: &VerifierKey,
+    kind: ClaimKind,
+) -> Result<Claim, Problem> {
+    match SignedCheckpoint::open(note, key) {
+        Ok(signed) => Ok(Claim {
+            source: source.to_string(),
+            size: signed.checkpoint.size,
+            root: signed.checkpoint.root,
+            kind,
+        }),
+        Err(CheckpointError::Note(NoteError::NotSignedByKnownKey { signers })) => {
+            Err(Problem::Replaced {
+                by: source.to_string(),
+                found: if signers.is_empty() {
+                    "(none)".into()
+                } else {
+                    signers.join(", ")
+                },
+                expected: format!("{}+{:08x}", key.name(), key.id()),
+            })
+        }
+        Err(CheckpointError::WrongOrigin { found, expected }) => Err(Problem::Replaced {
+            by: source.to_string(),
+            found: format!("a key of log {found:?}"),
+            expected,
+        }),
+        Err(e) => Err(Problem::BadCheckpoint {
+            by: source.to_string(),
+            why: e.to_string(),
+        }),
+    }
 }
 
 /// Replays entries `from..to`, calling the visitor with each row and envelope.

@@ -4,57 +4,20 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::checkpoint::{CheckpointError, SignedCheckpoint};
 use crate::error::AuditError;
 use crate::keys;
 use crate::merkle::Hash;
-use crate::note::{NoteError, VerifierKey};
+use crate::note::VerifierKey;
 use crate::read::AuditReader;
-use crate::store::WITNESS_FILE;
+use crate::record::Decryptor;
+use crate::store::{Store, WITNESS_FILE};
 
-use super::scan::{Claim, ClaimKind, Scanner};
+use super::scan::{ClaimKind, Scanner, claim};
 use super::{Problem, VerifyOptions, VerifyReport};
 
 /// Verifies the log `reader` opened, with default options.
 pub fn verify_log(reader: &mut AuditReader) -> Result<VerifyReport, AuditError> {
     verify_log_with(reader, &VerifyOptions::default())
-}
-
-/// Turns a checkpoint note into a claim, or into the problem it shows.
-pub(crate) fn claim(
-    source: &str,
-    note: &str,
-    key: &VerifierKey,
-    kind: ClaimKind,
-) -> Result<Claim, Problem> {
-    match SignedCheckpoint::open(note, key) {
-        Ok(signed) => Ok(Claim {
-            source: source.to_string(),
-            size: signed.checkpoint.size,
-            root: signed.checkpoint.root,
-            kind,
-        }),
-        Err(CheckpointError::Note(NoteError::NotSignedByKnownKey { signers })) => {
-            Err(Problem::Replaced {
-                by: source.to_string(),
-                found: if signers.is_empty() {
-                    "(none)".into()
-                } else {
-                    signers.join(", ")
-                },
-                expected: format!("{}+{:08x}", key.name(), key.id()),
-            })
-        }
-        Err(CheckpointError::WrongOrigin { found, expected }) => Err(Problem::Replaced {
-            by: source.to_string(),
-            found: format!("a key of log {found:?}"),
-            expected,
-        }),
-        Err(e) => Err(Problem::BadCheckpoint {
-            by: source.to_string(),
-            why: e.to_string(),
-        }),
-    }
 }
 
 /// Verifies the log `reader` opened: every entry, every stored node and
@@ -112,17 +75,60 @@ pub fn verify_log_with(
     };
     let witness = std::fs::read_to_string(home.join(WITNESS_FILE)).ok();
     let store = reader.store();
-    store.snapshot(|store| -> Result<(), AuditError> {
-        let check: String = store
-            .conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(store.err())?;
-        if check != "ok" {
-            report.problems.push(Problem::Corrupt(check));
+    let db = store.path.clone();
+    // SQLite's own integrity check reads the whole file too; it runs on its own
+    // connection beside the scan instead of before it.
+    std::thread::scope(|scope| {
+        let integrity = scope.spawn(move || -> Result<String, AuditError> {
+            let s = Store::open_read(&db)?;
+            s.conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                .map_err(|e| s.err()(e).into())
+        });
+        let scanned = scan_store(store, &key, &witness, opts, dec.as_mut(), &mut report);
+        match integrity.join() {
+            Ok(Ok(check)) if check == "ok" => {}
+            Ok(Ok(check)) => report.problems.push(Problem::Corrupt(check)),
+            Ok(Err(e)) => report.problems.push(Problem::Corrupt(e.to_string())),
+            Err(_) => report
+                .problems
+                .push(Problem::Corrupt("the integrity check crashed".into())),
         }
+        match scanned {
+            // A file SQLite itself finds damaged is a diagnosis, not a failure to
+            // verify.
+            Err(AuditError::Store(e)) if is_corruption(&e.source) => {
+                report.problems.push(Problem::Corrupt(e.to_string()));
+                Ok(())
+            }
+            other => other,
+        }
+    })?;
+    report.elapsed = started.elapsed();
+    report.sort();
+    Ok(report)
+}
+
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// The pass over the database, inside one read snapshot.
+fn scan_store(
+    store: &mut Store,
+    key: &VerifierKey,
+    witness: &Option<String>,
+    opts: &VerifyOptions,
+    dec: Option<&mut Decryptor>,
+    report: &mut VerifyReport,
+) -> Result<(), AuditError> {
+    store.snapshot(|store| -> Result<(), AuditError> {
         let mut claims = Vec::new();
         let mut problems = Vec::new();
-        let mut add = |source: &str, note: &str, kind| match claim(source, note, &key, kind) {
+        let mut add = |source: &str, note: &str, kind| match claim(source, note, key, kind) {
             Ok(c) => claims.push(c),
             Err(p) => problems.push(p),
         };
@@ -133,7 +139,7 @@ pub fn verify_log_with(
         for (size, note) in store.history()? {
             add(&format!("the log's stored checkpoint at size {size}"), &note, ClaimKind::History);
         }
-        match &witness {
+        match witness {
             Some(note) => add("the witness file audit.checkpoint", note, ClaimKind::Outside),
             None => report.remarks.push(
                 "no witness file (audit.checkpoint): a restored older copy is detected only with --from-checkpoint".into(),
@@ -159,7 +165,7 @@ pub fn verify_log_with(
                 stored.insert((level, idx), hash);
             }
         }
-        let deep = if opts.deep { dec.clone() } else { None };
+        let deep = if opts.deep { dec.as_deref().cloned() } else { None };
         if opts.deep && deep.is_none() {
             report
                 .remarks
@@ -178,9 +184,6 @@ pub fn verify_log_with(
                 })
                 .map_err(AuditError::from)
         };
-        scanner.diagnose(&mut report, dec.as_mut(), &mut fetch)
-    })?;
-    report.elapsed = started.elapsed();
-    report.sort();
-    Ok(report)
+        scanner.diagnose(report, dec, &mut fetch)
+    })
 }

@@ -7,5 +7,6 @@ mod support;
 
 mod crash;
 mod lifecycle;
+mod retention;
 mod tamper;
 mod vectors;

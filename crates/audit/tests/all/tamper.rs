@@ -304,3 +304,23 @@ fn truncation_with_an_older_head_leaves_tree_traces_and_is_named_truncated() {
         p => panic!("{p}"),
     }
 }
+
+#[test]
+fn a_damaged_file_is_named_damaged_not_a_crash() {
+    let home = Home::new();
+    fill(&home, 0, 3000);
+    // Overwrite 16 KiB in the middle of the file: B-tree pages, not one field.
+    let db = home.db();
+    let mut bytes = fs::read(&db).unwrap();
+    let mid = bytes.len() / 2 / 4096 * 4096;
+    for b in &mut bytes[mid..mid + 16384] {
+        *b = 0xA5;
+    }
+    fs::write(&db, bytes).unwrap();
+    match first(&home, None) {
+        Problem::Corrupt(_) => {}
+        p => panic!("{p}"),
+    }
+    // Appending to it is refused.
+    assert!(warden_audit::AuditLog::open(&home.path, crate::support::fast()).is_err());
+}

@@ -15,6 +15,7 @@
 
 mod support;
 
+mod audit;
 mod check;
 mod exec;
 mod explain_bench;
