@@ -209,17 +209,7 @@ pub fn verify_bundle(
         .verifier_key
         .parse()
         .map_err(|e| bad(1, format!("its verifier key: {e}")))?;
-    let mut report = VerifyReport {
-        origin: header.origin.clone(),
-        entries: 0,
-        root: [0; 32],
-        checkpoints_checked: 0,
-        authenticated: 0,
-        shredded: 0,
-        problems: Vec::new(),
-        remarks: Vec::new(),
-        elapsed: started.elapsed(),
-    };
+    let mut report = VerifyReport::new(&header.origin, started);
     let key = match &opts.trusted_key {
         Some(k) => {
             if *k != named {

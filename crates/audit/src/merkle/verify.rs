@@ -56,6 +56,41 @@ fn inclusion_len(index: u64, size: u64) -> usize {
     (inner + border) as usize
 }
 
+/// The path walk shared by both verifications (RFC 9162 §2.1.3.2 step 4 and
+/// §2.1.4.2 step 6): `fnode` is the node being proven, `snode` the last node of
+/// the tree, both at the level of the first hash. `step(hash, on_left)` is told
+/// on which side each hash joins. Fails when the path does not end exactly at
+/// the root (the callers check the length first, so this is a second guard).
+fn walk(
+    mut fnode: u64,
+    mut snode: u64,
+    path: &[Hash],
+    mut step: impl FnMut(&Hash, bool),
+) -> Result<(), ()> {
+    for p in path {
+        if snode == 0 {
+            return Err(());
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            step(p, true);
+            if fnode & 1 == 0 {
+                while fnode & 1 == 0 && fnode != 0 {
+                    fnode >>= 1;
+                    snode >>= 1;
+                }
+            }
+        } else {
+            step(p, false);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 {
+        return Err(());
+    }
+    Ok(())
+}
+
 /// The root that `proof` leads to from `leaf` at `index` in a tree of `size`.
 pub fn root_from_inclusion(
     leaf: &Hash,
@@ -73,36 +108,18 @@ pub fn root_from_inclusion(
             want,
         });
     }
-    let mut fnode = index;
-    let mut snode = size - 1;
     let mut r = *leaf;
-    for p in proof {
-        if snode == 0 {
-            return Err(ProofError::WrongLength {
-                got: proof.len(),
-                want,
-            });
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            r = node_hash(p, &r);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
+    walk(index, size - 1, proof, |p, sibling_on_left| {
+        r = if sibling_on_left {
+            node_hash(p, &r)
         } else {
-            r = node_hash(&r, p);
-        }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    if snode != 0 {
-        return Err(ProofError::WrongLength {
-            got: proof.len(),
-            want,
-        });
-    }
+            node_hash(&r, p)
+        };
+    })
+    .map_err(|()| ProofError::WrongLength {
+        got: proof.len(),
+        want,
+    })?;
     Ok(r)
 }
 
@@ -168,38 +185,24 @@ pub fn verify_consistency(
     } else {
         (proof[0], &proof[1..])
     };
-    let mut fnode = (old - 1) >> shift;
-    let mut snode = (new - 1) >> shift;
-    let mut fr = seed;
-    let mut sr = seed;
-    for c in rest {
-        if snode == 0 {
-            return Err(ProofError::WrongLength {
-                got: proof.len(),
-                want,
-            });
-        }
-        if fnode & 1 == 1 || fnode == snode {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
+    let (mut fr, mut sr) = (seed, seed);
+    walk(
+        (old - 1) >> shift,
+        (new - 1) >> shift,
+        rest,
+        |c, sibling_on_left| {
+            if sibling_on_left {
+                fr = node_hash(c, &fr);
+                sr = node_hash(c, &sr);
+            } else {
+                sr = node_hash(&sr, c);
             }
-        } else {
-            sr = node_hash(&sr, c);
-        }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    if snode != 0 {
-        return Err(ProofError::WrongLength {
-            got: proof.len(),
-            want,
-        });
-    }
+        },
+    )
+    .map_err(|()| ProofError::WrongLength {
+        got: proof.len(),
+        want,
+    })?;
     if &fr != old_root {
         return Err(ProofError::RootMismatch {
             computed: fr,

@@ -30,17 +30,7 @@ pub fn verify_log_with(
     let home = reader.home().to_path_buf();
     let origin = reader.origin().to_string();
     let logged_key = reader.verifier().clone();
-    let mut report = VerifyReport {
-        origin: origin.clone(),
-        entries: 0,
-        root: [0; 32],
-        checkpoints_checked: 0,
-        authenticated: 0,
-        shredded: 0,
-        problems: Vec::new(),
-        remarks: Vec::new(),
-        elapsed: started.elapsed(),
-    };
+    let mut report = VerifyReport::new(&origin, started);
     let key = opts
         .trusted_key
         .clone()

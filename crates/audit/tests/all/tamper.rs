@@ -41,6 +41,31 @@ fn latest_note(home: &Home) -> String {
         .note
 }
 
+/// The largest size below `size` at which the log kept a checkpoint.
+fn stored_checkpoint_below(home: &Home, size: i64) -> i64 {
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.query_row(
+        "SELECT max(size) FROM checkpoints WHERE size < ?1",
+        [size],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Fills 500 entries, keeps a copy of the database and of its witness, fills
+/// 500 more, then puts the old database back. Returns the checkpoint of 1000
+/// entries and the old witness (for the caller to restore too, or not).
+fn restore_older_copy(home: &Home) -> (String, Vec<u8>) {
+    fill(home, 0, 500);
+    let copy = home.path.join("old-audit.db");
+    fs::copy(home.db(), &copy).unwrap();
+    let old_witness = fs::read(home.path.join("audit.checkpoint")).unwrap();
+    fill(home, 500, 500);
+    let saved = latest_note(home);
+    fs::copy(&copy, home.db()).unwrap();
+    (saved, old_witness)
+}
+
 /// Flips one byte of entry `seq`'s envelope at `offset` (negative: from the end).
 fn flip_byte(home: &Home, seq: u64, offset: isize) {
     let conn = rusqlite::Connection::open(home.db()).unwrap();
@@ -131,15 +156,7 @@ fn truncation_covered_up_with_an_older_signed_head_is_caught_by_a_kept_checkpoin
     // The attacker cuts the log back to an older stored checkpoint, makes that
     // the head (a genuine signature), and removes the witness file and the tree
     // nodes over the removed entries: the database is self-consistent again.
-    let conn = rusqlite::Connection::open(home.db()).unwrap();
-    let cut: i64 = conn
-        .query_row(
-            "SELECT max(size) FROM checkpoints WHERE size < 2000",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    drop(conn);
+    let cut = stored_checkpoint_below(&home, 2000);
     assert!(cut > 0);
     home.sql(&format!(
         "DELETE FROM entries WHERE seq >= {cut};
@@ -210,13 +227,7 @@ fn a_log_rebuilt_under_another_key_is_caught_by_the_old_checkpoint() {
 #[test]
 fn a_restored_older_copy_is_named_rolled_back() {
     let home = Home::new();
-    fill(&home, 0, 500);
-    let copy = home.path.join("old-audit.db");
-    fs::copy(home.db(), &copy).unwrap();
-    let old_witness = fs::read(home.path.join("audit.checkpoint")).unwrap();
-    fill(&home, 500, 500);
-    let saved = latest_note(&home);
-    fs::copy(&copy, home.db()).unwrap();
+    let (saved, old_witness) = restore_older_copy(&home);
     // The witness file beside the database still knows the newer state.
     match first(&home, None) {
         Problem::RolledBack {
@@ -242,13 +253,7 @@ fn a_restored_older_copy_is_named_rolled_back() {
 #[test]
 fn a_rolled_back_log_that_grew_again_is_named_forked() {
     let home = Home::new();
-    fill(&home, 0, 500);
-    let copy = home.path.join("old-audit.db");
-    fs::copy(home.db(), &copy).unwrap();
-    let old_witness = fs::read(home.path.join("audit.checkpoint")).unwrap();
-    fill(&home, 500, 500);
-    let saved = latest_note(&home);
-    fs::copy(&copy, home.db()).unwrap();
+    let (saved, old_witness) = restore_older_copy(&home);
     fs::write(home.path.join("audit.checkpoint"), old_witness).unwrap();
     // Different history from 500 on, past the size of the kept checkpoint.
     fill(&home, 10_000, 600);
@@ -278,31 +283,42 @@ fn truncation_with_an_older_head_leaves_tree_traces_and_is_named_truncated() {
     let home = Home::new();
     fill(&home, 0, 2000);
     let saved = latest_note(&home);
-    let conn = rusqlite::Connection::open(home.db()).unwrap();
-    let cut: i64 = conn
+    // The earliest stored checkpoint: the tree nodes over the entries removed
+    // after it stay behind as traces.
+    let cut: i64 = rusqlite::Connection::open(home.db())
+        .unwrap()
         .query_row(
-            "SELECT max(size) FROM checkpoints WHERE size < 2000",
+            "SELECT min(size) FROM checkpoints WHERE size > 0",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    drop(conn);
+    assert!(cut < 1792, "the first commit held {cut} entries");
     home.sql(&format!(
         "DELETE FROM entries WHERE seq >= {cut};
          UPDATE head SET size = {cut}, note = (SELECT note FROM checkpoints WHERE size = {cut});"
     ));
     fs::remove_file(home.path.join("audit.checkpoint")).unwrap();
-    match first(&home, Some(("saved.note", saved))) {
-        // The kept checkpoint, or the log's own history if a commit ended at
-        // 2000 and was kept there: either way, named as truncation.
-        Problem::Truncated {
-            covered: 2000, by, ..
-        } => assert!(
-            by == "saved.note" || by.contains("stored checkpoint"),
-            "{by}"
-        ),
-        p => panic!("{p}"),
-    }
+    // Truncation, named by the log's own later history and by the checkpoint
+    // kept aside; never mistaken for a rollback.
+    let report = verify(&home, Some(("saved.note", saved)));
+    assert!(
+        matches!(report.first_problem(), Some(Problem::Truncated { .. })),
+        "{:#?}",
+        report.problems
+    );
+    assert!(
+        report.problems.iter().any(|p| matches!(p,
+            Problem::Truncated { covered: 2000, by, .. } if by == "saved.note")),
+        "{:#?}",
+        report.problems
+    );
+    assert!(
+        !report
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::RolledBack { .. }))
+    );
 }
 
 #[test]
