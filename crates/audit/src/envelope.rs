@@ -15,15 +15,15 @@
 //! 17      4     segment (whose data key sealed the record)
 //! 21      1     origin length L (0..=64)
 //! 22      L     origin (ASCII: the Action's interceptor, e.g. "hook:claude-code")
-//! 22+L    24    nonce (XChaCha20-Poly1305, random)
-//! 46+L    …     ciphertext ‖ 16-byte tag (the rest of the envelope)
+//! 22+L    12    nonce (AES-256-GCM, random)
+//! 34+L    …     ciphertext ‖ 16-byte tag (the rest of the envelope)
 //! ```
 
 /// The only envelope version so far.
 pub const VERSION: u8 = 1;
-/// Length of an XChaCha20-Poly1305 nonce.
-pub const NONCE_LEN: usize = 24;
-/// Length of a Poly1305 tag.
+/// Length of an AES-256-GCM nonce.
+pub const NONCE_LEN: usize = 12;
+/// Length of a GCM tag.
 pub const TAG_LEN: usize = 16;
 /// Longest origin name the header holds.
 pub const MAX_ORIGIN_LEN: usize = 64;

@@ -2,7 +2,7 @@
 //!
 //! Each entry (an [`Action`](warden_types::Action) and its
 //! [`Verdict`](warden_types::Verdict)) is encoded canonically (RFC 8785), sealed
-//! with XChaCha20-Poly1305 under its segment's data key, and stored as an
+//! with AES-256-GCM under its segment's data key, and stored as an
 //! [envelope](envelope) whose cleartext header is the associated data. The
 //! envelopes are the leaves of an RFC 6962 Merkle tree, so integrity is checked
 //! without any decryption key; after every commit the writer signs a C2SP

@@ -40,8 +40,8 @@ pub struct Options {
     /// How long a commit may wait for more appends once it has one (default 0:
     /// a batch is whatever queued up during the previous commit).
     pub max_linger: Duration,
-    /// Most entries sealed under one data key (default 2^20; a segment also ends
-    /// at each UTC midnight).
+    /// Most entries sealed under one data key (default 2^20, at most 2^24: the
+    /// random-nonce bound of `crypto`; a segment also ends at each UTC midnight).
     pub segment_max_entries: u64,
     /// Run SQLite's `quick_check` on open (default true).
     pub integrity_check: bool,

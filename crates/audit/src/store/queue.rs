@@ -58,6 +58,10 @@ impl Slot {
         self.filled.notify_all();
     }
 
+    fn try_take(&self) -> Option<Result<Receipt, AuditError>> {
+        lock(&self.value).take()
+    }
+
     fn take_or_wait(&self, timeout: Duration) -> Option<Result<Receipt, AuditError>> {
         let mut v = lock(&self.value);
         if v.is_none() {
@@ -127,7 +131,7 @@ impl Shared {
             false,
         )?;
         loop {
-            if let Some(r) = slot.take_or_wait(Duration::ZERO) {
+            if let Some(r) = slot.try_take() {
                 return r;
             }
             match self.writer.try_lock() {

@@ -24,6 +24,9 @@ use crate::log::{Options, Receipt};
 use crate::merkle::{self, Frontier, Node};
 use crate::note::SignerKey;
 
+/// No data key seals more records than this (random 96-bit GCM nonces; see
+/// `crypto`), whatever the options say.
+const MAX_SEGMENT_ENTRIES: u64 = 1 << 24;
 /// Milliseconds in a UTC day: segments never span two.
 const DAY_MS: u64 = 86_400_000;
 /// A checkpoint is kept in the history table each time the log crosses a multiple
@@ -309,7 +312,7 @@ impl Core {
         let day = time_ms / DAY_MS;
         if let Some(s) = &self.state.segment
             && s.day == day
-            && s.count < self.options.segment_max_entries
+            && s.count < self.options.segment_max_entries.min(MAX_SEGMENT_ENTRIES)
         {
             return Ok(s.clone());
         }
