@@ -228,6 +228,13 @@ pub fn verify_bundle(
             named
         }
     };
+    if header.origin != key.name() {
+        report.problems.push(crate::verify::Problem::Replaced {
+            by: "the bundle's header".into(),
+            found: format!("origin {:?}", header.origin),
+            expected: format!("the log {:?}", key.name()),
+        });
+    }
     let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut data_keys: HashMap<u32, SecretKey> = HashMap::new();

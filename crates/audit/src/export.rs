@@ -56,7 +56,9 @@ pub fn entry_json(e: &Entry) -> Value {
             v["verdict"] = serde_json::to_value(&r.verdict).unwrap_or(Value::Null);
         }
         Content::Shredded => v["shredded"] = Value::Bool(true),
-        Content::Unreadable(why) => v["unreadable"] = Value::String(why.clone()),
+        Content::Unreadable(why) | Content::NoKey(why) => {
+            v["unreadable"] = Value::String(why.clone())
+        }
         Content::Sealed => v["sealed"] = Value::Bool(true),
     }
     v

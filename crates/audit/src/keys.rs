@@ -88,6 +88,11 @@ pub fn keys_dir(home: &Path) -> PathBuf {
     home.join("keys")
 }
 
+/// The signing key's file (its presence means a log was created here).
+pub fn signer_path(home: &Path) -> PathBuf {
+    keys_dir(home).join(SIGNER_FILE)
+}
+
 /// Loads the keys of `home`, creating any that do not exist yet. `origin` names a
 /// new signing key (`warden/<machine-id>`); an existing key keeps its own name.
 pub fn load_or_create(home: &Path, origin: &str) -> Result<KeyRing, KeyError> {

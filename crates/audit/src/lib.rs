@@ -37,3 +37,4 @@ pub use error::AuditError;
 pub use log::{AuditLog, Options, Receipt};
 pub use read::{AuditReader, ConsistencyProof, InclusionProof};
 pub use store::schema::Durability;
+pub use store::writer::ShredReport;

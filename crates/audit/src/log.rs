@@ -27,7 +27,7 @@ use crate::merkle::{self, Frontier, Hash};
 use crate::record;
 use crate::store::queue::Shared;
 use crate::store::schema::{self, Durability, FORMAT};
-use crate::store::writer::{self, Core, Msg, OpenSegment, Pending, TreeState, Writer};
+use crate::store::writer::{self, Core, Msg, OpenSegment, Pending, ShredReport, TreeState, Writer};
 use crate::store::{DB_FILE, LOCK_FILE, Store, WITNESS_FILE};
 
 /// How a writer behaves.
@@ -119,13 +119,29 @@ impl AuditLog {
             Err(TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
         }
         let db = home.join(DB_FILE);
-        let fresh = !db.exists();
-        if !fresh && !keys::keys_dir(home).exists() {
-            // New keys would silently start a second log under the old one's name.
-            return Err(KeyError::Missing(keys::keys_dir(home)).into());
-        }
-        let default_origin = format!("warden/{}", keys::machine_id(home)?);
-        let ring = keys::load_or_create(home, &default_origin)?;
+        let witness_path = home.join(WITNESS_FILE);
+        let ring = if db.exists() {
+            // An existing log only ever uses its own keys: new ones would start a
+            // second log under the old one's name.
+            keys::load_existing(home)?
+        } else {
+            // No database, but traces of one: it was deleted (or the home is
+            // half restored). Starting afresh would have the log's own key sign
+            // a history that contradicts every checkpoint it signed before.
+            for trace in [keys::signer_path(home), witness_path.clone()] {
+                if trace.exists() {
+                    return Err(AuditError::Inconsistent {
+                        db: db.clone(),
+                        what: format!(
+                            "the database is missing but {} exists: the log was deleted or not restored (if this home never held a log, remove keys/ and {WITNESS_FILE})",
+                            trace.display()
+                        ),
+                    });
+                }
+            }
+            let default_origin = format!("warden/{}", keys::machine_id(home)?);
+            keys::load_or_create(home, &default_origin)?
+        };
         let origin = ring.signer.name().to_string();
         let verifier = ring.signer.verifier();
         let conn = schema::open_writer(&db, options.durability).map_err(|source| {
@@ -215,6 +231,7 @@ impl AuditLog {
             )));
         }
         let state = recover_state(&mut store, &ring, &origin, &inconsistent)?;
+        check_witness(&witness_path, &mut store, &ring, &state, &inconsistent)?;
         let core = Core {
             db: db.clone(),
             witness: home.join(WITNESS_FILE),
@@ -273,11 +290,7 @@ impl AuditLog {
     ) -> Result<(), AuditError> {
         let body = record::encode(action, verdict)?;
         self.shared.enqueue(
-            Msg::Append(Pending {
-                body,
-                origin: action.origin.as_str(),
-                done: Box::new(done),
-            }),
+            Msg::Append(Pending::new(body, action.origin.as_str(), Box::new(done))),
             true,
         )
     }
@@ -293,7 +306,7 @@ impl AuditLog {
     /// whose last entry is older than `before_ms` (ms since the epoch) and returns
     /// their ids. Their entries stay, so the log still verifies; their records
     /// can no longer be decrypted by anyone.
-    pub fn shred_before(&self, before_ms: u64) -> Result<Vec<u32>, AuditError> {
+    pub fn shred_before(&self, before_ms: u64) -> Result<ShredReport, AuditError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.shared.enqueue(Msg::Shred(before_ms, tx), true)?;
         rx.recv().map_err(|_| AuditError::Closed)?
@@ -317,6 +330,43 @@ impl Drop for AuditLog {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+/// The witness beside the database must not be ahead of it (a restored older
+/// copy) nor disagree with it (a fork). A witness that does not parse or is
+/// signed by another key is left for `verify` to report: it only ever adds
+/// evidence, it never decides that appending is safe.
+fn check_witness(
+    path: &Path,
+    store: &mut Store,
+    ring: &keys::KeyRing,
+    state: &TreeState,
+    inconsistent: &dyn Fn(String) -> AuditError,
+) -> Result<(), AuditError> {
+    let Ok(note) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let Ok(witness) = SignedCheckpoint::open(&note, &ring.signer.verifier()) else {
+        tracing::warn!(path = %path.display(), "the witness checkpoint does not verify; `warden audit verify` will report it");
+        return Ok(());
+    };
+    let size = state.head.checkpoint.size;
+    let w = &witness.checkpoint;
+    if w.size > size {
+        return Err(inconsistent(format!(
+            "{} covers {} entries but the log holds {size}: the log was rolled back or truncated",
+            path.display(),
+            w.size
+        )));
+    }
+    if merkle::range_root(store, 0, w.size)? != w.root {
+        return Err(inconsistent(format!(
+            "the first {} entries no longer hash to the root {} signed: the log forked",
+            w.size,
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Rebuilds the writer's state from the database and checks it against the
@@ -362,6 +412,27 @@ fn recover_state(
     };
     let segments = store.segments()?;
     let last_segment_id = segments.last().map(|s| s.id);
+    if let Some(s) = segments.last() {
+        // The open segment's entry count bounds how much its key seals: its
+        // first entry must really be where the table says it starts.
+        let starts_there = match store.envelope(s.first_seq)? {
+            Some(env) => envelope::parse(&env).is_ok_and(|e| e.header.segment == s.id),
+            None => s.first_seq == size,
+        };
+        let before_is_other = match s.first_seq.checked_sub(1) {
+            None => true,
+            Some(prev) => store
+                .envelope(prev)?
+                .and_then(|env| envelope::parse(&env).ok().map(|e| e.header.segment != s.id))
+                .unwrap_or(false),
+        };
+        if !starts_there || !before_is_other {
+            return Err(inconsistent(format!(
+                "segment {} does not start at entry {} as the segments table says",
+                s.id, s.first_seq
+            )));
+        }
+    }
     let segment = match segments.last() {
         Some(s) if s.wrapped_key.is_some() => {
             let wrapped = s.wrapped_key.as_deref().unwrap_or_default();

@@ -166,8 +166,14 @@ impl FromStr for VerifierKey {
     type Err = NoteError;
 
     fn from_str(text: &str) -> Result<Self, NoteError> {
+        // Never echo a private key someone passed by mistake.
+        let shown = if text.trim_start().starts_with("PRIVATE+KEY") {
+            "PRIVATE+KEY+… (a signer key, not a verifier key)".to_string()
+        } else {
+            text.to_string()
+        };
         let bad = |why| NoteError::BadVerifierKey {
-            key: text.to_string(),
+            key: shown.clone(),
             why,
         };
         let (name, id, data) = parse_key_text(text.trim()).map_err(bad)?;

@@ -183,6 +183,7 @@ impl AuditReader {
     /// the tree of `size` entries).
     pub fn prove(&mut self, seq: u64, size: Option<u64>) -> Result<InclusionProof, AuditError> {
         let verifier = self.verifier.to_string();
+        let verifier_key = self.verifier.clone();
         let head = self.checkpoint()?;
         self.store.snapshot(|store| {
             let size = size.unwrap_or(head.checkpoint.size);
@@ -199,6 +200,7 @@ impl AuditReader {
             let proof = merkle::inclusion_proof(store, seq, size).map_err(prove_err)?;
             let root = merkle::range_root(store, 0, size)?;
             let checkpoint = checkpoint_at(store, size, &head)?;
+            check_against_signed(store, size, &root, &head, &verifier_key)?;
             use base64::Engine;
             Ok(InclusionProof {
                 seq,
@@ -221,6 +223,7 @@ impl AuditReader {
         new: Option<u64>,
     ) -> Result<ConsistencyProof, AuditError> {
         let head = self.checkpoint()?;
+        let key = self.verifier.clone();
         self.store.snapshot(|store| {
             let new = new.unwrap_or(head.checkpoint.size);
             if new > head.checkpoint.size {
@@ -232,6 +235,8 @@ impl AuditReader {
             let proof = merkle::consistency_proof(store, old, new).map_err(prove_err)?;
             let old_root = merkle::range_root(store, 0, old)?;
             let new_root = merkle::range_root(store, 0, new)?;
+            check_against_signed(store, old, &old_root, &head, &key)?;
+            check_against_signed(store, new, &new_root, &head, &key)?;
             Ok(ConsistencyProof {
                 old_size: old,
                 new_size: new,
@@ -254,6 +259,34 @@ fn prove_err(e: merkle::ProveError<crate::store::NodeError>) -> AuditError {
             size: new,
         },
         merkle::ProveError::Source(e) => AuditError::Node(e),
+    }
+}
+
+/// A proof is only as good as the root it leads to: that root must be the one
+/// the log signed at that size (when it kept a checkpoint there), else the stored
+/// tree was altered and no proof is handed out.
+fn check_against_signed(
+    store: &Store,
+    size: u64,
+    root: &merkle::Hash,
+    head: &SignedCheckpoint,
+    key: &VerifierKey,
+) -> Result<(), AuditError> {
+    let signed = if head.checkpoint.size == size {
+        Some(head.checkpoint.root)
+    } else {
+        checkpoint_at(store, size, head)?
+            .and_then(|note| SignedCheckpoint::open(&note, key).ok())
+            .map(|c| c.checkpoint.root)
+    };
+    match signed {
+        Some(r) if r != *root => Err(AuditError::Inconsistent {
+            db: store.path.clone(),
+            what: format!(
+                "the stored tree's root at size {size} is not the one the log signed; run `warden audit verify`"
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 

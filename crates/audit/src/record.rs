@@ -64,8 +64,11 @@ pub enum Content {
     Record(Box<Record>),
     /// Its segment's key was destroyed by retention.
     Shredded,
-    /// It did not open or parse (an altered entry, or a key that is not this log's).
+    /// It did not open or parse: the entry was altered.
     Unreadable(String),
+    /// Its segment's data key is missing from the table or does not unwrap: a
+    /// problem of the segment (reported once by `verify`), not of this entry.
+    NoKey(String),
     /// Not decrypted (no key was asked for).
     Sealed,
 }
@@ -103,7 +106,7 @@ pub struct Decryptor {
     origin: String,
     master: Option<crypto::SecretKey>,
     segments: HashMap<u32, Option<Vec<u8>>>,
-    sealers: HashMap<u32, Option<Sealer>>,
+    sealers: HashMap<u32, Result<Option<Sealer>, String>>,
 }
 
 impl Decryptor {
@@ -133,7 +136,7 @@ impl Decryptor {
             segments: HashMap::new(),
             sealers: keys
                 .into_iter()
-                .map(|(id, k)| (id, Some(k.cipher())))
+                .map(|(id, k)| (id, Ok(Some(k.cipher()))))
                 .collect(),
         }
     }
@@ -144,17 +147,19 @@ impl Decryptor {
                 return Ok(None);
             };
             let sealer = match self.segments.get(&segment) {
-                None => return Err(format!("segment {segment} is not in the segments table")),
-                Some(None) => None,
-                Some(Some(wrapped)) => Some(
+                None => Err(format!("segment {segment} is not in the segments table")),
+                Some(None) => Ok(None),
+                Some(Some(wrapped)) => {
                     crypto::unwrap_data_key(master, &self.origin, segment, wrapped)
-                        .map_err(|e| format!("the data key of segment {segment}: {e}"))?
-                        .cipher(),
-                ),
+                        .map(|k| Some(k.cipher()))
+                        .map_err(|e| {
+                            format!("the data key of segment {segment} does not open: {e}")
+                        })
+                }
             };
             self.sealers.insert(segment, sealer);
         }
-        Ok(self.sealers.get(&segment).cloned().flatten())
+        self.sealers.get(&segment).cloned().unwrap_or(Ok(None))
     }
 
     /// Whether this decryptor can open anything at all.
@@ -170,7 +175,7 @@ impl Decryptor {
             Content::Sealed
         } else {
             match self.sealer(h.segment) {
-                Err(why) => Content::Unreadable(why),
+                Err(why) => Content::NoKey(why),
                 Ok(None) if self.master.is_some() => Content::Shredded,
                 Ok(None) => Content::Sealed,
                 Ok(Some(sealer)) => {

@@ -52,7 +52,7 @@ fn inclusion_len(index: u64, size: u64) -> usize {
     // Levels where the paths to `index` and to the last leaf differ are inner
     // nodes; above them, one hash per set bit is on the right border.
     let inner = 64 - (index ^ (size - 1)).leading_zeros();
-    let border = (index >> inner).count_ones();
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
     (inner + border) as usize
 }
 

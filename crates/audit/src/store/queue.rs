@@ -75,9 +75,15 @@ impl Slot {
     }
 }
 
-/// A poisoned lock means a completion panicked mid-commit; the data it guards is
-/// still consistent (every mutation of it is completed before callbacks run),
-/// so the guard is taken over rather than the panic spread to every appender.
+fn mark_failed(w: &mut Writer) {
+    if w.core.failed.is_none() {
+        w.core.failed = Some("the audit writer panicked".into());
+    }
+}
+
+/// The queue and slot locks guard plain data that every critical section leaves
+/// consistent, so a poisoned one is taken over rather than the panic spread to
+/// every appender. (The writer's lock is different: see `writer_checked`.)
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -123,11 +129,7 @@ impl Shared {
         let slot = Slot::new();
         let s = Arc::clone(&slot);
         self.enqueue(
-            Msg::Append(Pending {
-                body,
-                origin,
-                done: Box::new(move |r| s.fill(r)),
-            }),
+            Msg::Append(Pending::new(body, origin, Box::new(move |r| s.fill(r)))),
             false,
         )?;
         loop {
@@ -135,8 +137,12 @@ impl Shared {
                 return r;
             }
             match self.writer.try_lock() {
-                Ok(mut w) => self.drain(&mut w),
-                Err(std::sync::TryLockError::Poisoned(p)) => self.drain(&mut p.into_inner()),
+                Ok(mut w) => self.drain_guarded(&mut w),
+                Err(std::sync::TryLockError::Poisoned(p)) => {
+                    let mut w = p.into_inner();
+                    mark_failed(&mut w);
+                    self.drain_guarded(&mut w)
+                }
                 Err(std::sync::TryLockError::WouldBlock) => {
                     if let Some(r) = slot.take_or_wait(RECHECK) {
                         return r;
@@ -210,12 +216,36 @@ impl Shared {
                     break;
                 }
             }
-            let mut w = lock(&self.writer);
-            self.drain(&mut w);
+            let mut w = self.writer_checked();
+            self.drain_guarded(&mut w);
         }
-        let mut w = lock(&self.writer);
-        self.drain(&mut w);
-        w.core.write_witness();
+        let mut w = self.writer_checked();
+        self.drain_guarded(&mut w);
+        w.close_witness();
+    }
+
+    /// The writer, marked failed if a panic poisoned it (its state may be ahead
+    /// of the database: never commit from it again).
+    fn writer_checked(&self) -> MutexGuard<'_, Writer> {
+        match self.writer.lock() {
+            Ok(w) => w,
+            Err(p) => {
+                let mut w = p.into_inner();
+                mark_failed(&mut w);
+                w
+            }
+        }
+    }
+
+    /// [`Shared::drain`], with a panic inside it contained: the writer is marked
+    /// failed (every later append is refused) and the committer lives on to
+    /// refuse them, instead of leaving appenders waiting on a dead thread.
+    fn drain_guarded(&self, w: &mut Writer) {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain(w)));
+        if result.is_err() {
+            mark_failed(w);
+            tracing::error!("the audit writer panicked; appending is refused from now on");
+        }
     }
 
     /// Refuses new appends and wakes the background committer to finish.

@@ -23,6 +23,7 @@ use crate::error::AuditError;
 use crate::log::{Options, Receipt};
 use crate::merkle::{self, Frontier, Node};
 use crate::note::SignerKey;
+use crate::store::schema::Durability;
 
 /// No data key seals more records than this (random 96-bit GCM nonces; see
 /// `crypto`), whatever the options say.
@@ -44,8 +45,43 @@ pub(crate) struct Pending {
     pub body: Vec<u8>,
     /// The Action's origin, for the cleartext header.
     pub origin: &'static str,
-    /// Called with the receipt once durable, or with the error.
-    pub done: Completion,
+    /// Called with the receipt once durable, or with the error; taken when
+    /// called, so a `Pending` dropped unanswered answers on its own (see Drop).
+    done: Option<Completion>,
+}
+
+impl Pending {
+    pub fn new(body: Vec<u8>, origin: &'static str, done: Completion) -> Pending {
+        Pending {
+            body,
+            origin,
+            done: Some(done),
+        }
+    }
+
+    /// Hands `result` to the appender. A completion that panics is contained:
+    /// it must not take the writer (and every other appender) down with it.
+    pub fn complete(mut self, result: Result<Receipt, AuditError>) {
+        if let Some(done) = self.done.take()
+            && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| done(result))).is_err()
+        {
+            error!("an audit append's completion panicked");
+        }
+    }
+}
+
+impl Drop for Pending {
+    /// An append that leaves the queue without an answer (a panic unwinding
+    /// through a batch) is refused, never left waiting forever.
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                done(Err(AuditError::WriterFailed(
+                    "the append was dropped by the writer".into(),
+                )))
+            }));
+        }
+    }
 }
 
 /// A request in the writer's queue.
@@ -55,7 +91,18 @@ pub(crate) enum Msg {
     Sync(SyncSender<()>),
     /// Retention: destroy the data keys of closed segments whose last entry is
     /// older than the time given (ms since the epoch).
-    Shred(u64, SyncSender<Result<Vec<u32>, AuditError>>),
+    Shred(u64, SyncSender<Result<ShredReport, AuditError>>),
+}
+
+/// What retention did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShredReport {
+    /// Segments whose data keys were destroyed.
+    pub segments: Vec<u32>,
+    /// Whether the WAL was copied back and truncated, so the erased keys' old
+    /// bytes are gone from it too. False while readers hold old snapshots: the
+    /// bytes then leave the WAL at a later checkpoint.
+    pub wal_cleared: bool,
 }
 
 /// The segment currently sealing new entries.
@@ -113,7 +160,7 @@ impl Writer {
         let core = &mut self.core;
         if let Some(reason) = &core.failed {
             for p in batch.drain(..) {
-                (p.done)(Err(AuditError::WriterFailed(reason.clone())));
+                p.complete(Err(AuditError::WriterFailed(reason.clone())));
             }
             return;
         }
@@ -122,14 +169,19 @@ impl Writer {
             Ok(leaves) => {
                 let checkpoint = Arc::clone(&core.state.head);
                 for (p, (seq, leaf_hash)) in batch.drain(..).zip(leaves) {
-                    (p.done)(Ok(Receipt {
+                    p.complete(Ok(Receipt {
                         seq,
                         leaf_hash,
                         checkpoint: Arc::clone(&checkpoint),
                     }));
                 }
                 core.wrote_history = true;
-                if core.witness_at.is_none_or(|t| t.elapsed() >= WITNESS_EVERY) {
+                // In fast mode a commit is not yet on stable storage: a witness
+                // written now could be ahead of the database after a power loss,
+                // so it is written only at close, after a syncing checkpoint.
+                if core.options.durability == Durability::Strict
+                    && core.witness_at.is_none_or(|t| t.elapsed() >= WITNESS_EVERY)
+                {
                     core.write_witness();
                 }
             }
@@ -139,7 +191,7 @@ impl Writer {
                 core.check_still_consistent(&self.conn);
                 let reason = e.to_string();
                 for p in batch.drain(..) {
-                    (p.done)(Err(AuditError::CommitFailed(reason.clone())));
+                    p.complete(Err(AuditError::CommitFailed(reason.clone())));
                 }
             }
         }
@@ -151,7 +203,7 @@ impl Writer {
     /// recorded before `before_ms`. Entries and the tree are untouched, so the log
     /// still verifies; the records of those segments can no longer be read. The
     /// segment currently sealing is never shredded.
-    pub(crate) fn shred(&mut self, before_ms: u64) -> Result<Vec<u32>, AuditError> {
+    pub(crate) fn shred(&mut self, before_ms: u64) -> Result<ShredReport, AuditError> {
         let db = self.core.db.clone();
         let db_err = |source| {
             AuditError::Store(crate::store::StoreError {
@@ -172,11 +224,43 @@ impl Writer {
         }
         tx.commit().map_err(db_err)?;
         // The erased key's old page may still sit in the WAL: copy back and
-        // truncate it, so the bytes are overwritten (secure_delete) on disk.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(db_err)?;
-        Ok(shredded)
+        // truncate it, so the bytes are overwritten (secure_delete) on disk. The
+        // shred itself is committed either way; a busy WAL is reported.
+        let wal: rusqlite::Result<(i64, i64, i64)> =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                });
+        let wal_cleared = matches!(wal, Ok((0, log, done)) if log == done);
+        if !wal_cleared {
+            warn!(result = ?wal, "shredded keys remain in the WAL until its next checkpoint");
+        }
+        Ok(ShredReport {
+            segments: shredded,
+            wal_cleared,
+        })
+    }
+}
+
+impl Writer {
+    /// The witness at shutdown: in fast mode only after a checkpoint has synced
+    /// everything into the database file (otherwise it is left as it was).
+    pub(crate) fn close_witness(&mut self) {
+        if self.core.options.durability == Durability::Fast {
+            let synced: rusqlite::Result<(i64, i64, i64)> =
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    });
+            match synced {
+                Ok((0, log, done)) if log == done => {}
+                other => {
+                    warn!(result = ?other, "the WAL could not be synced at close; the witness is left as it was");
+                    return;
+                }
+            }
+        }
+        self.core.write_witness();
     }
 }
 

@@ -64,6 +64,21 @@ pub enum Problem {
         /// The sequence number its own authenticated header names.
         holds: u64,
     },
+    /// Entries after the latest signed checkpoint: added to the file outside the
+    /// writer, which signs every commit's head in the same transaction.
+    Unsigned {
+        /// The first such entry.
+        from: u64,
+        /// How many.
+        count: u64,
+    },
+    /// A segment's key or its place in the log does not check out.
+    BadSegment {
+        /// The segment.
+        segment: u32,
+        /// What is wrong.
+        why: String,
+    },
     /// An entry is not a well-formed envelope.
     Malformed {
         /// The row.
@@ -142,6 +157,8 @@ impl Problem {
             | Problem::Malformed { seq, .. } => (1, *seq),
             Problem::Reordered { row, holds } => (1, (*row).min(*holds)),
             Problem::BadNode { first, .. } => (1, *first),
+            Problem::Unsigned { from, .. } => (1, *from),
+            Problem::BadSegment { .. } => (0, 1),
             Problem::Truncated { entries, .. } | Problem::RolledBack { entries, .. } => {
                 (2, *entries)
             }
@@ -165,6 +182,12 @@ impl fmt::Display for Problem {
                 "entries reordered: the place of entry {row} holds entry {holds}"
             ),
             Problem::Malformed { seq, error } => write!(f, "entry {seq} is malformed: {error}"),
+            Problem::Unsigned { from, count } => write!(
+                f,
+                "entries {from} to {} are covered by no signed checkpoint: they were added outside warden's writer",
+                from + count - 1
+            ),
+            Problem::BadSegment { segment, why } => write!(f, "segment {segment}: {why}"),
             Problem::Truncated {
                 entries,
                 covered,

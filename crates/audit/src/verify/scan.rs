@@ -89,8 +89,21 @@ pub(crate) struct Scanner {
     malformed: Vec<(u64, String)>,
     gaps: Vec<(u64, u64)>,
     edited: Vec<(u64, String)>,
+    /// Rows whose sequence number came again (bundles only: the database's
+    /// primary key cannot repeat).
+    repeated: Vec<u64>,
+    /// `(segment, first row)` each time the header's segment changes.
+    pub segment_starts: Vec<(u32, u64)>,
     authenticated: u64,
     shredded: u64,
+}
+
+/// The leaves `[first, end)` a node at `level`, `index` covers; `None` when
+/// that does not fit in 64 bits (a node no real log has).
+pub(crate) fn node_span(level: u32, index: u64) -> Option<(u64, u64)> {
+    let width = 1u64.checked_shl(level)?;
+    let first = index.checked_mul(width)?;
+    Some((first, first.checked_add(width)?))
 }
 
 impl Scanner {
@@ -119,6 +132,8 @@ impl Scanner {
             malformed: Vec::new(),
             gaps: Vec::new(),
             edited: Vec::new(),
+            repeated: Vec::new(),
+            segment_starts: Vec::new(),
             authenticated: 0,
             shredded: 0,
         };
@@ -128,22 +143,35 @@ impl Scanner {
 
     /// One row of the log.
     pub fn feed(&mut self, row: u64, bytes: &[u8]) {
-        if row != self.expected {
-            self.gaps
-                .push((self.expected, row.saturating_sub(self.expected)));
+        if row < self.expected {
+            self.repeated.push(row);
+            return;
         }
-        self.expected = row + 1;
+        if row != self.expected {
+            self.gaps.push((self.expected, row - self.expected));
+        }
+        self.expected = row.saturating_add(1);
         match envelope::parse(bytes) {
             Err(e) => self.malformed.push((row, e.to_string())),
-            Ok(env) if env.header.seq != row => self.misplaced.push((row, env.header.seq)),
-            Ok(_) => {}
+            Ok(env) => {
+                if env.header.seq != row {
+                    self.misplaced.push((row, env.header.seq));
+                }
+                if self
+                    .segment_starts
+                    .last()
+                    .is_none_or(|(s, _)| *s != env.header.segment)
+                {
+                    self.segment_starts.push((env.header.segment, row));
+                }
+            }
         }
         if let Some(dec) = self.deep.as_mut() {
             match dec.open(bytes).map(|e| e.content) {
                 Ok(Content::Record(_)) => self.authenticated += 1,
                 Ok(Content::Shredded) => self.shredded += 1,
                 Ok(Content::Unreadable(why)) => self.edited.push((row, why)),
-                Ok(Content::Sealed) | Err(_) => {}
+                Ok(Content::Sealed | Content::NoKey(_)) | Err(_) => {}
             }
         }
         let stored = &self.stored;
@@ -201,6 +229,12 @@ impl Scanner {
                 error: error.clone(),
             });
         }
+        for seq in &self.repeated {
+            p.push(Problem::Malformed {
+                seq: *seq,
+                error: "the sequence number appears more than once".into(),
+            });
+        }
         for (seq, detail) in &self.edited {
             p.push(Problem::Edited {
                 seq: *seq,
@@ -226,11 +260,21 @@ impl Scanner {
                 by: c.source.clone(),
             });
         }
+        // Entries past the latest signed checkpoint were never part of a
+        // commit: the writer signs the head in the same transaction.
+        if let Some(h) = head_size
+            && n > h
+        {
+            p.push(Problem::Unsigned {
+                from: h,
+                count: n - h,
+            });
+        }
         // Stored tree nodes over leaves the log no longer has are traces of
         // entries that were removed; an older copy of the file has none.
         let removed_traces = self.stored.as_ref().is_some_and(|m| {
             m.keys()
-                .any(|&(level, index)| (index + 1).checked_shl(level).is_none_or(|end| end > n))
+                .any(|&(level, index)| node_span(level, index).is_none_or(|(_, end)| end > n))
         });
         if let Some(c) = beyond(true) {
             let problem = if head_size == Some(n) && !removed_traces {
@@ -254,7 +298,8 @@ impl Scanner {
         let mut ranges: Vec<(u64, u64)> = self
             .node_mismatch
             .iter()
-            .map(|&(level, index)| (index << level, ((index + 1) << level).min(n)))
+            .filter_map(|&(level, index)| node_span(level, index))
+            .map(|(first, end)| (first, end.min(n)))
             .collect();
         for &i in &self.root_mismatch {
             let size = self.claims[i].size;
@@ -300,7 +345,7 @@ impl Scanner {
                     fetch(row, row + 1, &mut |_, bytes| {
                         genuine = matches!(
                             dec.open(bytes).map(|e| e.content),
-                            Ok(Content::Record(_) | Content::Shredded)
+                            Ok(Content::Record(_) | Content::Shredded | Content::NoKey(_))
                         );
                     })?;
                     if genuine {
@@ -341,8 +386,10 @@ impl Scanner {
             .min();
         let explained = |end: u64| first_entry_problem.is_some_and(|s| s < end);
         for &(level, index) in &self.node_mismatch {
-            let first = index << level;
-            let end = ((index + 1) << level).min(n);
+            let Some((first, full_end)) = node_span(level, index) else {
+                continue;
+            };
+            let end = full_end.min(n);
             let inside = p.iter().any(|x| match x {
                 Problem::Edited { seq, .. }
                 | Problem::Missing { seq, .. }
@@ -355,7 +402,7 @@ impl Scanner {
                     level,
                     index,
                     first,
-                    end: (index + 1) << level,
+                    end: full_end,
                 });
             }
         }

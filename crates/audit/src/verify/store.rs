@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::crypto::{self, SecretKey};
 use crate::error::AuditError;
 use crate::keys;
 use crate::merkle::Hash;
 use crate::note::VerifierKey;
 use crate::read::AuditReader;
 use crate::record::Decryptor;
-use crate::store::{Store, WITNESS_FILE};
+use crate::store::{SegmentRow, Store, WITNESS_FILE};
 
 use super::scan::{ClaimKind, Scanner, claim};
 use super::{Problem, VerifyOptions, VerifyReport};
@@ -54,8 +55,8 @@ pub fn verify_log_with(
             .remarks
             .push("keys/log.vkey is absent: the database's own key was used".into()),
     }
-    let mut dec = match reader.decryptor() {
-        Ok(d) => Some(d),
+    let master = match keys::load_master(&home) {
+        Ok(m) => Some(m),
         Err(e) => {
             report
                 .remarks
@@ -75,7 +76,7 @@ pub fn verify_log_with(
                 .query_row("PRAGMA quick_check", [], |r| r.get(0))
                 .map_err(|e| s.err()(e).into())
         });
-        let scanned = scan_store(store, &key, &witness, opts, dec.as_mut(), &mut report);
+        let scanned = scan_store(store, &key, &witness, opts, master, &origin, &mut report);
         match integrity.join() {
             Ok(Ok(check)) if check == "ok" => {}
             Ok(Ok(check)) => report.problems.push(Problem::Corrupt(check)),
@@ -85,9 +86,9 @@ pub fn verify_log_with(
                 .push(Problem::Corrupt("the integrity check crashed".into())),
         }
         match scanned {
-            // A file SQLite itself finds damaged is a diagnosis, not a failure to
-            // verify.
-            Err(AuditError::Store(e)) if is_corruption(&e.source) => {
+            // A log whose own file cannot be read through is damaged: that is a
+            // diagnosis, not a failure to verify.
+            Err(AuditError::Store(e)) => {
                 report.problems.push(Problem::Corrupt(e.to_string()));
                 Ok(())
             }
@@ -99,23 +100,23 @@ pub fn verify_log_with(
     Ok(report)
 }
 
-fn is_corruption(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
-    )
-}
-
 /// The pass over the database, inside one read snapshot.
 fn scan_store(
     store: &mut Store,
     key: &VerifierKey,
     witness: &Option<String>,
     opts: &VerifyOptions,
-    dec: Option<&mut Decryptor>,
+    master: Option<SecretKey>,
+    origin: &str,
     report: &mut VerifyReport,
 ) -> Result<(), AuditError> {
     store.snapshot(|store| -> Result<(), AuditError> {
+        // Built inside the snapshot: a segment the writer opens meanwhile is
+        // neither in it nor in the entries read.
+        let segments = store.segments()?;
+        let mut dec = master
+            .clone()
+            .map(|m| Decryptor::new(origin, Some(m), &segments));
         let mut claims = Vec::new();
         let mut problems = Vec::new();
         let mut add = |source: &str, note: &str, kind| match claim(source, note, key, kind) {
@@ -147,15 +148,21 @@ fn scan_store(
                 .map_err(store.err())?;
             let mut rows = stmt.query([]).map_err(store.err())?;
             while let Some(r) = rows.next().map_err(store.err())? {
-                let level: u32 = r.get(0).map_err(store.err())?;
-                let idx = r.get::<_, i64>(1).map_err(store.err())? as u64;
+                let level: i64 = r.get(0).map_err(store.err())?;
+                let idx: i64 = r.get(1).map_err(store.err())?;
+                let (Ok(level), Ok(idx)) = (u32::try_from(level), u64::try_from(idx)) else {
+                    report.problems.push(Problem::Corrupt(format!(
+                        "a tree node row has level {level} and index {idx}, out of range"
+                    )));
+                    continue;
+                };
                 let hash: Vec<u8> = r.get(2).map_err(store.err())?;
                 // A node that is not 32 bytes never matches and is reported.
                 let hash: Hash = hash.try_into().unwrap_or([0; 32]);
                 stored.insert((level, idx), hash);
             }
         }
-        let deep = if opts.deep { dec.as_deref().cloned() } else { None };
+        let deep = if opts.deep { dec.clone() } else { None };
         if opts.deep && deep.is_none() {
             report
                 .remarks
@@ -166,6 +173,7 @@ fn scan_store(
             scanner.feed(seq, bytes);
             true
         })?;
+        check_segments(&segments, &scanner.segment_starts, master.as_ref(), origin, report);
         let mut fetch = |from: u64, to: u64, f: &mut dyn FnMut(u64, &[u8])| {
             store
                 .scan(from, to, |seq, bytes| {
@@ -174,6 +182,71 @@ fn scan_store(
                 })
                 .map_err(AuditError::from)
         };
-        scanner.diagnose(report, dec, &mut fetch)
+        scanner.diagnose(report, dec.as_mut(), &mut fetch)
     })
+}
+
+/// The segments table against the entries: every segment starts where its
+/// entries start, in order; a key is missing only where retention recorded
+/// destroying it, and never for the segment in use; every key unwraps for its
+/// own segment (a key moved from another segment does not).
+fn check_segments(
+    rows: &[SegmentRow],
+    starts: &[(u32, u64)],
+    master: Option<&SecretKey>,
+    origin: &str,
+    report: &mut VerifyReport,
+) {
+    let mut bad = |segment: u32, why: String| {
+        report.problems.push(Problem::BadSegment { segment, why });
+    };
+    for &(id, first) in starts {
+        match rows.iter().find(|r| r.id == id) {
+            None => bad(
+                id,
+                format!("entries from {first} name it, but the segments table has no such segment"),
+            ),
+            Some(r) if r.first_seq != first => bad(
+                id,
+                format!(
+                    "the table says it starts at entry {}, its entries start at {first}",
+                    r.first_seq
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    if starts.windows(2).any(|w| w[1].0 <= w[0].0) {
+        bad(
+            starts.iter().map(|s| s.0).max().unwrap_or(0),
+            "entries switch back to an earlier segment".into(),
+        );
+    }
+    let last = rows.last().map(|r| r.id);
+    for r in rows {
+        if !starts.iter().any(|(id, _)| *id == r.id) {
+            bad(r.id, "no entry is sealed with it".into());
+        }
+        match (&r.wrapped_key, r.shredded_ms) {
+            (None, None) => bad(
+                r.id,
+                "its data key was erased without a retention record".into(),
+            ),
+            (None, Some(_)) if Some(r.id) == last => {
+                bad(r.id, "the segment in use has no data key".into())
+            }
+            (Some(wrapped), _) => {
+                if let Some(m) = master
+                    && crypto::unwrap_data_key(m, origin, r.id, wrapped).is_err()
+                {
+                    bad(
+                        r.id,
+                        "its wrapped data key does not open (altered, or moved from another segment)"
+                            .into(),
+                    );
+                }
+            }
+            (None, Some(_)) => {}
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod support;
 
 mod crash;
 mod lifecycle;
+mod outside_writes;
 mod retention;
 mod tamper;
 mod vectors;

@@ -231,7 +231,7 @@ fn line(e: &Entry) -> String {
             s
         }
         Content::Shredded => format!("{head} (record destroyed by retention)"),
-        Content::Unreadable(why) => format!("{head} UNREADABLE: {why}"),
+        Content::Unreadable(why) | Content::NoKey(why) => format!("{head} UNREADABLE: {why}"),
         Content::Sealed => format!("{head} (sealed: no key)"),
     }
 }
@@ -331,6 +331,8 @@ pub fn tail(a: TailArgs, home: &Path) -> Result<u8> {
     }
     loop {
         std::thread::sleep(Duration::from_millis(500));
+        // A new segment (each UTC midnight) brings a new data key.
+        dec = reader.decryptor()?;
         let mut open = true;
         reader.for_each(next, u64::MAX, &mut dec, |e| {
             next = e.seq + 1;

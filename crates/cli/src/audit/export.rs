@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use warden_audit::export::{entry_json, rfc3339_ms, to_ocsf};
+use warden_audit::record::Content;
 use warden_audit::{AuditLog, AuditReader, Options};
 
 /// Export formats.
@@ -58,7 +59,7 @@ pub fn run(a: ExportArgs, home: &Path) -> Result<u8> {
     }
     let mut reader = AuditReader::open(home)?;
     let sink: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(File::create(p).with_context(|| format!("--output {}", p.display()))?),
+        Some(p) => Box::new(private_file(p).with_context(|| format!("--output {}", p.display()))?),
         None => Box::new(std::io::stdout()),
     };
     let mut out = BufWriter::new(sink);
@@ -82,15 +83,17 @@ pub fn run(a: ExportArgs, home: &Path) -> Result<u8> {
             let mut dec = reader.decryptor()?;
             let origin = reader.origin().to_string();
             let mut failed = None;
-            let mut skipped = 0u64;
+            let (mut shredded, mut unreadable) = (0u64, 0u64);
             reader.for_each(0, u64::MAX, &mut dec, |e| {
+                match e.content {
+                    Content::Shredded => shredded += 1,
+                    Content::Record(_) => {}
+                    _ => unreadable += 1,
+                }
                 let value = match a.format {
                     Format::Ocsf => match to_ocsf(&e, &origin) {
                         Some(v) => v,
-                        None => {
-                            skipped += 1;
-                            return true;
-                        }
+                        None => return true,
                     },
                     _ => entry_json(&e),
                 };
@@ -108,8 +111,14 @@ pub fn run(a: ExportArgs, home: &Path) -> Result<u8> {
             if let Some(e) = failed {
                 return Err(e).context("writing the export");
             }
-            if skipped > 0 {
-                eprintln!("{skipped} entries without a readable record (shredded) were left out");
+            if shredded > 0 && a.format == Format::Ocsf {
+                eprintln!("{shredded} entries whose records retention destroyed were left out");
+            }
+            out.flush().context("writing the export")?;
+            if unreadable > 0 {
+                bail!(
+                    "{unreadable} entries could not be read (altered, or their segment key is damaged); run `warden audit verify`"
+                );
             }
         }
     }
@@ -118,6 +127,20 @@ pub fn run(a: ExportArgs, home: &Path) -> Result<u8> {
         eprintln!("wrote {written} entries to {}", p.display());
     }
     Ok(0)
+}
+
+/// An output file only its owner can read: exports hold decrypted records,
+/// bundles with --reveal-keys hold data keys.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
 }
 
 pub fn shred(a: ShredArgs, home: &Path) -> Result<u8> {
@@ -146,15 +169,20 @@ pub fn shred(a: ShredArgs, home: &Path) -> Result<u8> {
         return Ok(0);
     }
     let log = AuditLog::open(home, Options::default())?;
-    let shredded = log.shred_before(before)?;
+    let report = log.shred_before(before)?;
     log.close()?;
-    if shredded.is_empty() {
+    if report.segments.is_empty() {
         println!("nothing to shred before {}", rfc3339_ms(before));
     } else {
         println!(
             "shredded the data keys of segments {:?}: their records can no longer be read; the log still verifies",
-            shredded
+            report.segments
         );
+        if !report.wal_cleared {
+            println!(
+                "note: readers held the write-ahead log open; the erased keys leave it at its next checkpoint"
+            );
+        }
     }
     Ok(0)
 }

@@ -1,5 +1,5 @@
 //! Verifiers for third parties who hold no database: inclusion and consistency
-//! proofs from hex hashes, and C2SP signed notes against a verifier key.
+//! proofs from hashes, and C2SP signed notes against a verifier key.
 //! Exit 0 valid, 1 invalid, 2 malformed input (the offending argument named).
 
 use std::path::PathBuf;
@@ -9,15 +9,18 @@ use warden_audit::merkle::{self, Hash};
 use warden_audit::note::{self, VerifierKey};
 
 pub const OFFLINE_HELP: &str = "\
-Hashes are hex (64 digits); proofs are comma-separated hex hashes, from the leaf's
-sibling upwards (the order `warden audit prove` prints). An empty proof is ''.
+Hashes are hex (64 digits) or base64 (as on a checkpoint's root line); proofs are
+comma-separated hashes, from the leaf's sibling upwards (the order `warden audit
+prove` prints). An empty proof is ''. Trust only a root taken from a checkpoint
+whose signature you checked with the log's key, kept from before:
 
 Examples:
-  warden audit prove 41 > p.json     # on the machine with the log
+  warden audit prove 41 > p.json                    # on the machine with the log
+  jq -r .checkpoint p.json > cp.note
+  warden audit verify-note --key \"$KEY\" cp.note
   warden audit verify-inclusion --leaf-hash $(jq -r .leaf_hash p.json) --index 41 \\
-      --size $(jq -r .tree_size p.json) --root $(jq -r .root p.json) \\
+      --size $(sed -n 2p cp.note) --root $(sed -n 3p cp.note) \\
       --proof $(jq -r '.proof | join(\",\")' p.json)
-  warden audit verify-note --key \"$(warden audit key)\" cp.note
 
 Exit codes: 0 valid, 1 invalid, 2 malformed input.";
 
@@ -80,9 +83,18 @@ fn malformed(what: &str, why: impl std::fmt::Display) -> u8 {
     MALFORMED
 }
 
+/// A SHA-256 hash in hex (as proofs print it) or base64 (as a checkpoint's
+/// root line has it).
 fn parse_hash(what: &str, text: &str) -> Result<Hash, u8> {
-    let bytes = hex::decode(text.trim())
-        .map_err(|e| malformed(what, format!("{text:?} is not hex ({e})")))?;
+    let t = text.trim();
+    let bytes = if t.len() == 44 && t.ends_with('=') {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .map_err(|e| malformed(what, format!("{text:?} is not base64 ({e})")))?
+    } else {
+        hex::decode(t).map_err(|e| malformed(what, format!("{text:?} is not hex ({e})")))?
+    };
     bytes.try_into().map_err(|b: Vec<u8>| {
         malformed(
             what,

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use warden_audit::AuditReader;
 use warden_audit::note::VerifierKey;
 use warden_audit::verify::{ExternalCheckpoint, VerifyOptions, VerifyReport, verify_log_with};
+use warden_audit::{AuditError, AuditReader};
 
 pub const VERIFY_HELP: &str = "\
 Examples:
@@ -18,7 +18,9 @@ Examples:
 Diagnoses: edited (an entry's bytes changed), missing (deleted from the middle),
 reordered (rows swapped), truncated (entries removed at the end), rolled back
 (an older copy of the log), forked (history rewritten and re-signed), replaced
-(signed by another key), bad checkpoint, bad stored tree node, malformed, damaged.
+(signed by another key), unsigned (entries added after the latest checkpoint),
+bad segment (keys erased or moved), bad checkpoint, bad stored tree node,
+malformed, damaged.
 
 Exit codes: 0 intact, 1 not intact, 2 nothing to verify or malformed input.";
 
@@ -76,6 +78,12 @@ pub fn run(a: VerifyArgs, home: &Path) -> Result<u8> {
         deep: a.deep,
     };
     let report = match &a.bundle {
+        Some(_) if opts.trusted_key.is_none() => {
+            // A bundle names its own key; anyone can make a self-consistent one.
+            return Ok(cannot(
+                "--bundle needs --key: the log's verifier key, obtained from its owner (`warden audit key` on the log's machine)",
+            ));
+        }
         Some(path) => {
             let file = match std::fs::File::open(path) {
                 Ok(f) => f,
@@ -89,7 +97,7 @@ pub fn run(a: VerifyArgs, home: &Path) -> Result<u8> {
         None => {
             let mut reader = match AuditReader::open(home) {
                 Ok(r) => r,
-                Err(e) => return Ok(cannot(e)),
+                Err(e) => return Ok(unopenable(e, home)),
             };
             match verify_log_with(&mut reader, &opts) {
                 Ok(r) => r,
@@ -103,6 +111,34 @@ pub fn run(a: VerifyArgs, home: &Path) -> Result<u8> {
         print!("{}", render(&report, a.bundle.as_deref()));
     }
     Ok(if report.intact() { INTACT } else { NOT_INTACT })
+}
+
+/// A log that cannot even be opened: nothing to verify (exit 2) only when no
+/// log was ever there; a damaged file, or a missing one whose keys or witness
+/// remain, is a log that is not intact (exit 1).
+fn unopenable(e: AuditError, home: &Path) -> u8 {
+    let traces = [
+        warden_audit::keys::signer_path(home),
+        home.join(warden_audit::store::WITNESS_FILE),
+    ];
+    match e {
+        AuditError::NoLog(db) => match traces.iter().find(|t| t.exists()) {
+            Some(t) => {
+                println!(
+                    "NOT INTACT: {} is missing but {} exists: the log was deleted",
+                    db.display(),
+                    t.display()
+                );
+                NOT_INTACT
+            }
+            None => cannot(AuditError::NoLog(db)),
+        },
+        AuditError::NotALog { .. } | AuditError::Store(_) => {
+            println!("NOT INTACT: the database is damaged: {e}");
+            NOT_INTACT
+        }
+        e => cannot(e),
+    }
 }
 
 fn render(r: &VerifyReport, bundle: Option<&Path>) -> String {

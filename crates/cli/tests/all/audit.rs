@@ -400,3 +400,149 @@ fn no_log_is_a_clear_error_not_a_crash() {
         out.stdout
     );
 }
+
+#[test]
+fn huge_sizes_and_indices_are_invalid_not_a_crash() {
+    let env = Env::new();
+    let zero = "00".repeat(32);
+    let out = env.run(&[
+        "audit",
+        "verify-inclusion",
+        "--leaf-hash",
+        &zero,
+        "--index",
+        "1",
+        "--size",
+        "9223372036854775809",
+        "--root",
+        &zero,
+        "--proof",
+        "",
+    ]);
+    assert!(out.code(1).stdout.contains("INVALID"), "{}", out.stdout);
+    env.run(&[
+        "audit",
+        "verify-inclusion",
+        "--leaf-hash",
+        &zero,
+        "--index",
+        "-1",
+        "--size",
+        "2",
+        "--root",
+        &zero,
+        "--proof",
+        "",
+    ])
+    .code(2);
+}
+
+#[test]
+fn a_checkpoint_root_line_is_accepted_as_the_root() {
+    let env = Env::new();
+    record_three(&env);
+    let p = json(env.run(&["audit", "prove", "2"]).code(0));
+    let note = p["checkpoint"].as_str().unwrap().to_string();
+    let root_b64 = note.lines().nth(2).unwrap();
+    env.run(&[
+        "audit",
+        "verify-inclusion",
+        "--leaf-hash",
+        p["leaf_hash"].as_str().unwrap(),
+        "--index",
+        "2",
+        "--size",
+        note.lines().nth(1).unwrap(),
+        "--root",
+        root_b64,
+        "--proof",
+        &hex_list(&p["proof"]),
+    ])
+    .code(0);
+}
+
+#[test]
+fn a_bundle_is_only_verified_against_a_key_given() {
+    let env = Env::new();
+    record_three(&env);
+    let b = env.ws.join("b.jsonl");
+    env.run(&[
+        "audit",
+        "export",
+        "--format",
+        "bundle",
+        "--output",
+        b.to_str().unwrap(),
+    ])
+    .code(0);
+    let out = env.run(&["audit", "verify", "--bundle", b.to_str().unwrap()]);
+    assert!(out.code(2).stderr.contains("--key"), "{}", out.stderr);
+}
+
+#[test]
+fn exports_are_private_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    record_three(&env);
+    for format in ["jsonl", "ocsf", "bundle"] {
+        let f = env.ws.join(format!("export.{format}"));
+        env.run(&[
+            "audit",
+            "export",
+            "--format",
+            format,
+            "--output",
+            f.to_str().unwrap(),
+        ])
+        .code(0);
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{format}");
+    }
+}
+
+#[test]
+fn a_private_key_given_as_key_is_not_echoed() {
+    let env = Env::new();
+    record_three(&env);
+    let secret = std::fs::read_to_string(env.state.join("keys/log-signing.key")).unwrap();
+    let note = env.write_ws("cp.note", &env.run(&["audit", "checkpoint"]).stdout);
+    let out = env.run(&[
+        "audit",
+        "verify-note",
+        "--key",
+        secret.trim(),
+        note.to_str().unwrap(),
+    ]);
+    out.code(2);
+    let seed = secret.trim().rsplit('+').next().unwrap();
+    assert!(
+        !out.stderr.contains(seed) && !out.stdout.contains(seed),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_deleted_database_verifies_as_not_intact() {
+    let env = Env::new();
+    record_three(&env);
+    std::fs::remove_file(env.state.join("audit.db")).unwrap();
+    let out = env.run(&["audit", "verify"]);
+    assert!(
+        out.code(1).stdout.contains("the log was deleted"),
+        "{}",
+        out.stdout
+    );
+    // And nothing is recorded into a fresh log in its place.
+    let v = env
+        .run(&["check", "--record", "--json", "--bash", "ls"])
+        .code(2)
+        .verdict();
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("database is missing"),
+        "{v}"
+    );
+}
