@@ -24,6 +24,19 @@ fn refused(home: &Home) -> String {
     }
 }
 
+/// `n` entries in segments of 50.
+fn fill_small_segments(home: &Home, n: u64) {
+    let options = warden_audit::Options {
+        segment_max_entries: 50,
+        ..fast()
+    };
+    let log = AuditLog::open(&home.path, options).unwrap();
+    for i in 0..n {
+        log.append(&action(i), &verdict(i)).unwrap();
+    }
+    log.close().unwrap();
+}
+
 #[test]
 fn a_row_inserted_after_the_head_is_named_unsigned() {
     let home = Home::new();
@@ -74,18 +87,7 @@ fn a_deleted_database_is_not_silently_restarted() {
 #[test]
 fn erased_or_moved_segment_keys_are_named() {
     let home = Home::new();
-    let log = AuditLog::open(
-        &home.path,
-        warden_audit::Options {
-            segment_max_entries: 50,
-            ..fast()
-        },
-    )
-    .unwrap();
-    for i in 0..160 {
-        log.append(&action(i), &verdict(i)).unwrap();
-    }
-    log.close().unwrap();
+    fill_small_segments(&home, 160);
     // Erased without a retention record.
     home.sql("UPDATE segments SET wrapped_key = NULL WHERE id = 1;");
     assert!(
@@ -120,18 +122,7 @@ fn erased_or_moved_segment_keys_are_named() {
 #[test]
 fn a_moved_segment_start_is_named_and_stops_the_writer() {
     let home = Home::new();
-    let log = AuditLog::open(
-        &home.path,
-        warden_audit::Options {
-            segment_max_entries: 50,
-            ..fast()
-        },
-    )
-    .unwrap();
-    for i in 0..120 {
-        log.append(&action(i), &verdict(i)).unwrap();
-    }
-    log.close().unwrap();
+    fill_small_segments(&home, 120);
     home.sql("UPDATE segments SET first_seq = 110 WHERE id = 2;");
     assert!(
         problems(&home)
