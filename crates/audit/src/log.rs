@@ -295,6 +295,18 @@ impl AuditLog {
         )
     }
 
+    /// The inclusion proof of entry `seq` in the latest checkpoint's tree, read
+    /// on a fresh read connection (the writer is never blocked by it).
+    pub fn prove(&self, seq: u64) -> Result<crate::InclusionProof, AuditError> {
+        crate::AuditReader::open(&self.home)?.prove(seq, None)
+    }
+
+    /// Full verification of the log as it stands (see [`crate::verify`]).
+    pub fn verify(&self) -> Result<crate::verify::VerifyReport, AuditError> {
+        let mut reader = crate::AuditReader::open(&self.home)?;
+        crate::verify::verify_log(&mut reader)
+    }
+
     /// Waits until everything submitted so far is committed (or refused).
     pub fn flush(&self) -> Result<(), AuditError> {
         let (tx, rx) = mpsc::sync_channel(1);

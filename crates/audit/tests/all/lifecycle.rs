@@ -20,6 +20,10 @@ fn append_returns_a_receipt_whose_proof_verifies() {
     }
     assert_eq!(receipts[299].seq, 299);
     assert_eq!(receipts[299].checkpoint.checkpoint.size, 300);
+    // The daemon's view: proofs and verification while the writer is open.
+    let p = log.prove(42).unwrap();
+    assert_eq!(p.leaf_hash, hex::encode(receipts[42].leaf_hash));
+    assert!(log.verify().unwrap().intact());
     log.close().unwrap();
 
     let mut reader = AuditReader::open(&home.path).unwrap();
