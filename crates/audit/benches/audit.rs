@@ -38,6 +38,16 @@ fn benches(c: &mut Criterion) {
     c.bench_function("record encode (RFC 8785)", |b| {
         b.iter(|| record::encode(black_box(&a), black_box(&v)).unwrap())
     });
+    c.bench_function("serde_json::to_value of the record", |b| {
+        b.iter(|| serde_json::to_value(black_box((&a, &v))).unwrap())
+    });
+    let value = serde_json::to_value((&a, &v)).unwrap();
+    c.bench_function("jcs of a Value", |b| {
+        b.iter(|| warden_audit::jcs::to_vec(black_box(&value)))
+    });
+    c.bench_function("serde_json::to_vec of the record (not canonical)", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&(&a, &v))).unwrap())
+    });
     let body = record::encode(&a, &v).unwrap();
     let sealer = SecretKey::generate().unwrap().cipher();
     let header = [1u8; 38];
