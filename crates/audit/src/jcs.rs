@@ -46,14 +46,21 @@ fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
     out.push(b'{');
     // serde_json's map iterates in UTF-8 byte (code point) order; RFC 8785 orders
     // by UTF-16 code units. The two differ only between a character in
-    // U+E000..=U+FFFF and one above U+FFFF, so only keys holding such characters
-    // need the re-sort.
-    let resort = map.keys().any(|k| k.chars().any(|c| c >= '\u{e000}'));
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    // U+E000..=U+FFFF and one above U+FFFF (both start with a byte >= 0xEE in
+    // UTF-8), so only maps with such keys are re-sorted.
+    let resort = map.keys().any(|k| k.bytes().any(|b| b >= 0xee));
     if resort {
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
         entries.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+        write_members(entries.into_iter(), out);
+    } else {
+        write_members(map.iter(), out);
     }
-    for (i, (key, item)) in entries.into_iter().enumerate() {
+    out.push(b'}');
+}
+
+fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    for (i, (key, item)) in members.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -61,7 +68,6 @@ fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
         out.push(b':');
         write_value(item, out);
     }
-    out.push(b'}');
 }
 
 fn write_string(s: &str, out: &mut Vec<u8>) {
@@ -97,10 +103,12 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 }
 
 fn write_number(n: &Number, out: &mut Vec<u8>) {
+    use std::io::Write as _;
     if let Some(i) = n.as_i64() {
-        out.extend_from_slice(i.to_string().as_bytes());
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{i}");
     } else if let Some(u) = n.as_u64() {
-        out.extend_from_slice(u.to_string().as_bytes());
+        let _ = write!(out, "{u}");
     } else if let Some(f) = n.as_f64() {
         out.extend_from_slice(ecmascript_number(f).as_bytes());
     }
