@@ -17,6 +17,7 @@
 //! the format normatively.
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 pub mod bundle;
 pub mod checkpoint;
 pub mod crypto;

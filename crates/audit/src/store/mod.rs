@@ -299,6 +299,18 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
+    /// The mean envelope size in bytes (0 for an empty log).
+    pub fn mean_envelope_len(&self) -> Result<usize, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(avg(length(envelope)), 0) FROM entries",
+                [],
+                |r| r.get::<_, f64>(0),
+            )
+            .map(|m| m.round() as usize)
+            .map_err(self.err())
+    }
+
     /// Every segment with its entry range.
     pub fn segment_infos(&self) -> Result<Vec<SegmentInfo>, StoreError> {
         segment_infos(&self.conn, &self.path)

@@ -171,6 +171,17 @@ pub fn run(a: BenchArgs, explicit_home: Option<&Path>) -> Result<u8> {
     let events_per_s = a.events as f64 / append_s;
     latencies.sort_unstable();
 
+    // The same SQLite writes without warden's work, in this run, on this disk.
+    let envelope_len = AuditReader::open(&home)?.store().mean_envelope_len()?;
+    let bare_events = a.events.min(200_000);
+    let bare = warden_audit::baseline::bare_sqlite_rate(
+        &home.join("bench-baseline.db"),
+        bare_events,
+        a.batch,
+        envelope_len,
+        a.mode.into(),
+    )?;
+
     let mut reader = AuditReader::open(&home)?;
     let report = verify_log(&mut reader)?;
     if !report.intact() {
@@ -189,6 +200,8 @@ pub fn run(a: BenchArgs, explicit_home: Option<&Path>) -> Result<u8> {
         "verify_s": (report.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "entries_verified": report.entries,
         "fsync_p50_us": fsync_us,
+        "bare_sqlite_events_per_s": bare.round(),
+        "vs_bare_sqlite": (events_per_s / bare * 100.0).round() / 100.0,
     });
     if a.json {
         println!("{out}");
@@ -202,6 +215,11 @@ pub fn run(a: BenchArgs, explicit_home: Option<&Path>) -> Result<u8> {
             report.entries,
             report.elapsed.as_secs_f64(),
             fsync_us
+        );
+        println!(
+            "bare SQLite, same writes without sealing, hashing or signing: {:.0} rows/s (warden at {:.0}% of it)",
+            bare,
+            events_per_s / bare * 100.0
         );
     }
     Ok(0)
