@@ -112,9 +112,13 @@ impl Shared {
         if q.closed {
             return Err(AuditError::Closed);
         }
+        // The committer only ever waits on an empty queue (checked under this
+        // lock), so only the push that ends emptiness needs to wake it: one
+        // futex call per batch instead of one per append.
+        let was_empty = q.items.is_empty();
         q.items.push_back(msg);
         drop(q);
-        if wake {
+        if wake && was_empty {
             self.work.notify_one();
         }
         Ok(())
