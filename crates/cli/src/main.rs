@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod check;
+mod daemon_cmd;
 mod load;
 mod policy_cmd;
 mod render;
@@ -52,6 +53,27 @@ enum Command {
     /// Verify, read, prove and export the tamper-evident audit log.
     #[command(subcommand, after_help = audit::AUDIT_HELP)]
     Audit(audit::AuditCommand),
+    /// Start the daemon: the governor every interceptor asks, and the local API.
+    #[command(after_help = daemon_cmd::UP_HELP)]
+    Up(daemon_cmd::UpArgs),
+    /// Stop the daemon (pending asks are denied and recorded).
+    Down,
+    /// Show whether the daemon runs, and what it has decided.
+    Status {
+        /// Print the daemon's status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the asks waiting for a human.
+    Asks {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allow one pending ask (from a terminal outside every agent session).
+    Approve(daemon_cmd::AnswerArgs),
+    /// Deny one pending ask.
+    Deny(daemon_cmd::AnswerArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +105,12 @@ fn main() -> ExitCode {
         ),
         Command::Policy(cmd) => policy_cmd::run(cmd, cli.policy.as_deref()),
         Command::Audit(cmd) => audit::run(cmd, cli.home.as_deref()),
+        Command::Up(args) => daemon_cmd::up(args, &audit::home_dir(cli.home.as_deref())),
+        Command::Down => daemon_cmd::down(&audit::home_dir(cli.home.as_deref())),
+        Command::Status { json } => daemon_cmd::status(&audit::home_dir(cli.home.as_deref()), json),
+        Command::Asks { json } => daemon_cmd::asks(&audit::home_dir(cli.home.as_deref()), json),
+        Command::Approve(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, true),
+        Command::Deny(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, false),
     };
     match result {
         Ok(code) => ExitCode::from(code),

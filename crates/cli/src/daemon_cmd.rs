@@ -1,0 +1,318 @@
+//! `warden up | down | status` and `warden asks | approve | deny`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hyper::Method;
+use serde_json::Value;
+use warden_daemon::{Config, Daemon};
+
+use crate::audit::Mode;
+use warden_daemon::client::Client;
+
+pub const UP_HELP: &str = "\
+Runs until Ctrl-C, SIGTERM or `warden down`. On the way out, pending asks are
+denied and recorded, and the audit log is flushed.
+
+Files: the policy is ~/.config/warden/policy.toml (created from the default policy
+if missing; edits are picked up within a second, a broken edit keeps the previous
+policy and raises an alert); the audit log, keys, api.token and warden.sock live in
+--home / $WARDEN_HOME (default ~/.local/state/warden).
+
+Examples:
+  warden up                      # in the foreground
+  warden up --detach             # in the background; `warden status`, `warden down`
+  warden up --ask-timeout 300 --listen 127.0.0.1:7421";
+
+/// Arguments of `warden up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Stay in the foreground (the default).
+    #[arg(long, conflicts_with = "detach")]
+    foreground: bool,
+    /// Run in the background; the pid goes to --pid-file.
+    #[arg(long)]
+    detach: bool,
+    /// Pid file (default: $WARDEN_HOME/warden.pid).
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// TCP address of the API (loopback only unless --listen-anywhere).
+    #[arg(long, value_name = "ADDR", default_value = warden_daemon::config::DEFAULT_TCP)]
+    listen: SocketAddr,
+    /// Serve only the Unix socket.
+    #[arg(long, conflicts_with = "listen_anywhere")]
+    no_tcp: bool,
+    /// Allow a non-loopback --listen address (the API is then reachable from
+    /// the network: only behind something that authenticates).
+    #[arg(long)]
+    listen_anywhere: bool,
+    /// Seconds an ask waits for a human before it becomes a deny.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    ask_timeout: u64,
+    /// Audit durability.
+    #[arg(long, value_enum, default_value_t = Mode::Strict)]
+    mode: Mode,
+}
+
+fn config(args: &UpArgs, home: &Path) -> Config {
+    let mut c = Config::new(crate::load::home(), home.to_path_buf());
+    c.tcp = (!args.no_tcp).then_some(args.listen);
+    c.allow_remote = args.listen_anywhere;
+    c.ask_timeout = Duration::from_secs(args.ask_timeout.max(1));
+    c.decide_deadline = c.ask_timeout + Duration::from_secs(5);
+    c.durability = args.mode.into();
+    c
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn up(args: UpArgs, home: &Path) -> Result<u8> {
+    let pid_file = args
+        .pid_file
+        .clone()
+        .unwrap_or_else(|| home.join("warden.pid"));
+    if args.detach {
+        return detach(&args, home, &pid_file);
+    }
+    let cfg = config(&args, home);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let daemon = Daemon::start(cfg.clone()).await?;
+        std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", pid_file.display()))?;
+        print_banner(&daemon, &cfg);
+        let stop = daemon.stopper();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            stop.notify_one();
+        });
+        daemon.run().await;
+        let _ = std::fs::remove_file(&pid_file);
+        println!("warden stopped");
+        Ok(0)
+    })
+}
+
+fn print_banner(daemon: &Daemon, cfg: &Config) {
+    println!("warden is up (pid {})", std::process::id());
+    println!("  socket   {}", daemon.socket().display());
+    if let Some(a) = daemon.tcp_addr() {
+        println!(
+            "  api      http://{a}/v1/  (Authorization: Bearer <{}>)",
+            cfg.api_token_file().display()
+        );
+    }
+    println!(
+        "  audit    {} ({} entries)",
+        cfg.state_dir.join("audit.db").display(),
+        daemon.governor().audit_size()
+    );
+    println!("  policy   {}", cfg.user_policy.display());
+    println!("Ctrl-C or `warden down` stops it.");
+}
+
+/// Starts `warden up --foreground` in its own process group, detached from this
+/// terminal, and waits until it answers.
+fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("finding the warden executable")?;
+    let log_path = home.join("warden.log");
+    std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--home").arg(home).arg("up").arg("--foreground");
+    cmd.arg("--pid-file").arg(pid_file);
+    cmd.arg("--ask-timeout").arg(args.ask_timeout.to_string());
+    cmd.arg("--mode")
+        .arg(format!("{:?}", args.mode).to_lowercase());
+    if args.no_tcp {
+        cmd.arg("--no-tcp");
+    } else {
+        cmd.arg("--listen").arg(args.listen.to_string());
+    }
+    if args.listen_anywhere {
+        cmd.arg("--listen-anywhere");
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    let mut child = cmd.spawn().context("starting the daemon")?;
+    let client = Client::new(&home.join("warden.sock"), Duration::from_secs(2));
+    let rt = runtime()?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the daemon exited ({status}) before it was up; see {}",
+                log_path.display()
+            );
+        }
+        if let Ok(v) = rt.block_on(client.ok(Method::GET, "/v1/status", None))
+            && v["pid"].as_u64() == Some(u64::from(child.id()))
+        {
+            println!("warden is up in the background (pid {})", child.id());
+            println!("  socket   {}", home.join("warden.sock").display());
+            println!("  log      {}", log_path.display());
+            println!("`warden status` shows it, `warden down` stops it.");
+            return Ok(0);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the daemon did not come up within 15 s; see {}",
+                log_path.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn down(home: &Path) -> Result<u8> {
+    let socket = home.join("warden.sock");
+    let client = Client::new(&socket, Duration::from_secs(10));
+    let rt = runtime()?;
+    match rt.block_on(client.ok(Method::POST, "/v1/shutdown", None)) {
+        Err(e) if e.is_not_running() => {
+            println!("warden is not running (no daemon at {})", socket.display());
+            return Ok(0);
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while socket.exists() {
+        if Instant::now() > deadline {
+            bail!("the daemon was asked to stop but is still running after 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("warden stopped");
+    Ok(0)
+}
+
+pub fn status(home: &Path, json: bool) -> Result<u8> {
+    let client = Client::new(&home.join("warden.sock"), Duration::from_secs(10));
+    let rt = runtime()?;
+    let v = match rt.block_on(client.ok(Method::GET, "/v1/status", None)) {
+        Err(e) if e.is_not_running() => {
+            println!("warden is not running (home {})", home.display());
+            return Ok(1);
+        }
+        other => other?,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!(
+        "warden is running (pid {}, up {} s)",
+        v["pid"], v["uptime_s"]
+    );
+    println!("  home       {}", v["home"].as_str().unwrap_or_default());
+    println!(
+        "  decisions  {} allowed, {} asked, {} denied",
+        v["decisions"]["allow"], v["decisions"]["ask"], v["decisions"]["deny"]
+    );
+    println!("  asks       {} pending", v["pending_asks"]);
+    println!("  sessions   {}", v["sessions"]);
+    println!(
+        "  audit      {} entries ({})",
+        v["audit"]["entries"],
+        v["audit"]["origin"].as_str().unwrap_or_default()
+    );
+    if let Some(alerts) = v["alerts"].as_array() {
+        for a in alerts.iter().rev().take(5) {
+            println!("  alert      {}", a.as_str().unwrap_or_default());
+        }
+    }
+    Ok(0)
+}
+
+/// Arguments of `warden approve` and `warden deny`.
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    /// The ask's id (from `warden asks`).
+    id: String,
+}
+
+fn client(home: &Path) -> Client {
+    Client::new(&home.join("warden.sock"), Duration::from_secs(30))
+}
+
+pub fn asks(home: &Path, json: bool) -> Result<u8> {
+    let client = client(home);
+    let v = runtime()?.block_on(client.ok(Method::GET, "/v1/asks", None))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    let list = v.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no pending asks");
+    }
+    for a in list {
+        let kind = a["action"]["kind"].to_string();
+        println!("{}", a["id"].as_str().unwrap_or_default());
+        println!(
+            "  agent    {}",
+            a["agent"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("(unregistered)")
+        );
+        println!("  action   {kind}");
+        println!(
+            "  why      {} [{}]",
+            a["reason"].as_str().unwrap_or_default(),
+            rules(&a)
+        );
+        println!("  threat   {}", a["threat"].as_str().unwrap_or_default());
+    }
+    Ok(0)
+}
+
+fn rules(a: &Value) -> String {
+    a["rules"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+pub fn answer(home: &Path, args: AnswerArgs, approve: bool) -> Result<u8> {
+    let client = client(home);
+    let op = if approve { "approve" } else { "deny" };
+    let v = runtime()?.block_on(client.ok(
+        Method::POST,
+        &format!("/v1/asks/{}/{op}", args.id),
+        None,
+    ))?;
+    println!(
+        "{} {}: {}",
+        if approve { "approved" } else { "denied" },
+        args.id,
+        v["by"].as_str().unwrap_or_default()
+    );
+    Ok(0)
+}

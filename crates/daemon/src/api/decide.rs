@@ -1,0 +1,93 @@
+//! `POST /v1/decide`: an Action in, a Verdict out. A body that is not an Action
+//! is answered with a deny verdict naming the problem (status 400), so an
+//! interceptor that forwards it verbatim still fails closed.
+
+use std::time::Duration;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use warden_types::{Action, CONTRACT_VERSION, Verdict};
+
+use super::{AppState, Trust};
+use crate::governor::{Caller, Peer};
+
+/// Query parameters of `/v1/decide`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideQuery {
+    /// The caller's own deadline; the daemon answers deny past it.
+    deadline_ms: Option<u64>,
+}
+
+/// The header carrying a session's secret.
+pub const SECRET_HEADER: &str = "x-warden-secret";
+
+fn refuse(status: StatusCode, reason: String) -> Response {
+    (status, Json(Verdict::malformed(reason))).into_response()
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    query: Result<Query<DecideQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = state.trust(&peer, &headers).map(|_: Trust| ()) {
+        return e.into_response();
+    }
+    if matches!(peer, Peer::Tcp { .. }) {
+        // A browser cannot send this content type cross-origin without a
+        // preflight, which is never answered: web pages cannot decide.
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "POST /v1/decide needs Content-Type: application/json".into(),
+            );
+        }
+    }
+    let Ok(Query(query)) = query else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the only query parameter is deadline_ms (milliseconds)".into(),
+        );
+    };
+    let action: Action = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            state.gov.metrics.rejected();
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not an Action: {e}"),
+            );
+        }
+    };
+    if action.v != CONTRACT_VERSION {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Action version {} is not supported (this daemon speaks {CONTRACT_VERSION})",
+                action.v
+            ),
+        );
+    }
+    let secret = headers
+        .get(SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let caller = Caller { peer, secret };
+    let deadline = query
+        .deadline_ms
+        .map(Duration::from_millis)
+        .unwrap_or(state.gov.config.decide_deadline);
+    Json(state.gov.decide(action, &caller, deadline).await).into_response()
+}

@@ -1,0 +1,223 @@
+//! The versioned local API, served identically on the Unix socket and on
+//! loopback TCP. Who may call what is decided here, from kernel identity:
+//!
+//! | caller | may |
+//! | --- | --- |
+//! | anyone who reached the socket, or TCP with a session secret | `POST /v1/decide`, proofs, `GET /v1/status`, the OpenAPI description |
+//! | *trusted*: a Unix peer of the daemon's own uid outside every agent session, or TCP with the API token | the above, plus register and list sessions, the live feed, asks, audit browsing, policy, metrics, pause/stop, shutdown |
+//! | *human*: trusted, and over the Unix socket holding a terminal | answering asks, resuming a paused session |
+//!
+//! An agent's own processes (inside a registered session's process tree) are
+//! never trusted, whatever they present. Over TCP, the `Host` header must name
+//! the loopback listener (DNS rebinding).
+
+mod asks;
+mod audit;
+mod decide;
+mod openapi;
+mod sessions;
+mod status;
+
+pub use decide::SECRET_HEADER;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::governor::{Governor, Peer, lock};
+
+/// A refused request: a status and a message naming what was wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, message)
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.message, "status": self.status.as_u16() });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// How far a caller is trusted (see the module table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trust {
+    /// Reached the API.
+    Any,
+    /// An interceptor or a person's tool, not an agent.
+    Trusted,
+    /// A person.
+    Human,
+}
+
+/// The state every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    /// The governor.
+    pub gov: Arc<Governor>,
+    /// The daemon's own uid (the owner of its socket).
+    pub own_uid: u32,
+    /// The TCP API token.
+    pub api_token: Arc<String>,
+    /// The TCP listener's address, for the Host check.
+    pub tcp_addr: Option<std::net::SocketAddr>,
+    /// Notified to stop the daemon (`POST /v1/shutdown`).
+    pub stop: Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    /// Establishes how far the request's caller is trusted, or refuses it.
+    pub fn trust(&self, peer: &Peer, headers: &HeaderMap) -> Result<Trust, ApiError> {
+        match peer {
+            Peer::Unix { uid, pid } => {
+                if *uid != self.own_uid && *uid != 0 {
+                    return Ok(Trust::Any);
+                }
+                let Some(pid) = pid else {
+                    return Ok(Trust::Any);
+                };
+                let proc_root = &self.gov.config.proc_root;
+                let lineage = crate::procs::lineage(proc_root, *pid);
+                if lock(&self.gov.registry).in_any_session(&lineage) {
+                    return Ok(Trust::Any);
+                }
+                let tty = crate::procs::stat(proc_root, *pid).is_some_and(|s| s.tty_nr != 0);
+                if tty || !self.gov.config.approvals_need_tty {
+                    Ok(Trust::Human)
+                } else {
+                    Ok(Trust::Trusted)
+                }
+            }
+            Peer::Tcp { .. } => {
+                self.check_host(headers)?;
+                let bearer = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "));
+                match bearer {
+                    Some(t) if constant_time_eq(t.as_bytes(), self.api_token.as_bytes()) => {
+                        Ok(Trust::Trusted)
+                    }
+                    Some(_) => Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "the API token is wrong",
+                    )),
+                    None => Ok(Trust::Any),
+                }
+            }
+        }
+    }
+
+    /// Refuses unless the caller is trusted at least `need`.
+    pub fn require(
+        &self,
+        peer: &Peer,
+        headers: &HeaderMap,
+        need: Trust,
+    ) -> Result<Trust, ApiError> {
+        let t = self.trust(peer, headers)?;
+        if t >= need {
+            return Ok(t);
+        }
+        Err(match (need, peer) {
+            (Trust::Human, Peer::Unix { .. }) => ApiError::forbidden(
+                "answering asks needs a person: a terminal outside every agent session (`warden approve` in your shell)",
+            ),
+            (Trust::Human, Peer::Tcp { .. }) => {
+                ApiError::forbidden("answering asks over TCP needs the dashboard session")
+            }
+            (_, Peer::Unix { .. }) => ApiError::forbidden(
+                "this endpoint is for interceptors and people, not for processes inside an agent session",
+            ),
+            (_, Peer::Tcp { .. }) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this endpoint needs the API token (Authorization: Bearer …)",
+            ),
+        })
+    }
+
+    /// A TCP request must be addressed to the loopback listener by name or
+    /// address, so a web page cannot reach it through a rebinding DNS name.
+    fn check_host(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let port = self.tcp_addr.map(|a| a.port()).unwrap_or(0);
+        let ok = [
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+        ]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(host));
+        if ok {
+            Ok(())
+        } else {
+            self.gov.metrics.rejected();
+            Err(ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                format!(
+                    "Host {host:?} is not this daemon (expected 127.0.0.1:{port} or localhost:{port})"
+                ),
+            ))
+        }
+    }
+}
+
+/// Compares secrets without leaking where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The router of `/v1` and `/metrics`.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.gov.config.max_body;
+    Router::new()
+        .route("/v1/decide", post(decide::decide))
+        .route("/v1/status", get(status::status))
+        .route("/v1/events", get(status::events))
+        .route("/v1/policy", get(status::policy))
+        .route("/v1/openapi.json", get(status::openapi))
+        .route("/v1/shutdown", post(status::shutdown))
+        .route("/metrics", get(status::metrics))
+        .route("/v1/asks", get(asks::list))
+        .route("/v1/asks/{id}/approve", post(asks::approve))
+        .route("/v1/asks/{id}/deny", post(asks::deny))
+        .route("/v1/sessions", get(sessions::list).post(sessions::register))
+        .route("/v1/sessions/{id}/{op}", post(sessions::change))
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/v1/audit/entries", get(audit::entries))
+        .route("/v1/audit/prove/{seq}", get(audit::prove))
+        .route("/v1/audit/verify", post(audit::verify))
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}

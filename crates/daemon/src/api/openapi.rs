@@ -1,0 +1,75 @@
+//! The OpenAPI 3.1 description served at `/v1/openapi.json`.
+
+use serde_json::{Value, json};
+
+fn op(summary: &str, trust: &str) -> Value {
+    json!({
+        "summary": summary,
+        "description": format!("Caller: {trust}."),
+        "responses": {
+            "200": { "description": "OK" },
+            "400": { "description": "Malformed request", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+            "401": { "description": "TCP without a valid API token" },
+            "403": { "description": "Caller not trusted for this endpoint" },
+            "413": { "description": "Body larger than the limit (1 MiB)" },
+            "421": { "description": "Host header is not the loopback listener" }
+        }
+    })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let decide = json!({
+        "summary": "Decide an Action: policy, then a human if it asks, then the durable audit record",
+        "description": "Caller: anyone. Identity comes from the kernel (the Unix peer's process tree) or the x-warden-secret header; otherwise the caller is an unknown agent at autonomy 0. A body that is not an Action is answered 400 with a deny Verdict.",
+        "parameters": [
+            { "name": "deadline_ms", "in": "query", "schema": { "type": "integer", "minimum": 0 }, "description": "The caller's deadline; deny past it." },
+            { "name": "x-warden-secret", "in": "header", "schema": { "type": "string" }, "description": "A session's secret from registration." }
+        ],
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Action" } } } },
+        "responses": {
+            "200": { "description": "The verdict, with its audit receipt", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Verdict" } } } },
+            "400": { "description": "Not an Action: a deny verdict naming why", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Verdict" } } } },
+            "413": { "description": "Body larger than the limit" },
+            "415": { "description": "TCP without Content-Type: application/json" }
+        }
+    });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "warden local API",
+            "version": "1",
+            "description": "Served on $WARDEN_HOME/warden.sock (callers identified by SO_PEERCRED) and on 127.0.0.1:7420 (Authorization: Bearer <api.token>). Trust levels: anyone; trusted (outside every agent session, or the API token); human (trusted and holding a terminal, or the dashboard session)."
+        },
+        "paths": {
+            "/v1/decide": { "post": decide },
+            "/v1/status": { "get": op("Daemon status: uptime, sessions, pending asks, decision counts, audit size", "anyone (alerts only for trusted callers)") },
+            "/v1/events": { "get": op("The live feed (Server-Sent Events: decision, ask, answered, session, alert, lagged)", "trusted") },
+            "/v1/asks": { "get": op("Pending asks, with the full action, rules and threat", "trusted") },
+            "/v1/asks/{id}/approve": { "post": op("Allow this one action", "human") },
+            "/v1/asks/{id}/deny": { "post": op("Deny this one action", "human") },
+            "/v1/sessions": {
+                "get": op("Registered sessions", "trusted"),
+                "post": op("Register a session: {agent, autonomy?, workspace?, pid?} -> {session, agent_id, secret}", "trusted")
+            },
+            "/v1/sessions/{id}/pause": { "post": op("Deny every action of the session until resumed", "trusted") },
+            "/v1/sessions/{id}/resume": { "post": op("Resume a paused session", "human") },
+            "/v1/sessions/{id}/stop": { "post": op("End the session; its actions are denied", "trusted") },
+            "/v1/audit/checkpoint": { "get": op("The latest signed checkpoint", "anyone") },
+            "/v1/audit/entries": { "get": op("Decrypted entries: ?from=SEQ&limit=N (newest first without from)", "trusted") },
+            "/v1/audit/prove/{seq}": { "get": op("Inclusion proof of an entry with its signed checkpoint", "anyone") },
+            "/v1/audit/verify": { "post": op("Full verification of the log", "trusted") },
+            "/v1/policy": { "get": op("The effective layered policy, each rule with its file and line", "trusted") },
+            "/v1/shutdown": { "post": op("Stop the daemon (pending asks are denied and recorded)", "trusted") },
+            "/metrics": { "get": op("Prometheus text metrics", "trusted") },
+            "/v1/openapi.json": { "get": op("This document", "anyone") }
+        },
+        "components": {
+            "schemas": {
+                "Action": warden_types::action_schema(),
+                "Verdict": warden_types::verdict_schema(),
+                "Error": { "type": "object", "properties": { "error": { "type": "string" }, "status": { "type": "integer" } }, "required": ["error", "status"] }
+            }
+        }
+    })
+}

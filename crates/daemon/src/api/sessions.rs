@@ -1,0 +1,85 @@
+//! `POST /v1/sessions` (register), `GET /v1/sessions`, and
+//! `POST /v1/sessions/{id}/pause|resume|stop`. Registration and pausing need a
+//! trusted caller (an interceptor); resuming a paused session needs a person,
+//! since an agent resuming itself would undo the pause.
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, Trust};
+use crate::events::Event;
+use crate::governor::{Peer, lock, now_rfc3339};
+use crate::registry::{Issued, Registration, RegistryError, Session, SessionState};
+
+pub async fn register(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Issued>), ApiError> {
+    state.require(&peer, &headers, Trust::Trusted)?;
+    let reg: Registration = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("not a session registration: {e}")))?;
+    let autonomy = reg
+        .autonomy
+        .unwrap_or_else(|| lock(&state.gov.policies).base().autonomy_for(&reg.agent));
+    let agent = reg.agent.clone();
+    let issued = lock(&state.gov.registry)
+        .register(reg, autonomy, now_rfc3339())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state.gov.feed.send(Event::Session {
+        id: issued.session.clone(),
+        agent,
+        state: "registered".into(),
+    });
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    state.require(&peer, &headers, Trust::Trusted)?;
+    Ok(Json(lock(&state.gov.registry).list().to_vec()))
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    Path((id, op)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (target, need) = match op.as_str() {
+        "pause" => (SessionState::Paused, Trust::Trusted),
+        "stop" => (SessionState::Stopped, Trust::Trusted),
+        "resume" => (SessionState::Active, Trust::Human),
+        other => {
+            return Err(ApiError::not_found(format!(
+                "{other:?} is not a session operation (pause, resume, stop)"
+            )));
+        }
+    };
+    state.require(&peer, &headers, need)?;
+    let agent = {
+        let mut r = lock(&state.gov.registry);
+        r.set_state(&id, target)
+            .map_err(|e| match e {
+                RegistryError::NoSession(_) => ApiError::not_found(e.to_string()),
+                _ => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            })?
+            .agent
+            .clone()
+    };
+    let state_name = format!("{target:?}").to_lowercase();
+    state.gov.feed.send(Event::Session {
+        id: id.clone(),
+        agent,
+        state: state_name.clone(),
+    });
+    Ok(Json(json!({ "session": id, "state": state_name })))
+}

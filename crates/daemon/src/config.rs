@@ -1,0 +1,81 @@
+//! The daemon's settings, with the defaults `warden up` uses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use warden_audit::Durability;
+
+/// Where the dashboard and the token-authenticated API listen by default.
+pub const DEFAULT_TCP: &str = "127.0.0.1:7420";
+
+/// Everything the daemon needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `$WARDEN_HOME`: audit log, keys, socket, tokens.
+    pub state_dir: PathBuf,
+    /// The user's home (for `~` in policies and protected paths).
+    pub user_home: PathBuf,
+    /// The user policy layer; created from the default policy if missing.
+    pub user_policy: PathBuf,
+    /// The system policy layer, used when it exists.
+    pub system_policy: PathBuf,
+    /// The TCP listener (loopback only unless `allow_remote`); `None` for none.
+    pub tcp: Option<SocketAddr>,
+    /// Allow a non-loopback TCP address (`--listen-anywhere`).
+    pub allow_remote: bool,
+    /// How long an ask waits for a human before it is a deny.
+    pub ask_timeout: Duration,
+    /// The longest any decision may take; past it the caller is answered deny.
+    pub decide_deadline: Duration,
+    /// Audit durability.
+    pub durability: Durability,
+    /// Largest request body accepted.
+    pub max_body: usize,
+    /// How long a client may take to send its request headers (slowloris).
+    pub header_timeout: Duration,
+    /// Approvals over the Unix socket need a caller that holds a terminal (an
+    /// agent's tool process normally has none); see `api::human`.
+    pub approvals_need_tty: bool,
+    /// Where `/proc` is (tests point it elsewhere only to test parsing).
+    pub proc_root: PathBuf,
+}
+
+impl Config {
+    /// The defaults for a user whose home is `user_home`, state in `state_dir`.
+    pub fn new(user_home: PathBuf, state_dir: PathBuf) -> Config {
+        let (system, user) = warden_policy::file::default_paths(&user_home);
+        Config {
+            state_dir,
+            user_home,
+            user_policy: user,
+            system_policy: std::env::var_os("WARDEN_SYSTEM_POLICY")
+                .map(PathBuf::from)
+                .unwrap_or(system),
+            tcp: DEFAULT_TCP.parse().ok(),
+            allow_remote: false,
+            ask_timeout: Duration::from_secs(120),
+            decide_deadline: Duration::from_secs(125),
+            durability: Durability::Strict,
+            max_body: 1 << 20,
+            header_timeout: Duration::from_secs(5),
+            approvals_need_tty: true,
+            proc_root: PathBuf::from("/proc"),
+        }
+    }
+
+    /// The Unix socket.
+    pub fn socket(&self) -> PathBuf {
+        self.state_dir.join("warden.sock")
+    }
+
+    /// The bearer token of the TCP API (0600).
+    pub fn api_token_file(&self) -> PathBuf {
+        self.state_dir.join("api.token")
+    }
+
+    /// The pid file of a detached daemon.
+    pub fn pid_file(&self) -> PathBuf {
+        self.state_dir.join("warden.pid")
+    }
+}

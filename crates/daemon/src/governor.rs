@@ -1,0 +1,460 @@
+//! The governor: `decide(Action) -> Verdict` = identify the caller → policy →
+//! (ask → a human, or the timeout) → durable audit → verdict with its receipt.
+//!
+//! Every step fails closed: an unknown caller decides at autonomy 0 with no
+//! human to ask; a paused session is denied; a project policy that does not
+//! load denies; an audit append that fails denies; a decision that outlives its
+//! deadline is answered deny.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+use warden_audit::{AuditError, AuditLog, Options};
+use warden_policy::EvalContext;
+use warden_types::{Action, ActionContext, AgentRef, Answer, Autonomy, Decision, Verdict};
+
+use crate::config::Config;
+use crate::consent::{Asks, HumanAnswer};
+use crate::events::{Event, Feed};
+use crate::metrics::Metrics;
+use crate::policies::{Policies, PolicyLoadError};
+use crate::random_token;
+use crate::registry::{Registry, Session, SessionState};
+
+/// How the caller reached the daemon, as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// Over the Unix socket: `SO_PEERCRED`.
+    Unix {
+        /// The caller's uid.
+        uid: u32,
+        /// Its pid (absent if the kernel did not say).
+        pid: Option<u32>,
+    },
+    /// Over loopback TCP.
+    Tcp {
+        /// The caller's address.
+        addr: std::net::SocketAddr,
+    },
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Unix { uid, pid: Some(p) } => write!(f, "unix:uid={uid},pid={p}"),
+            Peer::Unix { uid, pid: None } => write!(f, "unix:uid={uid}"),
+            Peer::Tcp { addr } => write!(f, "tcp:{addr}"),
+        }
+    }
+}
+
+/// Who is asking for a decision.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The transport identity.
+    pub peer: Peer,
+    /// The session secret presented (`x-warden-secret`), if any.
+    pub secret: Option<String>,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The policy.
+    #[error(transparent)]
+    Policy(#[from] PolicyLoadError),
+    /// The audit log.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    warden_audit::export::rfc3339_ms(now_ms())
+}
+
+/// A poisoned lock here only means a panic elsewhere mid-update of plain data;
+/// the data is still the last consistent state, so it is used rather than
+/// turning every later decision into a panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The governor: one per daemon.
+pub struct Governor {
+    /// Settings.
+    pub config: Config,
+    pub(crate) policies: Mutex<Policies>,
+    pub(crate) audit: AuditLog,
+    /// Sessions.
+    pub registry: Mutex<Registry>,
+    /// Pending asks.
+    pub asks: Mutex<Asks>,
+    /// The live feed.
+    pub feed: Feed,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    pub(crate) started: Instant,
+    pub(crate) alerts: RwLock<Vec<String>>,
+    audit_size: std::sync::atomic::AtomicU64,
+}
+
+/// The identity a decision is made under.
+enum Identity {
+    Session(Box<Session>),
+    Unknown,
+}
+
+impl Governor {
+    /// Loads the policy and opens the audit log.
+    pub fn start(config: Config) -> Result<Arc<Governor>, StartError> {
+        let policies = Policies::load(&config)?;
+        let audit = AuditLog::open(
+            &config.state_dir,
+            Options {
+                durability: config.durability,
+                ..Options::default()
+            },
+        )?;
+        let size = warden_audit::AuditReader::open(&config.state_dir)
+            .and_then(|r| r.checkpoint())
+            .map(|c| c.checkpoint.size)
+            .unwrap_or(0);
+        info!(home = %config.state_dir.display(), entries = size, "governor started");
+        Ok(Arc::new(Governor {
+            config,
+            policies: Mutex::new(policies),
+            audit,
+            registry: Mutex::new(Registry::default()),
+            asks: Mutex::new(Asks::default()),
+            feed: Feed::new(1024),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+            alerts: RwLock::new(Vec::new()),
+            audit_size: std::sync::atomic::AtomicU64::new(size),
+        }))
+    }
+
+    /// The audit log (for the audit endpoints).
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Entries in the audit log as of the last commit.
+    pub fn audit_size(&self) -> u64 {
+        self.audit_size.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Raises an alert: logged, shown on the feed, kept for `/v1/status`.
+    pub fn alert(&self, message: String) {
+        warn!(%message, "alert");
+        if let Ok(mut a) = self.alerts.write() {
+            a.push(format!("{} {message}", now_rfc3339()));
+            let n = a.len();
+            if n > 100 {
+                a.drain(..n - 100);
+            }
+        }
+        self.feed.send(Event::Alert { message });
+    }
+
+    /// Reloads the base policy if its files changed; a policy that fails to load
+    /// keeps the previous one and raises an alert.
+    pub fn reload_if_changed(&self) {
+        let changed = lock(&self.policies).changed(&self.config);
+        if !changed {
+            return;
+        }
+        match Policies::load(&self.config) {
+            Ok(p) => {
+                *lock(&self.policies) = p;
+                info!("policy reloaded");
+                self.feed.send(Event::Alert {
+                    message: "policy reloaded".into(),
+                });
+            }
+            Err(e) => {
+                // Keep deciding with the previous policy, but stop noticing the
+                // same broken file over and over: adopt its time stamps.
+                lock(&self.policies).mark_seen(&self.config);
+                self.alert(format!(
+                    "the new policy does not load; the previous one stays in force: {e}"
+                ));
+            }
+        }
+    }
+
+    fn identify(&self, caller: &Caller) -> Identity {
+        let registry = lock(&self.registry);
+        if let Peer::Unix { pid: Some(pid), .. } = caller.peer {
+            let lineage = crate::procs::lineage(&self.config.proc_root, pid);
+            if let Some(s) = registry.by_lineage(&lineage) {
+                return Identity::Session(Box::new(s.clone()));
+            }
+        }
+        if let Some(secret) = &caller.secret
+            && let Some(s) = registry.by_secret(secret)
+        {
+            return Identity::Session(Box::new(s.clone()));
+        }
+        Identity::Unknown
+    }
+
+    /// The protected paths no agent may write: warden's state and config.
+    fn protected(&self) -> Vec<PathBuf> {
+        let mut p = vec![self.config.state_dir.clone()];
+        p.extend(self.config.user_policy.parent().map(PathBuf::from));
+        p.extend(self.config.system_policy.parent().map(PathBuf::from));
+        p
+    }
+
+    /// Decides `action` for `caller`. Judging (policy and any ask) takes at
+    /// most `deadline`, after which the answer is deny; the answer is then
+    /// recorded, so the log holds what the caller was told.
+    pub async fn decide(&self, mut action: Action, caller: &Caller, deadline: Duration) -> Verdict {
+        let _in_flight = self.metrics.begin();
+        let started = Instant::now();
+        let deadline = deadline.min(self.config.decide_deadline);
+        let identity = self.identify(caller);
+        complete(&mut action, &identity, caller);
+        let judged = tokio::time::timeout(deadline, self.judge(&action, &identity, deadline)).await;
+        let verdict = match judged {
+            Ok(v) => v,
+            Err(_) => {
+                self.metrics.deadline_exceeded();
+                deny(
+                    "builtin:deadline",
+                    format!("no decision within {} ms", deadline.as_millis()),
+                )
+            }
+        };
+        if let Identity::Session(s) = &identity {
+            lock(&self.registry).count(&s.id, verdict.decision);
+        }
+        let verdict = self.record(action, verdict, started).await;
+        self.metrics.decided(verdict.decision, started.elapsed());
+        verdict
+    }
+
+    async fn judge(&self, action: &Action, identity: &Identity, deadline: Duration) -> Verdict {
+        let started = Instant::now();
+        let (session_id, workspace, autonomy, human) = match identity {
+            Identity::Session(s) => {
+                if s.state != SessionState::Active {
+                    return deny(
+                        "builtin:session-paused",
+                        format!("session {} is {:?}: its actions are denied", s.id, s.state),
+                    );
+                }
+                (Some(s.id.clone()), s.workspace.clone(), s.autonomy, true)
+            }
+            // Unknown callers decide at autonomy 0 and have no human to ask.
+            Identity::Unknown => (None, String::new(), Autonomy::Observer, false),
+        };
+        let policy = {
+            let mut p = lock(&self.policies);
+            p.for_workspace(&workspace)
+        };
+        let policy = match policy {
+            Ok(p) => p,
+            Err(why) => return deny("builtin:project-policy", why),
+        };
+        let ctx = EvalContext {
+            home: self.config.user_home.clone(),
+            human_available: human,
+            resolve_symlinks: true,
+            protected: self.protected(),
+            autonomy: Some(autonomy),
+        };
+        let verdict = policy.evaluate(action, &ctx).verdict;
+        if verdict.decision != Decision::Ask {
+            return verdict;
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        self.ask_human(action, verdict, session_id, left).await
+    }
+
+    /// Holds an ask open until a human answers, the ask times out, or the
+    /// decision's own deadline comes (all but a human "allow" end in deny).
+    async fn ask_human(
+        &self,
+        action: &Action,
+        mut verdict: Verdict,
+        session: Option<String>,
+        left: Duration,
+    ) -> Verdict {
+        let wait = self
+            .config
+            .ask_timeout
+            .min(left.saturating_sub(Duration::from_millis(50)));
+        let (view, rx): (_, oneshot::Receiver<HumanAnswer>) = lock(&self.asks).open(
+            action,
+            &verdict,
+            session,
+            action.agent.name.clone(),
+            now_rfc3339(),
+            now_ms() + wait.as_millis() as u64,
+        );
+        let id = view.id.clone();
+        self.metrics.asked();
+        self.feed.send(Event::Ask {
+            ask: Box::new(view),
+        });
+        let answer = match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(a)) => a,
+            // Timed out, or the ask was dropped: deny, and make sure nobody can
+            // still answer it.
+            _ => {
+                lock(&self.asks).withdraw(&id);
+                self.metrics.ask_timed_out();
+                HumanAnswer {
+                    decision: Decision::Deny,
+                    by: "timeout".into(),
+                }
+            }
+        };
+        self.feed.send(Event::Answered {
+            id,
+            decision: answer.decision,
+            by: answer.by.clone(),
+        });
+        verdict.decision = answer.decision;
+        verdict.reason = match answer.decision {
+            Decision::Allow => format!("approved by {}: {}", answer.by, verdict.reason),
+            _ if answer.by == "timeout" => {
+                format!(
+                    "nobody answered within {} s: {}",
+                    wait.as_secs(),
+                    verdict.reason
+                )
+            }
+            _ => format!("denied by {}: {}", answer.by, verdict.reason),
+        };
+        verdict.answered = Some(Answer {
+            decision: answer.decision,
+            by: answer.by,
+            at: now_rfc3339(),
+        });
+        verdict
+    }
+
+    /// Records the decision durably; a decision that cannot be recorded is a
+    /// deny (and that deny is recorded if the log still takes it).
+    async fn record(&self, action: Action, verdict: Verdict, started: Instant) -> Verdict {
+        let verdict = match self.append(&action, &verdict).await {
+            Ok(receipt) => {
+                self.audit_size.fetch_max(
+                    receipt.checkpoint.checkpoint.size,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                Verdict {
+                    audit: Some(receipt.to_audit_receipt()),
+                    ..verdict
+                }
+            }
+            Err(e) => {
+                self.alert(format!("the audit log refused a record: {e}"));
+                deny(
+                    "builtin:audit-unavailable",
+                    format!("the decision could not be recorded: {e}"),
+                )
+            }
+        };
+        self.feed.send(Event::Decision {
+            action: Box::new(action),
+            verdict: Box::new(verdict.clone()),
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
+        verdict
+    }
+
+    async fn append(
+        &self,
+        action: &Action,
+        verdict: &Verdict,
+    ) -> Result<warden_audit::Receipt, AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.audit.submit(action, verdict, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Shutdown: every pending ask is denied (and recorded by its waiter), then
+    /// the audit log is flushed.
+    pub async fn shutdown(&self) {
+        let n = lock(&self.asks).deny_all("shutdown");
+        if n > 0 {
+            info!(asks = n, "pending asks denied at shutdown");
+        }
+        // Give the waiters of those asks a moment to record their denies.
+        for _ in 0..100 {
+            if self.metrics.in_flight() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Err(e) = self.audit.flush() {
+            warn!(error = %e, "flushing the audit log at shutdown");
+        }
+    }
+}
+
+/// A deny from warden itself.
+pub(crate) fn deny(rule: &str, reason: String) -> Verdict {
+    let mut v = Verdict::malformed(reason);
+    v.rules = vec![rule.to_string()];
+    v
+}
+
+/// Fills in what the daemon knows better than the caller: ids, time, and the
+/// agent's identity from the registry (a claimed name is kept only as a note).
+fn complete(action: &mut Action, identity: &Identity, caller: &Caller) {
+    if action.id.is_empty() {
+        action.id = format!("act-{}", &random_token()[..16]);
+    }
+    if action.time.is_empty() {
+        action.time = now_rfc3339();
+    }
+    let claimed = std::mem::take(&mut action.agent);
+    let ctx = action.context.get_or_insert_with(ActionContext::default);
+    ctx.extra.insert("peer".into(), caller.peer.to_string());
+    match identity {
+        Identity::Session(s) => {
+            action.agent = AgentRef {
+                id: s.agent_id.clone(),
+                name: s.agent.clone(),
+                autonomy: Some(claimed.autonomy.map_or(s.autonomy, |c| c.min(s.autonomy))),
+            };
+            action.session = s.id.clone();
+            if action.cwd.is_empty() {
+                action.cwd = s.workspace.clone();
+            }
+        }
+        Identity::Unknown => {
+            if !claimed.name.is_empty() {
+                ctx.extra.insert("claimed_agent".into(), claimed.name);
+            }
+            if !action.session.is_empty() {
+                ctx.extra.insert(
+                    "claimed_session".into(),
+                    std::mem::take(&mut action.session),
+                );
+            }
+            action.agent = AgentRef {
+                id: "unknown".into(),
+                name: String::new(),
+                autonomy: Some(Autonomy::Observer),
+            };
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The kernel's view of a caller's process: its ancestors and whether it holds a
+//! terminal, read from `/proc`. Identity decisions rest on this, never on what a
+//! caller says about itself.
+//!
+//! A peer's pid comes from `SO_PEERCRED` at connect time; a process that exits
+//! and whose pid is reused before we read `/proc` is a race we accept (the
+//! window is microseconds and the reused pid must also sit in the right tree).
+
+use std::path::Path;
+
+/// What `/proc/<pid>/stat` says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Parent pid (0 for the kernel's own).
+    pub ppid: u32,
+    /// Controlling terminal device number; 0 means none.
+    pub tty_nr: i64,
+}
+
+/// Parses the part of a `stat` line after the command name. The name is in
+/// parentheses and may itself contain `)` and spaces, so the fields start after
+/// the last `)`.
+pub fn parse_stat(line: &str) -> Option<ProcStat> {
+    let rest = &line[line.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let _state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let _pgrp = fields.next()?;
+    let _session = fields.next()?;
+    let tty_nr = fields.next()?.parse().ok()?;
+    Some(ProcStat { ppid, tty_nr })
+}
+
+/// The `stat` of `pid`, or `None` if it is gone or unreadable.
+pub fn stat(proc_root: &Path, pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// `pid` and its ancestors up to init, nearest first (at most 256: a loop in a
+/// corrupted table must not hang us).
+pub fn lineage(proc_root: &Path, pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut cur = pid;
+    while out.len() < 256 {
+        match stat(proc_root, cur) {
+            Some(s) if s.ppid != 0 && s.ppid != cur && !out.contains(&s.ppid) => {
+                out.push(s.ppid);
+                cur = s.ppid;
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_hostile_command_names_parse() {
+        let line = "4242 (a) b) (c 1) S 17 4242 4242 34817 4242 4194560 ...";
+        assert_eq!(
+            parse_stat(line),
+            Some(ProcStat {
+                ppid: 17,
+                tty_nr: 34817
+            })
+        );
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_stat("1 (x) S"), None);
+    }
+
+    #[test]
+    fn our_own_lineage_reaches_init() {
+        let me = std::process::id();
+        let l = lineage(Path::new("/proc"), me);
+        assert_eq!(l[0], me);
+        assert!(l.len() >= 2, "{l:?}");
+        assert!(stat(Path::new("/proc"), me).is_some());
+    }
+}

@@ -1,0 +1,266 @@
+//! Agents and their sessions, as registered by the interceptors that launch or
+//! configure them. A session is known to the daemon by kernel identity (the
+//! process tree under its root pid) or by the secret issued at registration;
+//! never by the name a caller gives itself.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use warden_types::{Autonomy, Decision};
+
+use crate::random_token;
+
+/// A session's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    /// Decisions are made.
+    Active,
+    /// Every action is denied until resumed.
+    Paused,
+    /// Ended; every action is denied.
+    Stopped,
+}
+
+/// What an interceptor asks for when it registers a session.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// The agent's name (`claude-code`, `codex`…); selects `[agents.NAME]`.
+    pub agent: String,
+    /// The autonomy level to grant; default: the policy's level for the agent.
+    #[serde(default)]
+    pub autonomy: Option<Autonomy>,
+    /// The session's workspace (the agent's working directory).
+    #[serde(default)]
+    pub workspace: String,
+    /// The session's root process: it and everything below it is the session.
+    #[serde(default)]
+    pub pid: Option<u32>,
+}
+
+/// What registration hands back: the secret is shown once and stored hashed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    /// The session id.
+    pub session: String,
+    /// The agent id.
+    pub agent_id: String,
+    /// The per-session secret, for the `x-warden-secret` header.
+    pub secret: String,
+}
+
+/// Decisions a session received.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Counts {
+    /// Allowed.
+    pub allow: u64,
+    /// Asked (whatever the answer).
+    pub ask: u64,
+    /// Denied.
+    pub deny: u64,
+}
+
+/// A registered session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    /// Session id.
+    pub id: String,
+    /// Agent id (one per agent name).
+    pub agent_id: String,
+    /// Agent name.
+    pub agent: String,
+    /// Granted autonomy.
+    pub autonomy: Autonomy,
+    /// Workspace.
+    pub workspace: String,
+    /// Root process.
+    pub pid: Option<u32>,
+    /// State.
+    pub state: SessionState,
+    /// Registered at (RFC 3339).
+    pub created: String,
+    /// Decisions so far.
+    pub counts: Counts,
+    #[serde(skip)]
+    secret_hash: [u8; 32],
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// No session with this id.
+    #[error("no session {0:?}")]
+    NoSession(String),
+    /// A stopped session cannot be resumed.
+    #[error("session {0:?} was stopped; register a new one")]
+    Stopped(String),
+    /// The agent name is empty or unreasonable.
+    #[error("agent name {0:?} is not a name (1 to 64 of letters, digits, '-', '_', '.')")]
+    BadName(String),
+}
+
+fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// All sessions, in registration order.
+#[derive(Debug, Default)]
+pub struct Registry {
+    sessions: Vec<Session>,
+    agent_ids: HashMap<String, String>,
+}
+
+impl Registry {
+    /// Registers a session at `autonomy` and returns its id and secret.
+    pub fn register(
+        &mut self,
+        reg: Registration,
+        autonomy: Autonomy,
+        now: String,
+    ) -> Result<Issued, RegistryError> {
+        let name_ok = !reg.agent.is_empty()
+            && reg.agent.len() <= 64
+            && reg
+                .agent
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !name_ok {
+            return Err(RegistryError::BadName(reg.agent));
+        }
+        let agent_id = self
+            .agent_ids
+            .entry(reg.agent.clone())
+            .or_insert_with(|| format!("agent-{}", &random_token()[..12]))
+            .clone();
+        let id = format!("sess-{}", &random_token()[..16]);
+        let secret = random_token();
+        self.sessions.push(Session {
+            id: id.clone(),
+            agent_id: agent_id.clone(),
+            agent: reg.agent,
+            autonomy,
+            workspace: reg.workspace,
+            pid: reg.pid,
+            state: SessionState::Active,
+            created: now,
+            counts: Counts::default(),
+            secret_hash: hash(&secret),
+        });
+        Ok(Issued {
+            session: id,
+            agent_id,
+            secret,
+        })
+    }
+
+    /// The session whose secret this is.
+    pub fn by_secret(&self, secret: &str) -> Option<&Session> {
+        let h = hash(secret);
+        self.sessions.iter().find(|s| s.secret_hash == h)
+    }
+
+    /// The session whose root process is the nearest in `lineage` (a pid and its
+    /// ancestors, nearest first).
+    pub fn by_lineage(&self, lineage: &[u32]) -> Option<&Session> {
+        lineage.iter().find_map(|pid| {
+            self.sessions
+                .iter()
+                .rev()
+                .find(|s| s.pid == Some(*pid) && s.state != SessionState::Stopped)
+        })
+    }
+
+    /// Whether any live session's process tree contains `lineage`'s process.
+    pub fn in_any_session(&self, lineage: &[u32]) -> bool {
+        self.by_lineage(lineage).is_some()
+    }
+
+    /// A session by id.
+    pub fn get(&self, id: &str) -> Option<&Session> {
+        self.sessions.iter().find(|s| s.id == id)
+    }
+
+    /// Pauses, resumes or stops a session.
+    pub fn set_state(&mut self, id: &str, state: SessionState) -> Result<&Session, RegistryError> {
+        let s = self
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or_else(|| RegistryError::NoSession(id.to_string()))?;
+        if s.state == SessionState::Stopped && state != SessionState::Stopped {
+            return Err(RegistryError::Stopped(id.to_string()));
+        }
+        s.state = state;
+        Ok(s)
+    }
+
+    /// Counts a decision for a session.
+    pub fn count(&mut self, id: &str, d: Decision) {
+        if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
+            match d {
+                Decision::Allow => s.counts.allow += 1,
+                Decision::Ask => s.counts.ask += 1,
+                Decision::Deny => s.counts.deny += 1,
+            }
+        }
+    }
+
+    /// Every session.
+    pub fn list(&self) -> &[Session] {
+        &self.sessions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(agent: &str, pid: Option<u32>) -> Registration {
+        Registration {
+            agent: agent.into(),
+            autonomy: None,
+            workspace: "/w".into(),
+            pid,
+        }
+    }
+
+    #[test]
+    fn secrets_and_process_trees_identify_sessions() {
+        let mut r = Registry::default();
+        let a = r
+            .register(
+                reg("claude-code", Some(100)),
+                Autonomy::Executor,
+                "t".into(),
+            )
+            .unwrap();
+        let b = r
+            .register(reg("claude-code", None), Autonomy::Observer, "t".into())
+            .unwrap();
+        assert_eq!(a.agent_id, b.agent_id, "one agent id per agent name");
+        assert_eq!(r.by_secret(&a.secret).unwrap().id, a.session);
+        assert!(r.by_secret("guess").is_none());
+        assert_eq!(r.by_lineage(&[300, 200, 100, 1]).unwrap().id, a.session);
+        assert!(r.by_lineage(&[300, 1]).is_none());
+        r.set_state(&a.session, SessionState::Stopped).unwrap();
+        assert!(r.by_lineage(&[100]).is_none());
+        assert_eq!(
+            r.set_state(&a.session, SessionState::Active).err(),
+            Some(RegistryError::Stopped(a.session.clone()))
+        );
+    }
+
+    #[test]
+    fn names_are_names() {
+        let mut r = Registry::default();
+        for bad in ["", "a b", "x/../y", &"n".repeat(65)] {
+            assert!(
+                r.register(reg(bad, None), Autonomy::Observer, "t".into())
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}
