@@ -8,6 +8,7 @@ mod audit;
 mod bench;
 mod check;
 mod daemon_cmd;
+mod decide_cmd;
 mod load;
 mod policy_cmd;
 mod render;
@@ -70,6 +71,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running daemon to decide one Action (as an interceptor does).
+    Decide(decide_cmd::DecideArgs),
     /// Allow one pending ask (from a terminal outside every agent session).
     Approve(daemon_cmd::AnswerArgs),
     /// Deny one pending ask.
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
         Command::Down => daemon_cmd::down(&audit::home_dir(cli.home.as_deref())),
         Command::Status { json } => daemon_cmd::status(&audit::home_dir(cli.home.as_deref()), json),
         Command::Asks { json } => daemon_cmd::asks(&audit::home_dir(cli.home.as_deref()), json),
+        Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, true),
         Command::Deny(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, false),
     };

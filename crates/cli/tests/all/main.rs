@@ -17,6 +17,7 @@ mod support;
 
 mod audit;
 mod check;
+mod daemon;
 mod exec;
 mod explain_bench;
 mod jsonl;

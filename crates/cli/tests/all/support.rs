@@ -101,6 +101,42 @@ impl Env {
         c
     }
 
+    /// Start `warden ARGS` in the background (stdout and stderr piped).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn warden")
+    }
+
+    /// Run `warden ARGS` under a pseudo-terminal (util-linux `script`), as a
+    /// person at a terminal would.
+    pub fn run_in_pty(&self, args: &[&str]) -> Out {
+        let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_warden"))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let c = self.command(&[]);
+        let mut script = Command::new("script");
+        script.args(["-qec", &quoted.join(" "), "/dev/null"]);
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => script.env(k, v),
+                None => script.env_remove(k),
+            };
+        }
+        script.current_dir(&self.ws);
+        let out = script.output().expect("script(1) runs");
+        Out {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Run `warden ARGS` with an empty stdin.
     pub fn run(&self, args: &[&str]) -> Out {
         self.run_with_stdin(args, &[])

@@ -1,0 +1,219 @@
+//! `warden up` as a real process: decisions through `warden decide`, asks
+//! answered from a real pseudo-terminal, `warden down`/`status`/`--detach`,
+//! and a daemon killed with SIGKILL while an ask is pending.
+
+use std::io::{BufRead, BufReader};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::Env;
+
+/// A `warden up` child, killed if the test ends early.
+struct Up(Option<Child>);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `warden up --no-tcp …` and waits until it answers.
+fn up(env: &Env, extra: &[&str]) -> Up {
+    let mut args = vec!["up", "--no-tcp", "--mode", "fast"];
+    args.extend_from_slice(extra);
+    let mut child = env.spawn(&args);
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("the daemon printed nothing").unwrap();
+    assert!(first.starts_with("warden is up"), "{first}");
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Up(Some(child))
+}
+
+fn decide(env: &Env, action: &str) -> (Option<i32>, Value) {
+    let out = env.run(&["decide", "--json", "--action", action]);
+    let v = serde_json::from_str(out.stdout.trim()).unwrap_or(Value::Null);
+    (out.code, v)
+}
+
+fn wait_for_ask(env: &Env) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = env.run(&["asks", "--json"]);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        if let Some(id) = v[0]["id"].as_str() {
+            return id.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ask appeared: {} {}",
+            out.stdout,
+            out.stderr
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const PUSH: &str = r#"{"cwd":"/tmp","kind":{"shell":{"command":"git push origin main"}}}"#;
+
+fn register(env: &Env) -> String {
+    // A trusted interceptor registers a session over the socket (python3, as
+    // any HTTP client would).
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
+c = C("warden"); c.request("POST", "/v1/sessions", body=json.dumps({"agent": "codex", "autonomy": "executor"}))
+print(json.loads(c.getresponse().read())["secret"])
+"#,
+        )
+        .arg(env.state.join("warden.sock"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn decisions_go_through_the_daemon_and_land_in_the_audit_log() {
+    let env = Env::new();
+    let _up = up(&env, &[]);
+    let (code, v) = decide(
+        &env,
+        r#"{"cwd":"/tmp","kind":{"shell":{"command":"git status"}}}"#,
+    );
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["audit"]["seq"], 0);
+    let show = env.run(&["audit", "show"]);
+    assert!(
+        show.code(0).stdout.contains("git status"),
+        "{}",
+        show.stdout
+    );
+    let status = env.run(&["status"]);
+    assert!(
+        status.code(0).stdout.contains("1 allowed"),
+        "{}",
+        status.stdout
+    );
+    // A second daemon for the same home is refused.
+    let second = env.run(&["up", "--no-tcp"]);
+    assert!(
+        second.code(1).stderr.contains("already running"),
+        "{}",
+        second.stderr
+    );
+    env.run(&["down"]).code(0);
+    env.run(&["status"]).code(1);
+    // No daemon: `warden decide` fails closed.
+    let (code, v) = decide(&env, r#"{"cwd":"/tmp","kind":{"shell":{"command":"ls"}}}"#);
+    assert_eq!(code, Some(2));
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no verdict from the daemon"),
+        "{v}"
+    );
+}
+
+#[test]
+fn an_ask_is_approved_from_a_terminal_and_refused_without_one() {
+    let env = Env::new();
+    let _up = up(&env, &[]);
+    let secret = register(&env);
+    let asker = {
+        let mut c = env.spawn(&["decide", "--json", "--secret", &secret, "--action", PUSH]);
+        let out = c.stdout.take().unwrap();
+        (c, out)
+    };
+    let id = wait_for_ask(&env);
+    // Not a terminal (a script, an agent's tool): refused.
+    let refused = env.run(&["approve", &id]);
+    assert!(
+        refused.code(1).stderr.contains("terminal"),
+        "{}",
+        refused.stderr
+    );
+    // A real pseudo-terminal, as a person has.
+    let ok = env.run_in_pty(&["approve", &id]);
+    assert!(
+        ok.code(0).stdout.contains("approved"),
+        "{} {}",
+        ok.stdout,
+        ok.stderr
+    );
+    let (mut child, out) = asker;
+    let text = std::io::read_to_string(out).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{text}");
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["decision"], "allow");
+    assert!(
+        v["answered"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli:uid="),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_daemon_killed_during_an_ask_leaves_the_asker_denied_and_restarts_intact() {
+    let env = Env::new();
+    let mut daemon = up(&env, &[]);
+    let secret = register(&env);
+    let mut asker = env.spawn(&["decide", "--json", "--secret", &secret, "--action", PUSH]);
+    wait_for_ask(&env);
+    let mut d = daemon.0.take().unwrap();
+    d.kill().unwrap(); // SIGKILL
+    d.wait().unwrap();
+    let out = std::io::read_to_string(asker.stdout.take().unwrap()).unwrap();
+    assert_eq!(asker.wait().unwrap().code(), Some(2), "{out}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["decision"], "deny", "{v}");
+    // It comes back up over its own stale socket and lock, with the log intact.
+    let _again = up(&env, &[]);
+    let (code, _) = decide(
+        &env,
+        r#"{"cwd":"/tmp","kind":{"shell":{"command":"git status"}}}"#,
+    );
+    assert_eq!(code, Some(0));
+    let verify = env.run(&["audit", "verify"]);
+    assert!(
+        verify.code(0).stdout.starts_with("INTACT"),
+        "{}",
+        verify.stdout
+    );
+}
+
+#[test]
+fn detach_status_and_down() {
+    let env = Env::new();
+    let out = env.run(&["up", "--detach", "--no-tcp", "--mode", "fast"]);
+    assert!(
+        out.code(0).stdout.contains("in the background"),
+        "{}",
+        out.stdout
+    );
+    let pid: u32 = std::fs::read_to_string(env.state.join("warden.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let status = env.run(&["status", "--json"]);
+    let v: Value = serde_json::from_str(&status.code(0).stdout).unwrap();
+    assert_eq!(v["pid"], pid);
+    env.run(&["down"]).code(0);
+    assert!(!env.state.join("warden.sock").exists());
+    let out = env.run(&["down"]);
+    assert!(out.code(0).stdout.contains("not running"), "{}", out.stdout);
+}
