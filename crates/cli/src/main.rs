@@ -6,6 +6,7 @@
 
 mod audit;
 mod bench;
+mod bench_decide;
 mod check;
 mod daemon_cmd;
 mod decide_cmd;
@@ -71,12 +72,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmarks of the running system.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Ask the running daemon to decide one Action (as an interceptor does).
     Decide(decide_cmd::DecideArgs),
     /// Allow one pending ask (from a terminal outside every agent session).
     Approve(daemon_cmd::AnswerArgs),
     /// Deny one pending ask.
     Deny(daemon_cmd::AnswerArgs),
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Decide round trips through a real daemon over its Unix socket, with the
+    /// audit log recording every verdict.
+    Decide(bench_decide::BenchDecideArgs),
 }
 
 fn main() -> ExitCode {
@@ -112,6 +124,7 @@ fn main() -> ExitCode {
         Command::Down => daemon_cmd::down(&audit::home_dir(cli.home.as_deref())),
         Command::Status { json } => daemon_cmd::status(&audit::home_dir(cli.home.as_deref()), json),
         Command::Asks { json } => daemon_cmd::asks(&audit::home_dir(cli.home.as_deref()), json),
+        Command::Bench(BenchCommand::Decide(a)) => bench_decide::run(a),
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, true),
         Command::Deny(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, false),

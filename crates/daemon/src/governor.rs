@@ -106,6 +106,9 @@ pub struct Governor {
     pub(crate) started: Instant,
     pub(crate) alerts: RwLock<Vec<String>>,
     audit_size: std::sync::atomic::AtomicU64,
+    /// One evaluation context per (autonomy level, human available), built once:
+    /// they differ only in those two fields.
+    contexts: Vec<EvalContext>,
 }
 
 /// The identity a decision is made under.
@@ -130,7 +133,20 @@ impl Governor {
             .map(|c| c.checkpoint.size)
             .unwrap_or(0);
         info!(home = %config.state_dir.display(), entries = size, "governor started");
+        let contexts = Autonomy::ALL
+            .iter()
+            .flat_map(|a| {
+                [false, true].map(|human| EvalContext {
+                    home: config.user_home.clone(),
+                    human_available: human,
+                    resolve_symlinks: true,
+                    protected: protected(&config),
+                    autonomy: Some(*a),
+                })
+            })
+            .collect();
         Ok(Arc::new(Governor {
+            contexts,
             config,
             policies: Mutex::new(policies),
             audit,
@@ -195,11 +211,10 @@ impl Governor {
 
     fn identify(&self, caller: &Caller) -> Identity {
         let registry = lock(&self.registry);
-        if let Peer::Unix { pid: Some(pid), .. } = caller.peer {
-            let lineage = crate::procs::lineage(&self.config.proc_root, pid);
-            if let Some(s) = registry.by_lineage(&lineage) {
-                return Identity::Session(Box::new(s.clone()));
-            }
+        if let Peer::Unix { pid: Some(pid), .. } = caller.peer
+            && let Some(s) = registry.by_process(&self.config.proc_root, pid)
+        {
+            return Identity::Session(Box::new(s.clone()));
         }
         if let Some(secret) = &caller.secret
             && let Some(s) = registry.by_secret(secret)
@@ -207,14 +222,6 @@ impl Governor {
             return Identity::Session(Box::new(s.clone()));
         }
         Identity::Unknown
-    }
-
-    /// The protected paths no agent may write: warden's state and config.
-    fn protected(&self) -> Vec<PathBuf> {
-        let mut p = vec![self.config.state_dir.clone()];
-        p.extend(self.config.user_policy.parent().map(PathBuf::from));
-        p.extend(self.config.system_policy.parent().map(PathBuf::from));
-        p
     }
 
     /// Decides `action` for `caller`. Judging (policy and any ask) takes at
@@ -268,14 +275,8 @@ impl Governor {
             Ok(p) => p,
             Err(why) => return deny("builtin:project-policy", why),
         };
-        let ctx = EvalContext {
-            home: self.config.user_home.clone(),
-            human_available: human,
-            resolve_symlinks: true,
-            protected: self.protected(),
-            autonomy: Some(autonomy),
-        };
-        let verdict = policy.evaluate(action, &ctx).verdict;
+        let ctx = &self.contexts[usize::from(autonomy.level()) * 2 + usize::from(human)];
+        let verdict = policy.evaluate(action, ctx).verdict;
         if verdict.decision != Decision::Ask {
             return verdict;
         }
@@ -407,6 +408,14 @@ impl Governor {
             warn!(error = %e, "flushing the audit log at shutdown");
         }
     }
+}
+
+/// The protected paths no agent may write: warden's state and config.
+fn protected(config: &Config) -> Vec<PathBuf> {
+    let mut p = vec![config.state_dir.clone()];
+    p.extend(config.user_policy.parent().map(PathBuf::from));
+    p.extend(config.system_policy.parent().map(PathBuf::from));
+    p
 }
 
 /// A deny from warden itself.

@@ -37,6 +37,22 @@ pub fn stat(proc_root: &Path, pid: u32) -> Option<ProcStat> {
     parse_stat(&text)
 }
 
+/// The nearest of `pid` and its ancestors for which `hit` holds, reading no
+/// further up than needed (each step is a read of `/proc/<pid>/stat`).
+pub fn nearest(proc_root: &Path, pid: u32, mut hit: impl FnMut(u32) -> bool) -> Option<u32> {
+    let mut cur = pid;
+    for _ in 0..256 {
+        if hit(cur) {
+            return Some(cur);
+        }
+        match stat(proc_root, cur) {
+            Some(s) if s.ppid != 0 && s.ppid != cur => cur = s.ppid,
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// `pid` and its ancestors up to init, nearest first (at most 256: a loop in a
 /// corrupted table must not hang us).
 pub fn lineage(proc_root: &Path, pid: u32) -> Vec<u32> {

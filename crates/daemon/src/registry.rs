@@ -177,6 +177,32 @@ impl Registry {
         self.by_lineage(lineage).is_some()
     }
 
+    /// The live session whose root process is `pid`.
+    pub fn by_root(&self, pid: u32) -> Option<&Session> {
+        self.sessions
+            .iter()
+            .rev()
+            .find(|s| s.pid == Some(pid) && s.state != SessionState::Stopped)
+    }
+
+    /// Whether any live session is known by its process tree (if none is, no
+    /// caller's ancestry needs reading).
+    pub fn has_roots(&self) -> bool {
+        self.sessions
+            .iter()
+            .any(|s| s.pid.is_some() && s.state != SessionState::Stopped)
+    }
+
+    /// The live session whose process tree holds `pid`, reading `/proc` only
+    /// as far up as needed.
+    pub fn by_process(&self, proc_root: &std::path::Path, pid: u32) -> Option<&Session> {
+        if !self.has_roots() {
+            return None;
+        }
+        let root = crate::procs::nearest(proc_root, pid, |p| self.by_root(p).is_some())?;
+        self.by_root(root)
+    }
+
     /// A session by id.
     pub fn get(&self, id: &str) -> Option<&Session> {
         self.sessions.iter().find(|s| s.id == id)

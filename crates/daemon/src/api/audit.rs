@@ -34,7 +34,7 @@ pub async fn checkpoint(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    state.trust(&peer, &headers)?;
+    state.check_transport(&peer, &headers)?;
     let home = state.gov.config.state_dir.clone();
     blocking(move || {
         let r = AuditReader::open(&home).map_err(audit_err)?;
@@ -95,7 +95,7 @@ pub async fn prove(
     headers: HeaderMap,
     Path(seq): Path<u64>,
 ) -> Result<Json<warden_audit::InclusionProof>, ApiError> {
-    state.trust(&peer, &headers)?;
+    state.check_transport(&peer, &headers)?;
     let home = state.gov.config.state_dir.clone();
     blocking(move || {
         let mut r = AuditReader::open(&home).map_err(audit_err)?;

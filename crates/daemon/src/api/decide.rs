@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warden_types::{Action, CONTRACT_VERSION, Verdict};
 
-use super::{AppState, Trust};
+use super::AppState;
 use crate::governor::{Caller, Peer};
 
 /// Query parameters of `/v1/decide`.
@@ -38,7 +38,7 @@ pub async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(e) = state.trust(&peer, &headers).map(|_: Trust| ()) {
+    if let Err(e) = state.check_transport(&peer, &headers) {
         return e.into_response();
     }
     if matches!(peer, Peer::Tcp { .. }) {

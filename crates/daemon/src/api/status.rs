@@ -130,6 +130,6 @@ pub async fn openapi(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    state.trust(&peer, &headers)?;
+    state.check_transport(&peer, &headers)?;
     Ok(Json(super::openapi::document()))
 }
