@@ -121,6 +121,12 @@ fn print_banner(daemon: &Daemon, cfg: &Config) {
         daemon.governor().audit_size()
     );
     println!("  policy   {}", cfg.user_policy.display());
+    if let Some(link) = daemon.login_link() {
+        println!("  dashboard {link}");
+        println!(
+            "           (a one-time login link, valid 10 minutes; `warden dashboard` makes another)"
+        );
+    }
     println!("Ctrl-C or `warden down` stops it.");
 }
 
@@ -171,6 +177,10 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
             println!("warden is up in the background (pid {})", child.id());
             println!("  socket   {}", home.join("warden.sock").display());
             println!("  log      {}", log_path.display());
+            match rt.block_on(client.ok(Method::POST, "/v1/dashboard/link", None)) {
+                Ok(v) => println!("  dashboard {}", v["url"].as_str().unwrap_or_default()),
+                Err(e) => println!("  dashboard: {e}"),
+            }
             println!("`warden status` shows it, `warden down` stops it.");
             return Ok(0);
         }
@@ -182,6 +192,13 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+pub fn dashboard(home: &Path) -> Result<u8> {
+    let v = runtime()?.block_on(client(home).ok(Method::POST, "/v1/dashboard/link", None))?;
+    println!("{}", v["url"].as_str().unwrap_or_default());
+    eprintln!("(a one-time login link, valid 10 minutes)");
+    Ok(0)
 }
 
 pub fn down(home: &Path) -> Result<u8> {

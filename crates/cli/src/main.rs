@@ -60,6 +60,8 @@ enum Command {
     Up(daemon_cmd::UpArgs),
     /// Stop the daemon (pending asks are denied and recorded).
     Down,
+    /// Print a fresh one-time login link to the dashboard (from your terminal).
+    Dashboard,
     /// Show whether the daemon runs, and what it has decided.
     Status {
         /// Print the daemon's status as JSON.
@@ -122,6 +124,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit::run(cmd, cli.home.as_deref()),
         Command::Up(args) => daemon_cmd::up(args, &audit::home_dir(cli.home.as_deref())),
         Command::Down => daemon_cmd::down(&audit::home_dir(cli.home.as_deref())),
+        Command::Dashboard => daemon_cmd::dashboard(&audit::home_dir(cli.home.as_deref())),
         Command::Status { json } => daemon_cmd::status(&audit::home_dir(cli.home.as_deref()), json),
         Command::Asks { json } => daemon_cmd::asks(&audit::home_dir(cli.home.as_deref()), json),
         Command::Bench(BenchCommand::Decide(a)) => bench_decide::run(a),

@@ -60,6 +60,7 @@ pub struct Daemon {
     tasks: Vec<JoinHandle<()>>,
     socket: PathBuf,
     tcp_addr: Option<SocketAddr>,
+    dashboard: Arc<crate::dashboard::Dashboard>,
 }
 
 /// Reads the API token, creating it (0600) on first start.
@@ -124,12 +125,14 @@ impl Daemon {
         };
         let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
         let stop = Arc::new(Notify::new());
+        let dashboard = Arc::new(crate::dashboard::Dashboard::default());
         let state = AppState {
             gov: Arc::clone(&gov),
             own_uid,
             api_token: Arc::new(token),
             tcp_addr,
             stop: Arc::clone(&stop),
+            dashboard: Arc::clone(&dashboard),
         };
         let app = listen::with_request_deadline(
             api::router(state),
@@ -173,6 +176,7 @@ impl Daemon {
             tasks,
             socket,
             tcp_addr,
+            dashboard,
         })
     }
 
@@ -184,6 +188,15 @@ impl Daemon {
     /// The TCP address actually bound (a configured port 0 picks one).
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp_addr
+    }
+
+    /// A fresh one-time dashboard login link, if the TCP listener is up.
+    pub fn login_link(&self) -> Option<String> {
+        let addr = self.tcp_addr?;
+        Some(format!(
+            "http://{addr}/login?token={}",
+            self.dashboard.new_link()
+        ))
     }
 
     /// The Unix socket.

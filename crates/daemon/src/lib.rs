@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod consent;
 pub mod daemon;
+pub mod dashboard;
 pub mod events;
 pub mod governor;
 pub mod listen;

@@ -197,6 +197,30 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// What the action does, in a few plain words (for people: logs, the
+    /// dashboard); command lines and paths are shown as given.
+    pub fn summary(&self) -> String {
+        match self {
+            ActionKind::Shell { command } => format!("run {command}"),
+            ActionKind::Exec { argv, .. } => format!("exec {}", argv.join(" ")),
+            ActionKind::FileRead { path } => format!("read {path}"),
+            ActionKind::FileWrite { path } => format!("write {path}"),
+            ActionKind::FileDelete { path } => format!("delete {path}"),
+            ActionKind::Net(n) => match (&n.url, &n.host) {
+                (Some(u), _) => format!("{} {u}", n.method.as_deref().unwrap_or("GET")),
+                (None, Some(h)) => match n.port {
+                    Some(p) => format!("connect {h}:{p}"),
+                    None => format!("connect {h}"),
+                },
+                (None, None) => "network request".to_string(),
+            },
+            ActionKind::ToolCall { server, tool, .. } => format!("MCP tool {server}/{tool}"),
+            ActionKind::LlmRequest {
+                provider, model, ..
+            } => format!("LLM request {provider}/{model}"),
+        }
+    }
+
     /// The kind's JSON tag, e.g. `file_read`.
     pub fn tag(&self) -> &'static str {
         match self {

@@ -179,24 +179,9 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// What the action was, in a few words.
+/// What the action was, in a few words, on one line.
 fn summary(kind: &ActionKind) -> String {
-    match kind {
-        ActionKind::Shell { command } => format!("shell  {}", clip(command, 100)),
-        ActionKind::Exec { argv, .. } => format!("exec   {}", clip(&argv.join(" "), 100)),
-        ActionKind::FileRead { path } => format!("read   {path}"),
-        ActionKind::FileWrite { path } => format!("write  {path}"),
-        ActionKind::FileDelete { path } => format!("delete {path}"),
-        ActionKind::Net(n) => match (&n.url, &n.host) {
-            (Some(u), _) => format!("net    {} {u}", n.method.as_deref().unwrap_or("GET")),
-            (None, Some(h)) => format!("net    connect {h}:{}", n.port.unwrap_or(0)),
-            _ => "net    ?".into(),
-        },
-        ActionKind::ToolCall { server, tool, .. } => format!("tool   {server}/{tool}"),
-        ActionKind::LlmRequest {
-            provider, model, ..
-        } => format!("llm    {provider} {model}"),
-    }
+    clip(&kind.summary(), 110)
 }
 
 /// One human-readable line per entry.

@@ -18,6 +18,7 @@ mod support;
 mod audit;
 mod check;
 mod daemon;
+mod dashboard;
 mod exec;
 mod explain_bench;
 mod jsonl;

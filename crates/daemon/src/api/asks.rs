@@ -17,7 +17,7 @@ pub async fn list(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<AskView>>, ApiError> {
-    state.require(&peer, &headers, Trust::Trusted)?;
+    state.require(&peer, &headers, Trust::Viewer)?;
     Ok(Json(lock(&state.gov.asks).list()))
 }
 

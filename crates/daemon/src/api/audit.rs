@@ -65,7 +65,7 @@ pub async fn entries(
     headers: HeaderMap,
     query: Result<Query<EntriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    state.require(&peer, &headers, Trust::Trusted)?;
+    state.require(&peer, &headers, Trust::Viewer)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(format!("{e} (from, limit)")))?;
     let limit = q.limit.unwrap_or(100).min(1000);
     let home = state.gov.config.state_dir.clone();

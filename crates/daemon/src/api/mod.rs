@@ -71,9 +71,12 @@ impl IntoResponse for ApiError {
 pub enum Trust {
     /// Reached the API.
     Any,
+    /// A dashboard browser without proof that this request came from the
+    /// dashboard's own page: may read, not change anything.
+    Viewer,
     /// An interceptor or a person's tool, not an agent.
     Trusted,
-    /// A person.
+    /// A person (a terminal, or the dashboard page with its CSRF token).
     Human,
 }
 
@@ -90,6 +93,8 @@ pub struct AppState {
     pub tcp_addr: Option<std::net::SocketAddr>,
     /// Notified to stop the daemon (`POST /v1/shutdown`).
     pub stop: Arc<tokio::sync::Notify>,
+    /// Dashboard login links and browser sessions.
+    pub dashboard: Arc<crate::dashboard::Dashboard>,
 }
 
 impl AppState {
@@ -125,14 +130,23 @@ impl AppState {
                     .and_then(|v| v.strip_prefix("Bearer "));
                 match bearer {
                     Some(t) if constant_time_eq(t.as_bytes(), self.api_token.as_bytes()) => {
-                        Ok(Trust::Trusted)
+                        return Ok(Trust::Trusted);
                     }
-                    Some(_) => Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "the API token is wrong",
-                    )),
-                    None => Ok(Trust::Any),
+                    Some(_) => {
+                        return Err(ApiError::new(
+                            StatusCode::UNAUTHORIZED,
+                            "the API token is wrong",
+                        ));
+                    }
+                    None => {}
                 }
+                Ok(
+                    match self.dashboard.browser(headers, self.origin_ok(headers)) {
+                        Some(b) if b.same_origin_write => Trust::Human,
+                        Some(_) => Trust::Viewer,
+                        None => Trust::Any,
+                    },
+                )
             }
         }
     }
@@ -160,8 +174,15 @@ impl AppState {
         }
         Err(match (need, peer) {
             (Trust::Human, Peer::Unix { .. }) => ApiError::forbidden(
-                "answering asks needs a person: a terminal outside every agent session (`warden approve` in your shell)",
+                "this needs a person: run it from a terminal outside every agent session (e.g. `warden approve ID` in your shell)",
             ),
+            (Trust::Human | Trust::Trusted, Peer::Tcp { .. })
+                if self.dashboard.browser(headers, true).is_some() =>
+            {
+                ApiError::forbidden(
+                    "a change from the dashboard needs the page's CSRF token (x-csrf-token) and its own Origin",
+                )
+            }
             (Trust::Human, Peer::Tcp { .. }) => {
                 ApiError::forbidden("answering asks over TCP needs the dashboard session")
             }
@@ -173,6 +194,35 @@ impl AppState {
                 "this endpoint needs the API token (Authorization: Bearer …)",
             ),
         })
+    }
+
+    /// Whether the request's `Origin`, if it has one, is this listener.
+    pub fn origin_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return true;
+        };
+        let port = self.tcp_addr.map(|a| a.port()).unwrap_or(0);
+        let o = origin.to_str().unwrap_or_default();
+        [
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+        ]
+        .iter()
+        .any(|ok| ok.eq_ignore_ascii_case(o))
+    }
+
+    /// Dashboard pages are served over TCP only, to the loopback listener's name.
+    pub fn check_browser_transport(
+        &self,
+        peer: &Peer,
+        headers: &HeaderMap,
+    ) -> Result<(), ApiError> {
+        match peer {
+            Peer::Unix { .. } => Err(ApiError::not_found(
+                "the dashboard is served on the TCP listener",
+            )),
+            Peer::Tcp { .. } => self.check_host(headers),
+        }
     }
 
     /// A TCP request must be addressed to the loopback listener by name or
@@ -219,6 +269,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/policy", get(status::policy))
         .route("/v1/openapi.json", get(status::openapi))
         .route("/v1/shutdown", post(status::shutdown))
+        .route("/v1/dashboard/link", post(status::login_link))
         .route("/metrics", get(status::metrics))
         .route("/v1/asks", get(asks::list))
         .route("/v1/asks/{id}/approve", post(asks::approve))
@@ -229,6 +280,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/entries", get(audit::entries))
         .route("/v1/audit/prove/{seq}", get(audit::prove))
         .route("/v1/audit/verify", post(audit::verify))
+        .merge(crate::dashboard::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)

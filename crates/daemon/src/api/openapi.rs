@@ -60,6 +60,7 @@ pub fn document() -> Value {
             "/v1/audit/prove/{seq}": { "get": op("Inclusion proof of an entry with its signed checkpoint", "anyone") },
             "/v1/audit/verify": { "post": op("Full verification of the log", "trusted") },
             "/v1/policy": { "get": op("The effective layered policy, each rule with its file and line", "trusted") },
+            "/v1/dashboard/link": { "post": op("A one-time dashboard login link", "human") },
             "/v1/shutdown": { "post": op("Stop the daemon (pending asks are denied and recorded)", "trusted") },
             "/metrics": { "get": op("Prometheus text metrics", "trusted") },
             "/v1/openapi.json": { "get": op("This document", "anyone") }

@@ -48,7 +48,7 @@ pub async fn events(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    state.require(&peer, &headers, Trust::Trusted)?;
+    state.require(&peer, &headers, Trust::Viewer)?;
     let stream = BroadcastStream::new(state.gov.feed.subscribe()).map(|item| {
         Ok(match item {
             Ok(e) => SseEvent::default()
@@ -69,7 +69,7 @@ pub async fn policy(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    state.require(&peer, &headers, Trust::Trusted)?;
+    state.require(&peer, &headers, Trust::Viewer)?;
     let p = lock(&state.gov.policies);
     let base = p.base();
     let rules: Vec<Value> = base
@@ -103,7 +103,7 @@ pub async fn metrics(
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.require(&peer, &headers, Trust::Trusted)?;
+    state.require(&peer, &headers, Trust::Viewer)?;
     let gov = &state.gov;
     let size = gov.audit_size();
     let text = gov.metrics.render(
@@ -123,6 +123,22 @@ pub async fn shutdown(
     tracing::info!(%peer, "shutdown requested");
     state.stop.notify_one();
     Ok(Json(json!({ "stopping": true })))
+}
+
+/// A fresh one-time dashboard login link. A link is a dashboard session, which
+/// answers asks: only a person gets one.
+pub async fn login_link(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.require(&peer, &headers, Trust::Human)?;
+    let addr = state.tcp_addr.ok_or_else(|| {
+        ApiError::not_found("the dashboard needs the TCP listener (the daemon runs with --no-tcp)")
+    })?;
+    Ok(Json(
+        json!({ "url": format!("http://{addr}/login?token={}", state.dashboard.new_link()) }),
+    ))
 }
 
 pub async fn openapi(
