@@ -39,6 +39,15 @@ pub struct Config {
     pub approvals_need_tty: bool,
     /// Where `/proc` is (tests point it elsewhere only to test parsing).
     pub proc_root: PathBuf,
+    /// How often the watchdog looks.
+    pub watch_every: Duration,
+    /// A session that reported before and has been silent this long while its
+    /// process lives raises an alert (its interceptor may have been bypassed).
+    pub stall_after: Duration,
+    /// This many denials of one session within `denial_window` raise an alert.
+    pub denial_burst: usize,
+    /// See `denial_burst`.
+    pub denial_window: Duration,
 }
 
 impl Config {
@@ -61,6 +70,10 @@ impl Config {
             header_timeout: Duration::from_secs(5),
             approvals_need_tty: true,
             proc_root: PathBuf::from("/proc"),
+            watch_every: Duration::from_secs(2),
+            stall_after: Duration::from_secs(15 * 60),
+            denial_burst: 5,
+            denial_window: Duration::from_secs(60),
         }
     }
 

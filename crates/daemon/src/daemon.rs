@@ -157,6 +157,10 @@ impl Daemon {
                 stop_rx.clone(),
             )));
         }
+        tasks.push(tokio::spawn(crate::watchdog::run(
+            Arc::clone(&gov),
+            stop_rx.clone(),
+        )));
         let ticker_gov = Arc::clone(&gov);
         let mut ticker_stop = stop_rx;
         tasks.push(tokio::spawn(async move {

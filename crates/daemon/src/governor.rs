@@ -106,6 +106,8 @@ pub struct Governor {
     pub(crate) started: Instant,
     pub(crate) alerts: RwLock<Vec<String>>,
     audit_size: std::sync::atomic::AtomicU64,
+    /// The latest checkpoint this daemon's own commits produced: `(size, note)`.
+    pub(crate) last_head: Mutex<Option<(u64, String)>>,
     /// One evaluation context per (autonomy level, human available), built once:
     /// they differ only in those two fields.
     contexts: Vec<EvalContext>,
@@ -157,6 +159,7 @@ impl Governor {
             started: Instant::now(),
             alerts: RwLock::new(Vec::new()),
             audit_size: std::sync::atomic::AtomicU64::new(size),
+            last_head: Mutex::new(None),
         }))
     }
 
@@ -170,9 +173,37 @@ impl Governor {
         self.audit_size.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Raises an alert: logged, shown on the feed, kept for `/v1/status`.
-    pub fn alert(&self, message: String) {
-        warn!(%message, "alert");
+    /// Records a notice in the audit log (fire and forget: a notice that
+    /// cannot be recorded is logged, it decides nothing).
+    pub fn notice(&self, event: &str, message: &str, threat: warden_types::Threat) {
+        let mut action = Action::new(
+            self.config.state_dir.to_string_lossy(),
+            warden_types::ActionKind::Notice {
+                event: event.to_string(),
+                message: message.to_string(),
+            },
+        );
+        action.id = format!("notice-{}", &random_token()[..16]);
+        action.time = now_rfc3339();
+        action.origin = warden_types::Origin::Warden;
+        let mut v = Verdict::malformed(message.to_string());
+        v.decision = Decision::Allow;
+        v.rules = vec![format!("watchdog:{event}")];
+        v.threat = threat;
+        if let Err(e) = self.audit.submit(&action, &v, |r| {
+            if let Err(e) = r {
+                warn!(error = %e, "a notice was not recorded");
+            }
+        }) {
+            warn!(error = %e, "a notice was not recorded");
+        }
+    }
+
+    /// Raises an alert: logged, recorded as a notice in the audit log, shown on
+    /// the feed and the dashboard's banner, kept for `/v1/status`.
+    pub fn alert(&self, event: &str, message: String) {
+        warn!(%event, %message, "alert");
+        self.notice(event, &message, warden_types::Threat::High);
         if let Ok(mut a) = self.alerts.write() {
             a.push(format!("{} {message}", now_rfc3339()));
             let n = a.len();
@@ -194,17 +225,21 @@ impl Governor {
             Ok(p) => {
                 *lock(&self.policies) = p;
                 info!("policy reloaded");
-                self.feed.send(Event::Alert {
-                    message: "policy reloaded".into(),
-                });
+                let message = format!(
+                    "the policy was reloaded from {}",
+                    self.config.user_policy.display()
+                );
+                self.notice("policy-reloaded", &message, warden_types::Threat::Benign);
+                self.feed.send(Event::Alert { message });
             }
             Err(e) => {
                 // Keep deciding with the previous policy, but stop noticing the
                 // same broken file over and over: adopt its time stamps.
                 lock(&self.policies).mark_seen(&self.config);
-                self.alert(format!(
-                    "the new policy does not load; the previous one stays in force: {e}"
-                ));
+                self.alert(
+                    "policy-invalid",
+                    format!("the new policy does not load; the previous one stays in force: {e}"),
+                );
             }
         }
     }
@@ -353,17 +388,23 @@ impl Governor {
     async fn record(&self, action: Action, verdict: Verdict, started: Instant) -> Verdict {
         let verdict = match self.append(&action, &verdict).await {
             Ok(receipt) => {
-                self.audit_size.fetch_max(
-                    receipt.checkpoint.checkpoint.size,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                let size = receipt.checkpoint.checkpoint.size;
+                self.audit_size
+                    .fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+                let mut head = lock(&self.last_head);
+                if head.as_ref().is_none_or(|(s, _)| *s < size) {
+                    *head = Some((size, receipt.checkpoint.note.clone()));
+                }
                 Verdict {
                     audit: Some(receipt.to_audit_receipt()),
                     ..verdict
                 }
             }
             Err(e) => {
-                self.alert(format!("the audit log refused a record: {e}"));
+                self.alert(
+                    "audit-unavailable",
+                    format!("the audit log refused a record: {e}"),
+                );
                 deny(
                     "builtin:audit-unavailable",
                     format!("the decision could not be recorded: {e}"),

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod policies;
 pub mod procs;
 pub mod registry;
+pub mod watchdog;
 
 pub use config::Config;
 pub use daemon::Daemon;

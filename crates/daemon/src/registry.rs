@@ -85,6 +85,12 @@ pub struct Session {
     pub counts: Counts,
     #[serde(skip)]
     secret_hash: [u8; 32],
+    /// When it last asked for a decision (the watchdog notices silence).
+    #[serde(skip)]
+    pub last_seen: Option<std::time::Instant>,
+    /// When its recent denials happened (the watchdog notices bursts).
+    #[serde(skip)]
+    pub recent_denials: std::collections::VecDeque<std::time::Instant>,
 }
 
 /// Why a registry operation failed.
@@ -147,6 +153,8 @@ impl Registry {
             created: now,
             counts: Counts::default(),
             secret_hash: hash(&secret),
+            last_seen: None,
+            recent_denials: std::collections::VecDeque::new(),
         });
         Ok(Issued {
             session: id,
@@ -225,12 +233,25 @@ impl Registry {
     /// Counts a decision for a session.
     pub fn count(&mut self, id: &str, d: Decision) {
         if let Some(s) = self.sessions.iter_mut().find(|s| s.id == id) {
+            let now = std::time::Instant::now();
+            s.last_seen = Some(now);
             match d {
                 Decision::Allow => s.counts.allow += 1,
                 Decision::Ask => s.counts.ask += 1,
-                Decision::Deny => s.counts.deny += 1,
+                Decision::Deny => {
+                    s.counts.deny += 1;
+                    s.recent_denials.push_back(now);
+                    while s.recent_denials.len() > 64 {
+                        s.recent_denials.pop_front();
+                    }
+                }
             }
         }
+    }
+
+    /// Every session, to update (the watchdog).
+    pub fn sessions_mut(&mut self) -> &mut [Session] {
+        &mut self.sessions
     }
 
     /// Every session.

@@ -114,6 +114,10 @@ pub enum Origin {
     #[default]
     #[serde(rename = "cli")]
     Cli,
+    /// warden itself (its watchdog, its policy reloads): only on `notice`
+    /// entries the daemon records, never on a caller's request.
+    #[serde(rename = "warden")]
+    Warden,
 }
 
 impl Origin {
@@ -130,6 +134,7 @@ impl Origin {
             Origin::Pty => "pty",
             Origin::Ebpf => "ebpf",
             Origin::Cli => "cli",
+            Origin::Warden => "warden",
         }
     }
 }
@@ -184,6 +189,15 @@ pub enum ActionKind {
         #[serde(default)]
         arguments: serde_json::Value,
     },
+    /// Something warden itself noticed and recorded (a watchdog alert, a policy
+    /// reload): an audit entry, never a request to decide. The daemon refuses a
+    /// caller's action of this kind.
+    Notice {
+        /// What kind of event, e.g. `tamper`, `policy-reloaded`, `repeated-denials`.
+        event: String,
+        /// What happened, in a sentence.
+        message: String,
+    },
     /// A call to an LLM provider's API.
     LlmRequest {
         /// Provider, e.g. `anthropic`, `openai`.
@@ -218,6 +232,7 @@ impl ActionKind {
             ActionKind::LlmRequest {
                 provider, model, ..
             } => format!("LLM request {provider}/{model}"),
+            ActionKind::Notice { event, message } => format!("warden {event}: {message}"),
         }
     }
 
@@ -232,6 +247,7 @@ impl ActionKind {
             ActionKind::Net(_) => "net",
             ActionKind::ToolCall { .. } => "tool_call",
             ActionKind::LlmRequest { .. } => "llm_request",
+            ActionKind::Notice { .. } => "notice",
         }
     }
 }

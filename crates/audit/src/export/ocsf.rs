@@ -74,6 +74,7 @@ fn class_of(kind: &ActionKind) -> Class {
         ActionKind::Net(_) => network(4001, "Network Activity", 1, "Open"),
         ActionKind::ToolCall { .. } => api(99, "Other"),
         ActionKind::LlmRequest { .. } => api(1, "Create"),
+        ActionKind::Notice { .. } => api(99, "Other"),
     }
 }
 
@@ -156,10 +157,20 @@ fn class_fields(kind: &ActionKind, record: &Record, out: &mut Map<String, Value>
                 }),
             );
         }
+        ActionKind::Notice { event, message } => {
+            out.insert(
+                "api".into(),
+                json!({
+                    "operation": format!("warden.{event}"),
+                    "service": { "name": "warden" },
+                    "request": { "uid": a.id, "data": { "message": message } },
+                }),
+            );
+        }
     }
     if matches!(
         kind,
-        ActionKind::ToolCall { .. } | ActionKind::LlmRequest { .. }
+        ActionKind::ToolCall { .. } | ActionKind::LlmRequest { .. } | ActionKind::Notice { .. }
     ) {
         // API Activity requires a source endpoint: the agent's session.
         out.insert(

@@ -200,6 +200,16 @@ impl Store {
             .map_err(self.err())
     }
 
+    /// One past the highest sequence number (cheap: no count of the rows).
+    pub fn end(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT coalesce(max(seq) + 1, 0) FROM entries", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|v| v as u64)
+            .map_err(self.err())
+    }
+
     /// The envelope of `seq`.
     pub fn envelope(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.conn

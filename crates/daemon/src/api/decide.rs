@@ -71,6 +71,15 @@ pub async fn decide(
             );
         }
     };
+    if matches!(action.kind, warden_types::ActionKind::Notice { .. })
+        || action.origin == warden_types::Origin::Warden
+    {
+        state.gov.metrics.rejected();
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "notices and the origin \"warden\" are warden's own; no caller may submit them".into(),
+        );
+    }
     if action.v != CONTRACT_VERSION {
         return refuse(
             StatusCode::BAD_REQUEST,

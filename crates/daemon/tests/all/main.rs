@@ -8,3 +8,4 @@ mod consent;
 mod decide;
 mod identity;
 mod robustness;
+mod watchdog;

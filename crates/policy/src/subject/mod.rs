@@ -438,6 +438,13 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
         } => p.subjects.push(Subject::Llm {
             what: format!("{provider}/{model}"),
         }),
+        // Notices are warden's own records, not requests: nothing to allow.
+        ActionKind::Notice { .. } => {
+            p.hard_deny = Some((
+                "builtin:notice".into(),
+                "a notice is recorded by warden itself, never decided".into(),
+            ))
+        }
     }
     // warden's own state and configuration: no agent may touch them.
     for s in &p.subjects {

@@ -38,6 +38,7 @@ function summary(kind) {
     case "net": return v.url ? (v.method || "GET") + " " + v.url : "connect " + v.host + ":" + v.port;
     case "tool_call": return "MCP tool " + v.server + "/" + v.tool;
     case "llm_request": return "LLM request " + v.provider + "/" + v.model;
+    case "notice": return "warden " + v.event + ": " + v.message;
     default: return name;
   }
 }
