@@ -55,16 +55,59 @@ pub struct UpArgs {
     /// Audit durability.
     #[arg(long, value_enum, default_value_t = Mode::Strict)]
     mode: Mode,
+    /// System mode: state in /var/lib/warden (unless --home), the socket shared
+    /// (0660) with the group `warden`, whose members are trusted like the
+    /// daemon's own user. See docs/system-mode.md.
+    #[arg(long)]
+    system: bool,
+    /// Share the socket with this group (0660) and trust its members.
+    #[arg(long, value_name = "GROUP")]
+    socket_group: Option<String>,
 }
 
-fn config(args: &UpArgs, home: &Path) -> Config {
+/// The gid of group `name`, from /etc/group.
+fn group_id(name: &str) -> Result<u32> {
+    let text = std::fs::read_to_string("/etc/group").context("reading /etc/group")?;
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let n = f.next()?;
+            let _pw = f.next()?;
+            let gid = f.next()?.parse().ok()?;
+            (n == name).then_some(gid)
+        })
+        .next()
+        .with_context(|| {
+            format!("there is no group {name:?} (create it: groupadd --system {name})")
+        })
+}
+
+/// The state directory of `warden up`: --home, $WARDEN_HOME, /var/lib/warden
+/// in system mode, else the user's default.
+pub fn up_home(args: &UpArgs, explicit: Option<&Path>) -> PathBuf {
+    match explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("WARDEN_HOME").map(PathBuf::from))
+    {
+        Some(h) => h,
+        None if args.system => PathBuf::from("/var/lib/warden"),
+        None => crate::audit::home_dir(None),
+    }
+}
+
+fn config(args: &UpArgs, home: &Path) -> Result<Config> {
     let mut c = Config::new(crate::load::home(), home.to_path_buf());
+    let group = args
+        .socket_group
+        .clone()
+        .or_else(|| args.system.then(|| "warden".to_string()));
+    c.socket_group = group.map(|g| group_id(&g)).transpose()?;
     c.tcp = (!args.no_tcp).then_some(args.listen);
     c.allow_remote = args.listen_anywhere;
     c.ask_timeout = Duration::from_secs(args.ask_timeout.max(1));
     c.decide_deadline = c.ask_timeout + Duration::from_secs(5);
     c.durability = args.mode.into();
-    c
+    Ok(c)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -82,7 +125,7 @@ pub fn up(args: UpArgs, home: &Path) -> Result<u8> {
     if args.detach {
         return detach(&args, home, &pid_file);
     }
-    let cfg = config(&args, home);
+    let cfg = config(&args, home)?;
     let rt = runtime()?;
     rt.block_on(async move {
         let daemon = Daemon::start(cfg.clone()).await?;
@@ -155,6 +198,11 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
     }
     if args.listen_anywhere {
         cmd.arg("--listen-anywhere");
+    }
+    if let Some(g) = &args.socket_group {
+        cmd.arg("--socket-group").arg(g);
+    } else if args.system {
+        cmd.arg("--socket-group").arg("warden");
     }
     cmd.stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)

@@ -122,7 +122,10 @@ fn main() -> ExitCode {
         ),
         Command::Policy(cmd) => policy_cmd::run(cmd, cli.policy.as_deref()),
         Command::Audit(cmd) => audit::run(cmd, cli.home.as_deref()),
-        Command::Up(args) => daemon_cmd::up(args, &audit::home_dir(cli.home.as_deref())),
+        Command::Up(args) => {
+            let home = daemon_cmd::up_home(&args, cli.home.as_deref());
+            daemon_cmd::up(args, &home)
+        }
         Command::Down => daemon_cmd::down(&audit::home_dir(cli.home.as_deref())),
         Command::Dashboard => daemon_cmd::dashboard(&audit::home_dir(cli.home.as_deref())),
         Command::Status { json } => daemon_cmd::status(&audit::home_dir(cli.home.as_deref()), json),

@@ -39,6 +39,9 @@ pub struct Config {
     pub approvals_need_tty: bool,
     /// Where `/proc` is (tests point it elsewhere only to test parsing).
     pub proc_root: PathBuf,
+    /// System mode: the socket is made group-accessible (0660) to this group,
+    /// and its members are trusted like the daemon's own user.
+    pub socket_group: Option<u32>,
     /// How often the watchdog looks.
     pub watch_every: Duration,
     /// A session that reported before and has been silent this long while its
@@ -70,6 +73,7 @@ impl Config {
             header_timeout: Duration::from_secs(5),
             approvals_need_tty: true,
             proc_root: PathBuf::from("/proc"),
+            socket_group: None,
             watch_every: Duration::from_secs(2),
             stall_after: Duration::from_secs(15 * 60),
             denial_burst: 5,

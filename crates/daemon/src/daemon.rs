@@ -114,8 +114,17 @@ impl Daemon {
         let socket = config.socket();
         let _ = std::fs::remove_file(&socket);
         let unix = UnixListener::bind(&socket).map_err(io("binding", socket.display()))?;
-        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        let mode = if config.socket_group.is_some() {
+            0o660
+        } else {
+            0o600
+        };
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(mode))
             .map_err(io("securing", socket.display()))?;
+        if let Some(gid) = config.socket_group {
+            std::os::unix::fs::chown(&socket, None, Some(gid))
+                .map_err(io("giving to its group", socket.display()))?;
+        }
         let own_uid = std::fs::metadata(&socket)
             .map_err(io("reading", socket.display()))?
             .uid();

@@ -53,6 +53,27 @@ pub fn nearest(proc_root: &Path, pid: u32, mut hit: impl FnMut(u32) -> bool) -> 
     None
 }
 
+/// The effective gid and supplementary groups of `pid` (`/proc/<pid>/status`).
+pub fn groups(proc_root: &Path, pid: u32) -> Vec<u32> {
+    let Ok(text) = std::fs::read_to_string(proc_root.join(pid.to_string()).join("status")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(gids) = line.strip_prefix("Gid:") {
+            // real, effective, saved, filesystem: the effective one counts.
+            out.extend(
+                gids.split_whitespace()
+                    .nth(1)
+                    .and_then(|g| g.parse::<u32>().ok()),
+            );
+        } else if let Some(gs) = line.strip_prefix("Groups:") {
+            out.extend(gs.split_whitespace().filter_map(|g| g.parse::<u32>().ok()));
+        }
+    }
+    out
+}
+
 /// `pid` and its ancestors up to init, nearest first (at most 256: a loop in a
 /// corrupted table must not hang us).
 pub fn lineage(proc_root: &Path, pid: u32) -> Vec<u32> {

@@ -102,13 +102,19 @@ impl AppState {
     pub fn trust(&self, peer: &Peer, headers: &HeaderMap) -> Result<Trust, ApiError> {
         match peer {
             Peer::Unix { uid, pid } => {
-                if *uid != self.own_uid && *uid != 0 {
-                    return Ok(Trust::Any);
-                }
                 let Some(pid) = pid else {
                     return Ok(Trust::Any);
                 };
                 let proc_root = &self.gov.config.proc_root;
+                let in_group = || {
+                    self.gov
+                        .config
+                        .socket_group
+                        .is_some_and(|g| crate::procs::groups(proc_root, *pid).contains(&g))
+                };
+                if *uid != self.own_uid && *uid != 0 && !in_group() {
+                    return Ok(Trust::Any);
+                }
                 if lock(&self.gov.registry)
                     .by_process(proc_root, *pid)
                     .is_some()
