@@ -1,6 +1,6 @@
 // The dashboard in a real browser: headless Chromium driven by playwright-core
 // against a real `warden up`. Logs in with the one-time link, watches a live
-// action arrive, approves an ask, looks up the audit entry and its proof, runs
+// action arrive, approves an ask (once, and always), looks up the audit entry and its proof, runs
 // verify, and checks that a cross-origin POST, a bad Host header and a missing
 // cookie are refused. Saves a screenshot of every page.
 //
@@ -87,7 +87,7 @@ try {
   await page.goto(origin + "/asks");
   await page.waitForSelector("article.ask:has-text('git push origin main')", { timeout: 10000 });
   await page.screenshot({ path: path.join(shots, "asks.png"), fullPage: true });
-  await page.click("article.ask button.approve");
+  await page.click("article.ask button.approve:not(.always)");
   await page.waitForSelector("article.ask .result:has-text('Approved by dashboard')");
   const v = (await pending).body;
   check(v.decision === "allow" && v.answered && v.answered.by === "dashboard", "the approved ask is allowed, answered by the dashboard");
@@ -105,6 +105,20 @@ try {
   await page.click("#verify");
   await page.waitForSelector("#verify-result.good:has-text('INTACT')");
   check(true, "verify from the dashboard says intact");
+
+  // "Always allow exactly this": allowed now, and the same action from then on.
+  const release = decide("git push origin release", secret);
+  await page.goto(origin + "/asks");
+  await page.waitForSelector("article.ask:has-text('git push origin release')", { timeout: 10000 });
+  await page.click("article.ask button.always");
+  await page.waitForSelector("article.ask .result:has-text('always allowed from now on')");
+  check((await release).body.decision === "allow", "the ask approved always is allowed");
+  const again = (await decide("git push origin release", secret)).body;
+  check(again.decision === "allow" && !again.answered && again.rules[0].startsWith("approval-"),
+        "the same action is then allowed without asking, by its approval");
+  await page.goto(origin + "/rules");
+  await page.waitForSelector("#approvals tr:has-text('git push origin release')");
+  check(true, "the rules page lists the standing approval");
 
   for (const p of ["agents", "rules", "insights"]) {
     await page.goto(origin + "/" + p);

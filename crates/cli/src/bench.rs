@@ -59,6 +59,7 @@ pub fn run(json: bool, iterations: usize) -> Result<u8> {
         resolve_symlinks: false,
         protected: Vec::new(),
         autonomy: None,
+        approvals: true,
     };
     let actions: Vec<Action> = COMMANDS
         .iter()

@@ -310,11 +310,24 @@ pub fn status(home: &Path, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// Arguments of `warden approve` and `warden deny`.
+/// Arguments of `warden deny`.
 #[derive(Debug, Args)]
 pub struct AnswerArgs {
     /// The ask's id (from `warden asks`).
     id: String,
+}
+
+/// Arguments of `warden approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The ask's id (from `warden asks`).
+    id: String,
+    /// Also allow exactly this action from now on: the same working directory
+    /// and the same command, path, URL or tool call. Adds an `[[approval]]`
+    /// table to your policy file (delete it to take the approval back). Not
+    /// possible when a system policy rule is among those asking.
+    #[arg(long)]
+    always: bool,
 }
 
 fn client(home: &Path) -> Client {
@@ -349,6 +362,9 @@ pub fn asks(home: &Path, json: bool) -> Result<u8> {
             rules(&a)
         );
         println!("  threat   {}", a["threat"].as_str().unwrap_or_default());
+        if a["always"].as_bool() == Some(false) {
+            println!("  always   not possible: a system policy rule asks");
+        }
     }
     Ok(0)
 }
@@ -365,19 +381,39 @@ fn rules(a: &Value) -> String {
         .unwrap_or_default()
 }
 
-pub fn answer(home: &Path, args: AnswerArgs, approve: bool) -> Result<u8> {
-    let client = client(home);
-    let op = if approve { "approve" } else { "deny" };
-    let v = runtime()?.block_on(client.ok(
+pub fn deny(home: &Path, args: AnswerArgs) -> Result<u8> {
+    let v = runtime()?.block_on(client(home).ok(
         Method::POST,
-        &format!("/v1/asks/{}/{op}", args.id),
+        &format!("/v1/asks/{}/deny", args.id),
         None,
     ))?;
     println!(
-        "{} {}: {}",
-        if approve { "approved" } else { "denied" },
+        "denied {}: {}",
         args.id,
         v["by"].as_str().unwrap_or_default()
     );
+    Ok(0)
+}
+
+pub fn approve(home: &Path, args: ApproveArgs) -> Result<u8> {
+    let body = serde_json::json!({ "always": args.always });
+    let v = runtime()?.block_on(client(home).ok(
+        Method::POST,
+        &format!("/v1/asks/{}/approve", args.id),
+        Some(&body),
+    ))?;
+    println!(
+        "approved {}: {}",
+        args.id,
+        v["by"].as_str().unwrap_or_default()
+    );
+    if let Some(a) = v.get("always") {
+        println!(
+            "always allowed from now on: {} ({} in {})",
+            a["summary"].as_str().unwrap_or_default(),
+            a["approval"].as_str().unwrap_or_default(),
+            a["file"].as_str().unwrap_or_default()
+        );
+    }
     Ok(0)
 }

@@ -79,8 +79,9 @@ enum Command {
     Bench(BenchCommand),
     /// Ask the running daemon to decide one Action (as an interceptor does).
     Decide(decide_cmd::DecideArgs),
-    /// Allow one pending ask (from a terminal outside every agent session).
-    Approve(daemon_cmd::AnswerArgs),
+    /// Allow one pending ask, or with --always this exact action from now on
+    /// (from a terminal outside every agent session).
+    Approve(daemon_cmd::ApproveArgs),
     /// Deny one pending ask.
     Deny(daemon_cmd::AnswerArgs),
 }
@@ -132,8 +133,8 @@ fn main() -> ExitCode {
         Command::Asks { json } => daemon_cmd::asks(&audit::home_dir(cli.home.as_deref()), json),
         Command::Bench(BenchCommand::Decide(a)) => bench_decide::run(a),
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
-        Command::Approve(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, true),
-        Command::Deny(a) => daemon_cmd::answer(&audit::home_dir(cli.home.as_deref()), a, false),
+        Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
+        Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

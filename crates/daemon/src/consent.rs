@@ -42,6 +42,9 @@ pub struct AskView {
     pub asked: String,
     /// Milliseconds since the epoch at which it becomes a deny.
     pub expires_ms: u64,
+    /// Whether "always for this exact action" is on offer: no system-layer
+    /// rule is among those asking.
+    pub always: bool,
 }
 
 struct Pending {
@@ -68,10 +71,12 @@ pub struct Asks {
 
 impl Asks {
     /// Opens an ask; the receiver gets the answer.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         &mut self,
         action: &Action,
         verdict: &Verdict,
+        always: bool,
         session: Option<String>,
         agent: String,
         asked: String,
@@ -88,6 +93,7 @@ impl Asks {
             agent,
             asked,
             expires_ms,
+            always,
         };
         self.pending.insert(
             view.id.clone(),
@@ -112,6 +118,11 @@ impl Asks {
         // changes nothing, which is what a deny-by-default wants.
         let _ = p.reply.send(answer);
         Ok(p.view)
+    }
+
+    /// Ask `id`, if pending.
+    pub fn get(&self, id: &str) -> Option<AskView> {
+        self.pending.get(id).map(|p| p.view.clone())
     }
 
     /// Forgets ask `id` (its asker timed out and denies on its own).
@@ -163,7 +174,7 @@ mod tests {
         );
         let mut v = Verdict::malformed("asks");
         v.decision = Decision::Ask;
-        a.open(&action, &v, None, "codex".into(), "t".into(), 0)
+        a.open(&action, &v, true, None, "codex".into(), "t".into(), 0)
     }
 
     #[test]

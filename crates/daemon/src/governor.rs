@@ -94,6 +94,8 @@ pub struct Governor {
     /// Settings.
     pub config: Config,
     pub(crate) policies: Mutex<Policies>,
+    /// Held while the daemon itself rewrites the user policy file.
+    pub(crate) policy_writes: Mutex<()>,
     pub(crate) audit: AuditLog,
     /// Sessions.
     pub registry: Mutex<Registry>,
@@ -144,6 +146,7 @@ impl Governor {
                     resolve_symlinks: true,
                     protected: protected(&config),
                     autonomy: Some(*a),
+                    approvals: human,
                 })
             })
             .collect();
@@ -151,6 +154,7 @@ impl Governor {
             contexts,
             config,
             policies: Mutex::new(policies),
+            policy_writes: Mutex::new(()),
             audit,
             registry: Mutex::new(Registry::default()),
             asks: Mutex::new(Asks::default()),
@@ -218,9 +222,13 @@ impl Governor {
     /// keeps the previous one and raises an alert.
     pub fn reload_if_changed(&self) {
         let changed = lock(&self.policies).changed(&self.config);
-        if !changed {
-            return;
+        if changed {
+            self.reload();
         }
+    }
+
+    /// Reloads the base policy now (see `reload_if_changed`).
+    pub(crate) fn reload(&self) {
         match Policies::load(&self.config) {
             Ok(p) => {
                 *lock(&self.policies) = p;
@@ -311,12 +319,14 @@ impl Governor {
             Err(why) => return deny("builtin:project-policy", why),
         };
         let ctx = &self.contexts[usize::from(autonomy.level()) * 2 + usize::from(human)];
-        let verdict = policy.evaluate(action, ctx).verdict;
-        if verdict.decision != Decision::Ask {
-            return verdict;
+        let evaluation = policy.evaluate(action, ctx);
+        if evaluation.verdict.decision != Decision::Ask {
+            return evaluation.verdict;
         }
         let left = deadline.saturating_sub(started.elapsed());
-        self.ask_human(action, verdict, session_id, left).await
+        let always = evaluation.approvable;
+        self.ask_human(action, evaluation.verdict, always, session_id, left)
+            .await
     }
 
     /// Holds an ask open until a human answers, the ask times out, or the
@@ -325,6 +335,7 @@ impl Governor {
         &self,
         action: &Action,
         mut verdict: Verdict,
+        always: bool,
         session: Option<String>,
         left: Duration,
     ) -> Verdict {
@@ -335,6 +346,7 @@ impl Governor {
         let (view, rx): (_, oneshot::Receiver<HumanAnswer>) = lock(&self.asks).open(
             action,
             &verdict,
+            always,
             session,
             action.agent.name.clone(),
             now_rfc3339(),

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod approvals;
 pub mod client;
 pub mod config;
 pub mod consent;

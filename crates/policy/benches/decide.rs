@@ -36,6 +36,7 @@ fn benches(c: &mut Criterion) {
         resolve_symlinks: false,
         protected: Vec::new(),
         autonomy: None,
+        approvals: true,
     };
     let shell = |cmd: &str| {
         Action::new(

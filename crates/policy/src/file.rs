@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use warden_types::{Autonomy, Decision};
 
+use crate::approval::{Approval, RawApproval};
 use crate::shell::FindingKind;
 use crate::spec::{Spec, SpecError};
 
@@ -129,6 +130,8 @@ struct RawPolicy {
     agents: BTreeMap<String, RawAgent>,
     #[serde(default)]
     rule: Vec<toml::Spanned<RawRule>>,
+    #[serde(default)]
+    approval: Vec<toml::Spanned<RawApproval>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -230,6 +233,8 @@ pub struct Layer {
     pub agents: BTreeMap<String, Autonomy>,
     /// Its rules.
     pub rules: Vec<Rule>,
+    /// Its standing approvals (`[[approval]]`).
+    pub approvals: Vec<Approval>,
 }
 
 /// Byte offset → 1-based line, via a table of line starts built once per file
@@ -365,8 +370,14 @@ pub fn parse_layer(
             examples: (r.match_examples, r.not_match),
         });
     }
+    let mut approvals = Vec::with_capacity(raw.approval.len());
+    for spanned in raw.approval {
+        let line = lines.line(spanned.span().start);
+        approvals.push(Approval::compile(spanned.into_inner(), file, line, kind)?);
+    }
     Ok(Layer {
         kind,
+        approvals,
         file: file.into(),
         default_autonomy: raw.defaults.autonomy,
         agents: raw

@@ -23,6 +23,7 @@
 //! [`Action`]: warden_types::Action
 #![forbid(unsafe_code)]
 
+pub mod approval;
 pub mod defaults;
 mod engine;
 pub mod file;
@@ -33,6 +34,7 @@ pub mod shell;
 pub mod spec;
 mod subject;
 
+pub use approval::{Approval, fingerprint};
 pub use engine::{EvalContext, Evaluation, Policy, SubjectReport};
 pub use file::{Layer, LayerKind, PolicyError, Rule, RuleMode};
 pub use subject::{CommandClass, FileOp};

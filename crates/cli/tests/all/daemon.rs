@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::support::Env;
 
 /// A `warden up` child, killed if the test ends early.
-struct Up(Option<Child>);
+pub(crate) struct Up(Option<Child>);
 
 impl Drop for Up {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Up {
 }
 
 /// Starts `warden up --no-tcp …` and waits until it answers.
-fn up(env: &Env, extra: &[&str]) -> Up {
+pub(crate) fn up(env: &Env, extra: &[&str]) -> Up {
     let mut args = vec!["up", "--no-tcp", "--mode", "fast"];
     args.extend_from_slice(extra);
     let mut child = env.spawn(&args);
@@ -36,7 +36,7 @@ fn up(env: &Env, extra: &[&str]) -> Up {
     Up(Some(child))
 }
 
-fn decide(env: &Env, action: &str) -> (Option<i32>, Value) {
+pub(crate) fn decide(env: &Env, action: &str) -> (Option<i32>, Value) {
     let out = env.run(&["decide", "--json", "--action", action]);
     let v = serde_json::from_str(out.stdout.trim()).unwrap_or(Value::Null);
     (out.code, v)
@@ -62,7 +62,7 @@ fn wait_for_ask(env: &Env) -> String {
 
 const PUSH: &str = r#"{"cwd":"/tmp","kind":{"shell":{"command":"git push origin main"}}}"#;
 
-fn register(env: &Env) -> String {
+pub(crate) fn register(env: &Env) -> String {
     // A trusted interceptor registers a session over the socket (python3, as
     // any HTTP client would).
     let out = std::process::Command::new("python3")

@@ -15,6 +15,7 @@
 
 mod support;
 
+mod approvals;
 mod audit;
 mod check;
 mod daemon;

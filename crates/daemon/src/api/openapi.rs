@@ -34,6 +34,22 @@ pub fn document() -> Value {
             "415": { "description": "TCP without Content-Type: application/json" }
         }
     });
+    let mut approve = op(
+        "Allow the asked action; with {\"always\": true}, also allow exactly this action from now on",
+        "human",
+    );
+    approve["requestBody"] = json!({
+        "required": false,
+        "content": { "application/json": { "schema": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": { "always": { "type": "boolean", "default": false,
+                "description": "Add a standing approval of this exact action (working directory and action kind) to the user policy file. Refused (409) when a system-layer rule asks." } }
+        } } }
+    });
+    approve["responses"]["404"] = json!({ "description": "No such pending ask" });
+    approve["responses"]["409"] =
+        json!({ "description": "always: a system policy rule asks; approve once instead" });
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -46,7 +62,7 @@ pub fn document() -> Value {
             "/v1/status": { "get": op("Daemon status: uptime, sessions, pending asks, decision counts, audit size", "anyone (alerts only for trusted callers)") },
             "/v1/events": { "get": op("The live feed (Server-Sent Events: decision, ask, answered, session, alert, lagged)", "trusted") },
             "/v1/asks": { "get": op("Pending asks, with the full action, rules and threat", "trusted") },
-            "/v1/asks/{id}/approve": { "post": op("Allow this one action", "human") },
+            "/v1/asks/{id}/approve": { "post": approve },
             "/v1/asks/{id}/deny": { "post": op("Deny this one action", "human") },
             "/v1/sessions": {
                 "get": op("Registered sessions", "trusted"),

@@ -95,7 +95,25 @@ pub async fn policy(
         .iter()
         .map(|l| json!({ "kind": l.kind.as_str(), "file": l.file, "rules": l.rules.len() }))
         .collect();
-    Ok(Json(json!({ "layers": layers, "rules": rules })))
+    let approvals: Vec<Value> = base
+        .approvals()
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "action": a.action,
+                "summary": a.summary,
+                "by": a.by,
+                "at": a.at,
+                "layer": a.layer.as_str(),
+                "file": a.file,
+                "line": a.line,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "layers": layers, "rules": rules, "approvals": approvals }),
+    ))
 }
 
 pub async fn metrics(

@@ -171,7 +171,7 @@ pub async fn asks(
              <p class=\"muted\">asked {asked}; denied automatically at {expires}</p>\
              <details><summary>The full action</summary><pre>{action}</pre></details>\
              <p><button class=\"approve\" data-ask=\"{id}\" data-answer=\"approve\">Approve this action</button> \
-             <button class=\"deny\" data-ask=\"{id}\" data-answer=\"deny\">Deny</button> <span class=\"result\"></span></p></article>",
+             {always}<button class=\"deny\" data-ask=\"{id}\" data-answer=\"deny\">Deny</button> <span class=\"result\"></span></p></article>",
             id = esc(&a.id),
             agent = esc(if a.agent.is_empty() { "unregistered agent" } else { &a.agent }),
             what = esc(&a.action.kind.summary()),
@@ -181,6 +181,15 @@ pub async fn asks(
             asked = esc(&a.asked),
             expires = rfc3339_ms(a.expires_ms),
             action = esc(&action),
+            always = if a.always {
+                format!(
+                    "<button class=\"approve always\" data-ask=\"{}\" data-answer=\"approve\" data-always=\"true\" \
+                     title=\"Adds an approval of exactly this action to your policy file\">Always allow exactly this</button> ",
+                    esc(&a.id)
+                )
+            } else {
+                "<span class=\"muted\">(a system rule asks: approve once only)</span> ".to_string()
+            },
         ));
     }
     render(&state, &b, "Asks", "/asks", &body)
@@ -361,10 +370,36 @@ pub async fn rules(
                 )
             })
             .collect();
+        let base = p.base();
+        let approvals: String = base
+            .approvals()
+            .iter()
+            .map(|a| {
+                format!(
+                    "<tr><td>{id}</td><td>{what}</td><td>{by}</td><td>{at}</td><td>{layer}</td><td><code>{file}:{line}</code></td></tr>",
+                    id = esc(&a.id),
+                    what = esc(&a.summary),
+                    by = esc(&a.by),
+                    at = esc(&a.at),
+                    layer = a.layer.as_str(),
+                    file = esc(&a.file),
+                    line = a.line,
+                )
+            })
+            .collect();
+        let approvals = if approvals.is_empty() {
+            "<p class=\"muted\">None yet: \"Always allow exactly this\" on an ask adds one.</p>"
+                .to_string()
+        } else {
+            format!(
+                "<table id=\"approvals\"><thead><tr><th>Approval</th><th>Exactly this action</th><th>By</th><th>When</th><th>Layer</th><th>Where</th></tr></thead><tbody>{approvals}</tbody></table>"
+            )
+        };
         format!(
             "<p>The effective policy, layered system → user → project; a lower layer only tightens. \
              Edits to the files apply within a second.</p><ul>{layers}</ul>\
-             <table><thead><tr><th>Rule</th><th>Decision</th><th>Covers</th><th>Except</th><th>Why</th><th>Mode</th><th>Agents</th><th>Layer</th><th>Where</th></tr></thead><tbody>{rows}</tbody></table>"
+             <table><thead><tr><th>Rule</th><th>Decision</th><th>Covers</th><th>Except</th><th>Why</th><th>Mode</th><th>Agents</th><th>Layer</th><th>Where</th></tr></thead><tbody>{rows}</tbody></table>\
+             <h2>Standing approvals</h2><p class=\"muted\">Asks for exactly these actions are allowed without asking; delete an <code>[[approval]]</code> table from the file to take one back.</p>{approvals}"
         )
     };
     render(&state, &b, "Rules", "/rules", &body)

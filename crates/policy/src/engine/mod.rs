@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 
 use warden_types::{Action, Autonomy, Decision, Threat, Verdict};
 
+mod examples;
 mod matching;
 
+use crate::approval::{Approval, fingerprint};
 use crate::file::{Layer, LayerKind, PolicyError, Rule, RuleMode, check_tightens};
 use crate::shell::Finding;
 use crate::spec::Tool;
@@ -37,6 +39,9 @@ pub struct EvalContext {
     /// registry, a person at the CLI); None: the policy's level for the agent.
     /// An action's own `agent.autonomy` can only lower it.
     pub autonomy: Option<Autonomy>,
+    /// Whether standing approvals apply. The daemon turns them off for callers
+    /// no person stands behind (unknown agents): they get nothing a person granted.
+    pub approvals: bool,
 }
 
 impl EvalContext {
@@ -48,6 +53,7 @@ impl EvalContext {
             resolve_symlinks: true,
             protected: Vec::new(),
             autonomy: None,
+            approvals: true,
         }
     }
 }
@@ -68,6 +74,8 @@ pub struct Policy {
     /// `(layer, file)` of each layer loaded, most trusted first.
     pub layers: Vec<(crate::file::LayerKind, String)>,
     home: PathBuf,
+    /// Standing approvals by action fingerprint.
+    approvals: HashMap<String, Approval>,
 }
 
 /// One subject's outcome, for `explain`.
@@ -96,12 +104,19 @@ pub struct Evaluation {
     pub findings: Vec<Finding>,
     /// Why a shell command could not be parsed, if so.
     pub unparseable: Option<String>,
+    /// For an ask: whether a standing approval of this exact action would
+    /// allow it (no system-layer rule is among those asking).
+    pub approvable: bool,
+    /// The standing approval that turned an ask into this allow, if one did.
+    pub approval: Option<String>,
 }
 
 struct Contribution {
     decision: Decision,
     id: String,
     reason: String,
+    /// From a system-layer rule: a user's approval cannot waive it.
+    system: bool,
 }
 
 impl Policy {
@@ -113,6 +128,7 @@ impl Policy {
         let mut rules = Vec::new();
         let mut names = Vec::new();
         let mut ids = std::collections::HashSet::new();
+        let mut approvals = HashMap::new();
         for (i, layer) in layers.into_iter().enumerate() {
             if i > 0 {
                 check_tightens(default_autonomy, &agents, &layer)?;
@@ -122,6 +138,9 @@ impl Policy {
             }
             agents.extend(layer.agents);
             names.push((layer.kind, layer.file));
+            for a in layer.approvals {
+                approvals.entry(a.action.clone()).or_insert(a);
+            }
             for r in layer.rules {
                 if !ids.insert(r.id.clone()) {
                     let (file, line) = (r.file.clone(), r.line);
@@ -146,6 +165,7 @@ impl Policy {
             agents,
             layers: names,
             home: home.to_path_buf(),
+            approvals,
         };
         policy.index();
         policy.check_examples()?;
@@ -208,6 +228,18 @@ impl Policy {
         &self.rules
     }
 
+    /// The standing approvals, by id.
+    pub fn approvals(&self) -> Vec<&Approval> {
+        let mut v: Vec<&Approval> = self.approvals.values().collect();
+        v.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    /// Whether this exact action has a standing approval.
+    pub fn is_approved(&self, action: &Action) -> bool {
+        !self.approvals.is_empty() && self.approvals.contains_key(&fingerprint(action))
+    }
+
     /// The autonomy applied to an agent of this name when the action does not carry one.
     pub fn autonomy_for(&self, agent: &str) -> Autonomy {
         self.agents
@@ -235,6 +267,7 @@ impl Policy {
                 decision: Decision::Deny,
                 id: c.0,
                 reason: c.1,
+                system: false,
             });
         }
         for subject in &prepared.subjects {
@@ -265,6 +298,7 @@ impl Policy {
                             decision: d,
                             id: r.id.clone(),
                             reason: r.reason.clone(),
+                            system: r.layer == LayerKind::System,
                         });
                     }
                     (
@@ -285,6 +319,7 @@ impl Policy {
                         decision: d,
                         id: "default:autonomy".into(),
                         reason: why.clone(),
+                        system: false,
                     });
                     (d, why)
                 }
@@ -294,6 +329,7 @@ impl Policy {
                     decision: r.decision,
                     id: r.id.clone(),
                     reason: r.reason.clone(),
+                    system: false,
                 });
                 if r.decision > decision {
                     decision = r.decision;
@@ -315,6 +351,7 @@ impl Policy {
                             "{host} is a {} address; only a rule naming it can open it",
                             class.as_str()
                         ),
+                        system: false,
                     });
                 }
             }
@@ -323,6 +360,7 @@ impl Policy {
                     decision: r.decision,
                     id: r.id.clone(),
                     reason: r.reason.clone(),
+                    system: false,
                 });
             }
             // Loosening: a matching allow/ask rule that names a finding in this subject.
@@ -360,6 +398,7 @@ impl Policy {
                 decision: d,
                 id: format!("threat:{}", f.kind.id()),
                 reason: f.why.clone(),
+                system: false,
             });
         }
         if let Some(u) = prepared.unplaced.first() {
@@ -367,6 +406,7 @@ impl Policy {
                 decision: Decision::Ask,
                 id: "builtin:unplaceable-path".into(),
                 reason: format!("a path in the command cannot be placed ({u})"),
+                system: false,
             });
         }
         if let Some(u) = &prepared.unparseable {
@@ -374,6 +414,7 @@ impl Policy {
                 decision: Decision::Ask,
                 id: "builtin:unparseable".into(),
                 reason: format!("the command could not be fully analysed ({u})"),
+                system: false,
             });
         }
         if contributions.is_empty() {
@@ -381,6 +422,7 @@ impl Policy {
                 decision: Decision::Deny,
                 id: "builtin:empty-action".into(),
                 reason: "the action names nothing to do".into(),
+                system: false,
             });
         }
         let mut decision = contributions
@@ -404,6 +446,21 @@ impl Policy {
             .or(winners.first())
             .map(|c| c.reason.clone())
             .unwrap_or_default();
+        let approvable = decision == Decision::Ask && winners.iter().all(|w| !w.system);
+        let mut approval = None;
+        if approvable
+            && ctx.approvals
+            && !self.approvals.is_empty()
+            && let Some(a) = self.approvals.get(&fingerprint(action))
+        {
+            decision = Decision::Allow;
+            reason = format!(
+                "always allowed by {} ({}, approved by {} at {}); it would ask: {reason}",
+                a.id, a.file, a.by, a.at
+            );
+            rules = vec![a.id.clone()];
+            approval = Some(a.id.clone());
+        }
         if decision == Decision::Ask && !ctx.human_available {
             decision = Decision::Deny;
             reason.push_str(" (no human is available to approve, so it is denied)");
@@ -428,6 +485,8 @@ impl Policy {
             subjects: reports,
             findings,
             unparseable: prepared.unparseable,
+            approvable: approvable && approval.is_none(),
+            approval,
         }
     }
 
@@ -512,53 +571,6 @@ impl Policy {
             }
         }
         (enforced, audited)
-    }
-
-    fn check_examples(&self) -> Result<(), PolicyError> {
-        let ctx = EvalContext {
-            home: self.home.clone(),
-            human_available: true,
-            resolve_symlinks: false,
-            protected: Vec::new(),
-            autonomy: None,
-        };
-        for r in &self.rules {
-            let check = |example: &str, expect: bool| -> Result<(), PolicyError> {
-                let (file, line) = (r.file.clone(), r.line);
-                let action = crate::subject::example_action(example).ok_or_else(|| PolicyError::Rule {
-                    file: file.clone(),
-                    line,
-                    rule: r.id.clone(),
-                    message: format!("example {example:?} is not of the form Tool(value), e.g. Bash(git push origin main) or Read(~/.ssh/id_rsa)"),
-                })?;
-                let prepared = subjects_of(&action, &ctx);
-                let hit = prepared
-                    .subjects
-                    .iter()
-                    .any(|s| rule_matches(r, &s.items(), action.cwd_path().as_deref()));
-                if hit != expect {
-                    return Err(PolicyError::Example {
-                        file,
-                        line,
-                        rule: r.id.clone(),
-                        example: example.into(),
-                        expectation: if expect {
-                            "should match the rule but does not"
-                        } else {
-                            "should not match the rule but does"
-                        },
-                    });
-                }
-                Ok(())
-            };
-            for e in &r.examples.0 {
-                check(e, true)?;
-            }
-            for e in &r.examples.1 {
-                check(e, false)?;
-            }
-        }
-        Ok(())
     }
 }
 

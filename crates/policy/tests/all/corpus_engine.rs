@@ -30,6 +30,7 @@ fn engine() -> (Policy, EvalContext) {
         resolve_symlinks: false,
         protected: Vec::new(),
         autonomy: None,
+        approvals: true,
     };
     (p, ctx)
 }

@@ -28,6 +28,7 @@ pub fn ctx() -> EvalContext {
         resolve_symlinks: false,
         protected: vec![PathBuf::from("/home/u/.local/state/warden")],
         autonomy: None,
+        approvals: true,
     }
 }
 
@@ -553,6 +554,7 @@ fn symlinks_are_resolved_before_rules_see_a_path() {
         resolve_symlinks: true,
         protected: Vec::new(),
         autonomy: None,
+        approvals: true,
     };
     for path in ["notes.txt", "dir/id_rsa", "./dir/./id_rsa", "dir//id_rsa"] {
         let a = Action::new(

@@ -122,12 +122,45 @@ proptest! {
         post in prop::collection::vec(prop::sample::select(vec!["x", ".", "y"]), 1..4),
     ) {
         let policy = Policy::from_toml("version = 1\n[[rule]]\nid = \"s\"\ndeny = [\"Read(/secret/**)\"]\n", "p.toml").unwrap();
-        let ctx = EvalContext { home: "/home/u".into(), human_available: true, resolve_symlinks: false, protected: Vec::new(), autonomy: None };
+        let ctx = EvalContext { home: "/home/u".into(), human_available: true, resolve_symlinks: false, protected: Vec::new(), autonomy: None, approvals: true };
         // Climb from /srv/ws back to / with extra `..` (clamped at /), then detour.
         let path = format!("../../../../{}/../../../../../../secret/{}", pre.join("/"), post.join("/"));
         let a = Action::new("/srv/ws", ActionKind::FileRead { path: path.clone() });
         let lexical_target_is_secret = Path::new("/secret").join(post.join("/")).components().count() >= 2;
         let v = policy.evaluate(&a, &ctx).verdict;
         prop_assert!(!lexical_target_is_secret || v.decision == Decision::Deny, "{path}: {v:?}");
+    }
+}
+
+proptest! {
+    // Each case loads the default policy twice: fewer cases, same reach.
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A standing approval changes one thing only: an ask for exactly its
+    /// action becomes an allow. Every other decision of every other action is
+    /// what it was without it.
+    #[test]
+    fn an_approval_only_turns_its_own_ask_into_an_allow(
+        approved in shellish(),
+        other in shellish(),
+        same_cwd in any::<bool>(),
+    ) {
+        let base = warden_policy::defaults::DEFAULT_POLICY;
+        let without = Policy::from_toml(base, "p.toml").unwrap();
+        let a = Action::new("/work/p", ActionKind::Shell { command: approved.clone() });
+        let with_text = format!("{base}{}", warden_policy::Approval::of(&a, "t", "t").to_toml());
+        let with = Policy::from_toml(&with_text, "p.toml").unwrap();
+        let ctx = EvalContext { home: "/home/u".into(), human_available: true, resolve_symlinks: false, protected: Vec::new(), autonomy: None, approvals: true };
+        let cwd = if same_cwd { "/work/p" } else { "/work/q" };
+        for action in [a.clone(), Action::new(cwd, ActionKind::Shell { command: other.clone() })] {
+            let before = without.evaluate(&action, &ctx).verdict.decision;
+            let after = with.evaluate(&action, &ctx).verdict.decision;
+            let exact = warden_policy::fingerprint(&action) == warden_policy::fingerprint(&a);
+            if exact && before == Decision::Ask {
+                prop_assert_eq!(after, Decision::Allow, "{:?}", action);
+            } else {
+                prop_assert_eq!(after, before, "{:?}", action);
+            }
+        }
     }
 }

@@ -5,12 +5,12 @@
 const csrf = document.querySelector('meta[name="csrf"]').content;
 const page = document.body.dataset.page;
 
-function post(url) {
+function post(url, body) {
   return fetch(url, {
     method: "POST",
     headers: { "x-csrf-token": csrf, "content-type": "application/json" },
     credentials: "same-origin",
-    body: "{}",
+    body: JSON.stringify(body || {}),
   }).then(async (r) => {
     const text = await r.text();
     let body;
@@ -109,8 +109,13 @@ document.addEventListener("DOMContentLoaded", () => {
     b.addEventListener("click", () => {
       const card = document.getElementById(b.dataset.ask);
       const result = card.querySelector(".result");
-      post("/v1/asks/" + encodeURIComponent(b.dataset.ask) + "/" + b.dataset.answer)
-        .then((r) => { result.textContent = (r.decision === "allow" ? "Approved" : "Denied") + " by " + r.by; card.classList.add("answered"); })
+      const body = b.dataset.always ? { always: true } : {};
+      post("/v1/asks/" + encodeURIComponent(b.dataset.ask) + "/" + b.dataset.answer, body)
+        .then((r) => {
+          result.textContent = (r.decision === "allow" ? "Approved" : "Denied") + " by " + r.by
+            + (r.always ? "; always allowed from now on (" + r.always.approval + ")" : "");
+          card.classList.add("answered");
+        })
         .catch((e) => { result.textContent = "Refused: " + e.message; });
     });
   });
