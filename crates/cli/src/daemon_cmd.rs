@@ -25,7 +25,9 @@ policy and raises an alert); the audit log, keys, api.token and warden.sock live
 Examples:
   warden up                      # in the foreground
   warden up --detach             # in the background; `warden status`, `warden down`
-  warden up --ask-timeout 300 --listen 127.0.0.1:7421";
+  warden up --ask-timeout 300 --listen 127.0.0.1:7421
+  warden up --notify             # asks also pop up as desktop notifications
+  warden up --system             # one daemon for the machine (docs/system-mode.md)";
 
 /// Arguments of `warden up`.
 #[derive(Debug, Args)]
@@ -63,6 +65,12 @@ pub struct UpArgs {
     /// Share the socket with this group (0660) and trust its members.
     #[arg(long, value_name = "GROUP")]
     socket_group: Option<String>,
+    /// Show each new ask as a desktop notification (needs `notify-send`,
+    /// Debian package libnotify-bin, and the desktop session's bus). The
+    /// notification only says that something waits; answer on the dashboard
+    /// or with `warden asks`.
+    #[arg(long)]
+    notify: bool,
 }
 
 /// The gid of group `name`, from /etc/group.
@@ -107,6 +115,12 @@ fn config(args: &UpArgs, home: &Path) -> Result<Config> {
     c.ask_timeout = Duration::from_secs(args.ask_timeout.max(1));
     c.decide_deadline = c.ask_timeout + Duration::from_secs(5);
     c.durability = args.mode.into();
+    if args.notify {
+        c.notify =
+            Some(warden_daemon::notify::find_notify_send().context(
+                "--notify needs notify-send on PATH (Debian: apt install libnotify-bin)",
+            )?);
+    }
     Ok(c)
 }
 
@@ -164,6 +178,15 @@ fn print_banner(daemon: &Daemon, cfg: &Config) {
         daemon.governor().audit_size()
     );
     println!("  policy   {}", cfg.user_policy.display());
+    if let Some(n) = &cfg.notify {
+        let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_else(|_| {
+            "no DBUS_SESSION_BUS_ADDRESS: notify-send may not reach a desktop".into()
+        });
+        println!(
+            "  notify   asks as desktop notifications ({}; {bus})",
+            n.display()
+        );
+    }
     if let Some(link) = daemon.login_link() {
         println!("  dashboard {link}");
         println!(
@@ -203,6 +226,9 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
         cmd.arg("--socket-group").arg(g);
     } else if args.system {
         cmd.arg("--socket-group").arg("warden");
+    }
+    if args.notify {
+        cmd.arg("--notify");
     }
     cmd.stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)

@@ -42,6 +42,8 @@ pub struct Config {
     /// System mode: the socket is made group-accessible (0660) to this group,
     /// and its members are trusted like the daemon's own user.
     pub socket_group: Option<u32>,
+    /// `notify-send`, when new asks are to be shown as desktop notifications.
+    pub notify: Option<PathBuf>,
     /// How often the watchdog looks.
     pub watch_every: Duration,
     /// A session that reported before and has been silent this long while its
@@ -74,6 +76,7 @@ impl Config {
             approvals_need_tty: true,
             proc_root: PathBuf::from("/proc"),
             socket_group: None,
+            notify: None,
             watch_every: Duration::from_secs(2),
             stall_after: Duration::from_secs(15 * 60),
             denial_burst: 5,

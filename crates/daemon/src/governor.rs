@@ -354,6 +354,9 @@ impl Governor {
         );
         let id = view.id.clone();
         self.metrics.asked();
+        if let Some(program) = &self.config.notify {
+            crate::notify::ask(program, &view);
+        }
         self.feed.send(Event::Ask {
             ask: Box::new(view),
         });

@@ -17,6 +17,7 @@ pub mod events;
 pub mod governor;
 pub mod listen;
 pub mod metrics;
+pub mod notify;
 pub mod policies;
 pub mod procs;
 pub mod registry;

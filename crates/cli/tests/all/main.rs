@@ -25,5 +25,6 @@ mod explain_bench;
 mod jsonl;
 mod layering;
 mod net;
+mod notify;
 mod paths;
 mod policy_files;

@@ -33,6 +33,8 @@ pub struct Env {
     pub state: PathBuf,
     /// `$WARDEN_SYSTEM_POLICY`: absent unless a test writes it.
     pub system: PathBuf,
+    /// More environment for every run (see `set_env`).
+    extra: Vec<(String, String)>,
 }
 
 impl Env {
@@ -58,7 +60,13 @@ impl Env {
             xdg,
             state,
             system,
+            extra: Vec::new(),
         }
+    }
+
+    /// Sets `key=value` in the environment of every later run.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra.push((key.into(), value.into()));
     }
 
     /// The user layer's default location: `$XDG_CONFIG_HOME/warden/policy.toml`.
@@ -98,6 +106,7 @@ impl Env {
             .env("XDG_CONFIG_HOME", &self.xdg)
             .env("WARDEN_HOME", &self.state)
             .env("WARDEN_SYSTEM_POLICY", &self.system);
+        c.envs(self.extra.iter().map(|(k, v)| (k, v)));
         c
     }
 
