@@ -60,17 +60,28 @@ pub(super) async fn recent(
     before: Option<u64>,
     limit: usize,
 ) -> Result<Vec<Entry>, String> {
-    let home = state.gov.config.state_dir.clone();
-    tokio::task::spawn_blocking(move || {
-        let r = AuditReader::open(&home).map_err(|e| e.to_string())?;
-        let mut dec = r.decryptor().map_err(|e| e.to_string())?;
+    with_reader(state, move |r| {
+        let mut dec = r.decryptor()?;
         let mut out = Vec::new();
         r.for_each_back(before.unwrap_or(u64::MAX), &mut dec, |e| {
             out.push(e);
             out.len() < limit
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         Ok(out)
+    })
+    .await
+}
+
+/// Runs `f` on a fresh reader of the audit log, off the async threads.
+async fn with_reader<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut AuditReader) -> Result<T, warden_audit::AuditError> + Send + 'static,
+) -> Result<T, String> {
+    let home = state.gov.config.state_dir.clone();
+    tokio::task::spawn_blocking(move || {
+        AuditReader::open(&home)
+            .and_then(|mut r| f(&mut r))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
@@ -256,15 +267,9 @@ pub async fn audit(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let home = state.gov.config.state_dir.clone();
-    let checkpoint = tokio::task::spawn_blocking(move || {
-        AuditReader::open(&home)
-            .and_then(|r| r.checkpoint())
-            .map(|c| c.note)
-            .unwrap_or_else(|e| format!("no checkpoint: {e}"))
-    })
-    .await
-    .unwrap_or_default();
+    let checkpoint = with_reader(&state, |r| r.checkpoint().map(|c| c.note))
+        .await
+        .unwrap_or_else(|e| format!("no checkpoint: {e}"));
     let entries = recent(&state, q.before, 50).await;
     let (rows, older) = match &entries {
         Ok(list) => (
@@ -301,14 +306,7 @@ pub async fn proof(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let home = state.gov.config.state_dir.clone();
-    let proof = tokio::task::spawn_blocking(move || {
-        let mut r = AuditReader::open(&home).map_err(|e| e.to_string())?;
-        r.prove(seq, None).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r);
+    let proof = with_reader(&state, move |r| r.prove(seq, None)).await;
     let body = match proof {
         Ok(p) => format!(
             "<p>Entry #{seq} is leaf {seq} of the tree of {size} entries whose root the checkpoint below signs. \
