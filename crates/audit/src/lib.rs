@@ -35,7 +35,7 @@ pub mod store;
 pub mod verify;
 
 pub use error::AuditError;
-pub use log::{AuditLog, Options, Receipt};
+pub use log::{Announcement, AuditLog, Options, Receipt};
 pub use read::{AuditReader, ConsistencyProof, InclusionProof};
 pub use store::schema::Durability;
 pub use store::writer::ShredReport;

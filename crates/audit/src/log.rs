@@ -37,8 +37,10 @@ pub struct Options {
     pub durability: Durability,
     /// Most appends in one commit (default 1,000).
     pub max_batch: usize,
-    /// How long a commit may wait for more appends once it has one (default 0:
-    /// a batch is whatever queued up during the previous commit).
+    /// How long a commit may wait for appends that were announced
+    /// ([`AuditLog::announce`]) and are not queued yet (default 0: a batch is
+    /// whatever queued up during the previous commit). Nothing announced,
+    /// nothing waits.
     pub max_linger: Duration,
     /// Most entries sealed under one data key (default 2^20, at most 2^24: the
     /// random-nonce bound of `crypto`; a segment also ends at each UTC midnight).
@@ -59,6 +61,27 @@ impl Default for Options {
             integrity_check: true,
             queue: 65_536,
         }
+    }
+}
+
+/// An append announced with [`AuditLog::announce`]; withdrawn when dropped
+/// unsubmitted.
+#[must_use = "an announcement is meant for submit_announced; dropping it withdraws it"]
+pub struct Announcement {
+    shared: Option<Arc<Shared>>,
+}
+
+impl Drop for Announcement {
+    fn drop(&mut self) {
+        if let Some(s) = self.shared.take() {
+            s.withdraw();
+        }
+    }
+}
+
+impl std::fmt::Debug for Announcement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Announcement")
     }
 }
 
@@ -293,6 +316,43 @@ impl AuditLog {
             Msg::Append(Pending::new(body, action.origin.as_str(), Box::new(done))),
             true,
         )
+    }
+
+    /// Commits (group commits) made since this log was opened.
+    pub fn commits(&self) -> u64 {
+        self.shared
+            .commits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Says that an append will follow shortly (a decision has started): a
+    /// commit running meanwhile waits up to `max_linger` for it, so concurrent
+    /// decisions share one commit. Hand it to [`AuditLog::submit_announced`];
+    /// dropping it unused withdraws it.
+    pub fn announce(&self) -> Announcement {
+        self.shared.announce();
+        Announcement {
+            shared: Some(Arc::clone(&self.shared)),
+        }
+    }
+
+    /// [`AuditLog::submit`] of the append `announcement` promised.
+    pub fn submit_announced(
+        &self,
+        mut announcement: Announcement,
+        action: &Action,
+        verdict: &Verdict,
+        done: impl FnOnce(Result<Receipt, AuditError>) + Send + 'static,
+    ) -> Result<(), AuditError> {
+        // On an error here the announcement withdraws itself as it drops.
+        let body = record::encode(action, verdict)?;
+        // From here the queue takes the announcement over.
+        announcement.shared = None;
+        self.shared.enqueue_announced(Msg::Append(Pending::new(
+            body,
+            action.origin.as_str(),
+            Box::new(done),
+        )))
     }
 
     /// The inclusion proof of entry `seq` in the latest checkpoint's tree, read

@@ -24,6 +24,11 @@ and sends decisions for everyday commands over the Unix socket, each client on
 its own keep-alive connection. Figures: p50/p99 round trip with one client,
 throughput and p50/p99 with --clients, and the daemon's resident memory while idle.
 
+The same clients then run against a baseline process: the daemon's own HTTP
+stack and JSON parsing with a fixed answer (no identity, policy or audit). Its
+throughput, measured in the same run, is the transport's ceiling on this
+machine; `vs_baseline` is the daemon's share of it.
+
 Example: warden bench decide --requests 5000 --clients 16 --json")]
 pub struct BenchDecideArgs {
     /// Decisions per run.
@@ -38,6 +43,9 @@ pub struct BenchDecideArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Internal: serve the transport-only baseline on this socket.
+    #[arg(long, hide = true, value_name = "SOCKET")]
+    serve_baseline: Option<PathBuf>,
 }
 
 struct Scratch(PathBuf);
@@ -79,6 +87,18 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     )
 }
 
+/// A counter from the daemon's `/metrics`.
+fn metric(rt: &tokio::runtime::Runtime, api: &warden_daemon::client::Client, name: &str) -> u64 {
+    let text = rt
+        .block_on(api.ok(hyper::Method::GET, "/metrics", None))
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(idx).copied().unwrap_or(0.0)
@@ -95,7 +115,13 @@ const COMMANDS: &[&str] = &[
 
 /// One client: a keep-alive connection sending `n` decisions; returns the
 /// round-trip times in microseconds.
-async fn client(socket: PathBuf, secret: String, cwd: String, n: usize) -> Result<Vec<f64>> {
+async fn client(
+    socket: PathBuf,
+    secret: String,
+    cwd: String,
+    n: usize,
+    recorded: bool,
+) -> Result<Vec<f64>> {
     let stream = tokio::net::UnixStream::connect(&socket).await?;
     let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
@@ -116,7 +142,7 @@ async fn client(socket: PathBuf, secret: String, cwd: String, n: usize) -> Resul
         let bytes = resp.into_body().collect().await?.to_bytes();
         times.push(t.elapsed().as_secs_f64() * 1e6);
         let v: Value = serde_json::from_slice(&bytes)?;
-        if v["audit"]["seq"].as_u64().is_none() || v["decision"] != "allow" {
+        if (recorded && v["audit"]["seq"].as_u64().is_none()) || v["decision"] != "allow" {
             bail!("the benchmark expects recorded allows; the daemon answered {v}");
         }
     }
@@ -129,6 +155,7 @@ async fn run_clients(
     cwd: &str,
     clients: usize,
     total: usize,
+    recorded: bool,
 ) -> Result<(Vec<f64>, f64)> {
     let per = total.div_ceil(clients.max(1));
     let started = Instant::now();
@@ -139,6 +166,7 @@ async fn run_clients(
             secret.into(),
             cwd.into(),
             per,
+            recorded,
         )));
     }
     let mut all = Vec::new();
@@ -151,7 +179,45 @@ async fn run_clients(
     Ok((all, rate))
 }
 
+/// Starts a process of this executable serving the baseline on `socket`.
+fn start_baseline(socket: &Path, rt: &tokio::runtime::Runtime) -> Result<Child> {
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "decide", "--serve-baseline"])
+        .arg(socket)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting the baseline")?;
+    let child = Child(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt
+        .block_on(tokio::net::UnixStream::connect(socket))
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            bail!("the baseline did not come up on {}", socket.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(child)
+}
+
+fn serve_baseline(socket: &Path) -> Result<u8> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        warden_daemon::baseline::serve(socket, stopped).await
+    })
+    .with_context(|| format!("serving the baseline on {}", socket.display()))?;
+    Ok(0)
+}
+
 pub fn run(a: BenchDecideArgs) -> Result<u8> {
+    if let Some(socket) = &a.serve_baseline {
+        return serve_baseline(socket);
+    }
     let base = std::env::temp_dir().join(format!("warden-bench-decide-{}", std::process::id()));
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let _scratch = Scratch(base.clone());
@@ -197,18 +263,36 @@ pub fn run(a: BenchDecideArgs) -> Result<u8> {
         .unwrap_or_default()
         .to_string();
     // Warm up, then one client, then many.
-    rt.block_on(run_clients(&socket, &secret, &cwd, 1, 200))?;
+    rt.block_on(run_clients(&socket, &secret, &cwd, 1, 200, true))?;
     let single_n = a.requests.min(5000);
-    let (one, one_rate) = rt.block_on(run_clients(&socket, &secret, &cwd, 1, single_n))?;
+    let (one, one_rate) = rt.block_on(run_clients(&socket, &secret, &cwd, 1, single_n, true))?;
     let cpu_before = cpu_ns(daemon.0.id()).unwrap_or(0);
-    let (many, many_rate) =
-        rt.block_on(run_clients(&socket, &secret, &cwd, a.clients, a.requests))?;
+    let commits_before = metric(&rt, &api, "warden_audit_commits_total");
+    let (many, many_rate) = rt.block_on(run_clients(
+        &socket, &secret, &cwd, a.clients, a.requests, true,
+    ))?;
     let daemon_cpu_us = cpu_ns(daemon.0.id())
         .unwrap_or(0)
         .saturating_sub(cpu_before) as f64
         / 1000.0
         / many.len().max(1) as f64;
+    let commits = metric(&rt, &api, "warden_audit_commits_total").saturating_sub(commits_before);
     let busy_rss = rss_kib(daemon.0.id()).unwrap_or(0);
+    drop(daemon);
+    let bare_socket = base.join("baseline.sock");
+    let baseline = start_baseline(&bare_socket, &rt)?;
+    rt.block_on(run_clients(&bare_socket, &secret, &cwd, 1, 200, false))?;
+    let (bare_one, bare_one_rate) =
+        rt.block_on(run_clients(&bare_socket, &secret, &cwd, 1, single_n, false))?;
+    let (bare_many, bare_rate) = rt.block_on(run_clients(
+        &bare_socket,
+        &secret,
+        &cwd,
+        a.clients,
+        a.requests,
+        false,
+    ))?;
+    drop(baseline);
     let out = json!({
         "mode": mode,
         "single_client": {
@@ -224,6 +308,18 @@ pub fn run(a: BenchDecideArgs) -> Result<u8> {
             "p99_us": percentile(&many, 0.99).round(),
             "decisions_per_s": many_rate.round(),
             "daemon_cpu_us_per_decision": daemon_cpu_us.round(),
+            "audit_commits": commits,
+            "decisions_per_commit": (many.len() as f64 / commits.max(1) as f64 * 10.0).round() / 10.0,
+        },
+        "baseline": {
+            "single_client_p50_us": percentile(&bare_one, 0.5).round(),
+            "single_client_decisions_per_s": bare_one_rate.round(),
+            "concurrent_p50_us": percentile(&bare_many, 0.5).round(),
+            "concurrent_decisions_per_s": bare_rate.round(),
+        },
+        "vs_baseline": {
+            "single_client": (one_rate / bare_one_rate.max(1.0) * 100.0).round() / 100.0,
+            "concurrent": (many_rate / bare_rate.max(1.0) * 100.0).round() / 100.0,
         },
         "idle_rss_mib": (idle_rss as f64 / 1024.0 * 10.0).round() / 10.0,
         "rss_after_mib": (busy_rss as f64 / 1024.0 * 10.0).round() / 10.0,
@@ -245,8 +341,19 @@ pub fn run(a: BenchDecideArgs) -> Result<u8> {
             out["concurrent"]["decisions_per_s"]
         );
         println!(
-            "daemon CPU per decision: {} µs (the clients run on the same cores)",
-            out["concurrent"]["daemon_cpu_us_per_decision"]
+            "baseline (transport only): 1 client {} decisions/s, {} clients {} decisions/s",
+            out["baseline"]["single_client_decisions_per_s"],
+            a.clients,
+            out["baseline"]["concurrent_decisions_per_s"]
+        );
+        println!(
+            "daemon vs baseline: {}× with 1 client, {}× with {}",
+            out["vs_baseline"]["single_client"], out["vs_baseline"]["concurrent"], a.clients
+        );
+        println!(
+            "daemon CPU per decision: {} µs (the clients run on the same cores); {} decisions per audit commit",
+            out["concurrent"]["daemon_cpu_us_per_decision"],
+            out["concurrent"]["decisions_per_commit"]
         );
         println!(
             "daemon RSS: {} MiB idle, {} MiB after the runs",

@@ -24,6 +24,11 @@ use crate::policies::{Policies, PolicyLoadError};
 use crate::random_token;
 use crate::registry::{Registry, Session, SessionState};
 
+/// How long a commit waits for decisions in flight to join it (see
+/// `AuditLog::announce`): about one policy evaluation under load, well under
+/// an fsync.
+const COMMIT_LINGER: Duration = Duration::from_micros(1000);
+
 /// How the caller reached the daemon, as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
@@ -129,6 +134,7 @@ impl Governor {
             &config.state_dir,
             Options {
                 durability: config.durability,
+                max_linger: COMMIT_LINGER,
                 ..Options::default()
             },
         )?;
@@ -274,9 +280,16 @@ impl Governor {
         let _in_flight = self.metrics.begin();
         let started = Instant::now();
         let deadline = deadline.min(self.config.decide_deadline);
+        // From now until it is recorded this decision is on its way to the
+        // audit log: commits running meanwhile wait a moment for it.
+        let mut announced = Some(self.audit.announce());
         let identity = self.identify(caller);
         complete(&mut action, &identity, caller);
-        let judged = tokio::time::timeout(deadline, self.judge(&action, &identity, deadline)).await;
+        let judged = tokio::time::timeout(
+            deadline,
+            self.judge(&action, &identity, deadline, &mut announced),
+        )
+        .await;
         let verdict = match judged {
             Ok(v) => v,
             Err(_) => {
@@ -290,12 +303,18 @@ impl Governor {
         if let Identity::Session(s) = &identity {
             lock(&self.registry).count(&s.id, verdict.decision);
         }
-        let verdict = self.record(action, verdict, started).await;
+        let verdict = self.record(action, verdict, started, announced).await;
         self.metrics.decided(verdict.decision, started.elapsed());
         verdict
     }
 
-    async fn judge(&self, action: &Action, identity: &Identity, deadline: Duration) -> Verdict {
+    async fn judge(
+        &self,
+        action: &Action,
+        identity: &Identity,
+        deadline: Duration,
+        announced: &mut Option<warden_audit::Announcement>,
+    ) -> Verdict {
         let started = Instant::now();
         let (session_id, workspace, autonomy, human) = match identity {
             Identity::Session(s) => {
@@ -325,8 +344,13 @@ impl Governor {
         }
         let left = deadline.saturating_sub(started.elapsed());
         let always = evaluation.approvable;
-        self.ask_human(action, evaluation.verdict, always, session_id, left)
-            .await
+        // A person takes seconds: no commit should wait for this one meanwhile.
+        announced.take();
+        let verdict = self
+            .ask_human(action, evaluation.verdict, always, session_id, left)
+            .await;
+        *announced = Some(self.audit.announce());
+        verdict
     }
 
     /// Holds an ask open until a human answers, the ask times out, or the
@@ -400,8 +424,14 @@ impl Governor {
 
     /// Records the decision durably; a decision that cannot be recorded is a
     /// deny (and that deny is recorded if the log still takes it).
-    async fn record(&self, action: Action, verdict: Verdict, started: Instant) -> Verdict {
-        let verdict = match self.append(&action, &verdict).await {
+    async fn record(
+        &self,
+        action: Action,
+        verdict: Verdict,
+        started: Instant,
+        announced: Option<warden_audit::Announcement>,
+    ) -> Verdict {
+        let verdict = match self.append(&action, &verdict, announced).await {
             Ok(receipt) => {
                 let size = receipt.checkpoint.checkpoint.size;
                 self.audit_size
@@ -438,11 +468,16 @@ impl Governor {
         &self,
         action: &Action,
         verdict: &Verdict,
+        announced: Option<warden_audit::Announcement>,
     ) -> Result<warden_audit::Receipt, AuditError> {
         let (tx, rx) = oneshot::channel();
-        self.audit.submit(action, verdict, move |r| {
+        let done = move |r| {
             let _ = tx.send(r);
-        })?;
+        };
+        match announced {
+            Some(a) => self.audit.submit_announced(a, action, verdict, done)?,
+            None => self.audit.submit(action, verdict, done)?,
+        }
         rx.await.map_err(|_| AuditError::Closed)?
     }
 

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod approvals;
+pub mod baseline;
 pub mod client;
 pub mod config;
 pub mod consent;

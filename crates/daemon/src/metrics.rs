@@ -94,7 +94,13 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, pending_asks: usize, sessions: usize, audit_size: u64) -> String {
+    pub fn render(
+        &self,
+        pending_asks: usize,
+        sessions: usize,
+        audit_size: u64,
+        audit_commits: u64,
+    ) -> String {
         let (allow, ask, deny) = self.totals();
         let mut s = String::new();
         s.push_str("# HELP warden_decisions_total Decisions answered, by final decision.\n");
@@ -167,6 +173,12 @@ impl Metrics {
                 "Entries in the audit log.",
                 "gauge",
                 audit_size,
+            ),
+            (
+                "warden_audit_commits_total",
+                "Audit commits (each one fsync and one signed checkpoint) since start.",
+                "counter",
+                audit_commits,
             ),
         ] {
             s.push_str(&format!(

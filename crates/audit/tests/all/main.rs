@@ -6,6 +6,7 @@
 mod support;
 
 mod crash;
+mod group_commit;
 mod lifecycle;
 mod outside_writes;
 mod retention;

@@ -128,6 +128,7 @@ pub async fn metrics(
         lock(&gov.asks).len(),
         lock(&gov.registry).list().len(),
         size,
+        gov.audit().commits(),
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
