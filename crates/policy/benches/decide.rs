@@ -76,6 +76,7 @@ fn benches(c: &mut Criterion) {
         home: "/home/b".into(),
         cwd: Some("/work/p".into()),
         resolve_symlinks: false,
+        cwd_canonical: false,
     };
     c.bench_function("check/path_expand", |b| {
         b.iter(|| black_box(expand(black_box("./src/../src/lib.rs"), &pctx)))

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 
 pub use jail::jail_escapes;
 pub use lexical::{clean, expand, is_within};
-pub use resolve::{resolve, resolve_in_process};
+pub use resolve::{canonical_cwd, resolve, resolve_in_process};
 
 /// Most symbolic links followed while resolving one path; more is a loop. The same
 /// bound as Linux's `MAXSYMLINKS` (ELOOP after 40).
@@ -54,6 +54,11 @@ pub struct PathContext {
     /// Whether [`resolve()`] follows symlinks on the real filesystem; when false it is
     /// [`expand`].
     pub resolve_symlinks: bool,
+    /// `cwd` is already resolved: it exists, holds no symlink and lies outside
+    /// `/proc` ([`canonical_cwd`] said so in this same evaluation). Walks of
+    /// relative paths then start there instead of at `/`, saving a `readlink`
+    /// per component of the working directory.
+    pub cwd_canonical: bool,
 }
 
 /// Why a path could not be placed. Each variant carries the agent's input; the
@@ -146,6 +151,7 @@ mod tests {
                 home: "/home/dev".into(),
                 cwd: None,
                 resolve_symlinks: false,
+                cwd_canonical: false,
             },
         )
         .unwrap_err();

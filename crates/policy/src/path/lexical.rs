@@ -211,6 +211,7 @@ mod tests {
             home: "/home/dev".into(),
             cwd: Some("/work/proj".into()),
             resolve_symlinks: false,
+            cwd_canonical: false,
         }
     }
 

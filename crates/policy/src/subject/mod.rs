@@ -344,11 +344,17 @@ pub(crate) struct Prepared {
 pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
     let home = ctx.home.to_string_lossy().into_owned();
     let cwd = action.cwd_path();
-    let pctx = PathContext {
+    let mut pctx = PathContext {
         home: ctx.home.clone(),
         cwd: cwd.clone(),
         resolve_symlinks: ctx.resolve_symlinks,
+        cwd_canonical: false,
     };
+    // Walk the working directory once for the whole action, not once per path.
+    if let Some(resolved) = crate::path::canonical_cwd(&pctx) {
+        pctx.cwd = Some(resolved);
+        pctx.cwd_canonical = true;
+    }
     let mut p = Prepared {
         subjects: Vec::new(),
         findings: Vec::new(),

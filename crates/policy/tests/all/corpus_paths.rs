@@ -93,6 +93,7 @@ fn corpus_paths_literal_expansion_agrees() {
         home: "/home/dev".into(),
         cwd: Some(JAIL.into()),
         resolve_symlinks: false,
+        cwd_canonical: false,
     };
     let jail = Path::new(JAIL);
     for (path, _) in path_rows("traversal.jsonl")

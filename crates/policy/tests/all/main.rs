@@ -8,6 +8,7 @@ mod corpus_commands;
 mod corpus_engine;
 mod corpus_paths;
 mod corpus_ssrf;
+mod cwd_walk;
 mod engine;
 mod properties;
 mod regressions;
