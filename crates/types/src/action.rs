@@ -198,6 +198,24 @@ pub enum ActionKind {
         /// What happened, in a sentence.
         message: String,
     },
+    /// A tool definition an MCP server offers (from `tools/list`), before the
+    /// agent's model may see it. Allowed = shown (and pinned by its digest);
+    /// denied = hidden; asked = hidden until a person approves it.
+    ToolDefinition {
+        /// The MCP server's configured name.
+        server: String,
+        /// The tool name.
+        tool: String,
+        /// SHA-256 (hex) of the definition's canonical model-visible fields.
+        digest: String,
+        /// Poisoning findings of the description scan, as `rule: excerpt`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        findings: Vec<String>,
+        /// The digest approved before for this server and tool, filled in by the
+        /// daemon from its pins (a caller's value is replaced).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pinned: Option<String>,
+    },
     /// A call to an LLM provider's API.
     LlmRequest {
         /// Provider, e.g. `anthropic`, `openai`.
@@ -229,6 +247,9 @@ impl ActionKind {
                 (None, None) => "network request".to_string(),
             },
             ActionKind::ToolCall { server, tool, .. } => format!("MCP tool {server}/{tool}"),
+            ActionKind::ToolDefinition { server, tool, .. } => {
+                format!("show MCP tool {server}/{tool}")
+            }
             ActionKind::LlmRequest {
                 provider, model, ..
             } => format!("LLM request {provider}/{model}"),
@@ -246,6 +267,7 @@ impl ActionKind {
             ActionKind::FileDelete { .. } => "file_delete",
             ActionKind::Net(_) => "net",
             ActionKind::ToolCall { .. } => "tool_call",
+            ActionKind::ToolDefinition { .. } => "tool_definition",
             ActionKind::LlmRequest { .. } => "llm_request",
             ActionKind::Notice { .. } => "notice",
         }
@@ -322,6 +344,7 @@ mod tests {
             r#"{"net":{"url":"https://x.org/"}}"#,
             r#"{"net":{"host":"x.org","port":443,"scheme":"https","method":"GET"}}"#,
             r#"{"tool_call":{"server":"gh","tool":"create_issue","arguments":{"t":1}}}"#,
+            r#"{"tool_definition":{"server":"gh","tool":"t","digest":"ab","findings":["T1: <x>"]}}"#,
             r#"{"llm_request":{"provider":"anthropic","model":"m","tools_offered":["Bash"]}}"#,
         ];
         for k in kinds {

@@ -73,6 +73,7 @@ fn class_of(kind: &ActionKind) -> Class {
         }
         ActionKind::Net(_) => network(4001, "Network Activity", 1, "Open"),
         ActionKind::ToolCall { .. } => api(99, "Other"),
+        ActionKind::ToolDefinition { .. } => api(2, "Read"),
         ActionKind::LlmRequest { .. } => api(1, "Create"),
         ActionKind::Notice { .. } => api(99, "Other"),
     }
@@ -145,6 +146,22 @@ fn class_fields(kind: &ActionKind, record: &Record, out: &mut Map<String, Value>
                 }),
             );
         }
+        ActionKind::ToolDefinition {
+            server,
+            tool,
+            digest,
+            findings,
+            ..
+        } => {
+            out.insert(
+                "api".into(),
+                json!({
+                    "operation": "tools/list",
+                    "service": { "name": server },
+                    "request": { "uid": a.id, "data": { "tool": tool, "digest": digest, "findings": findings } },
+                }),
+            );
+        }
         ActionKind::LlmRequest {
             provider, model, ..
         } => {
@@ -170,7 +187,10 @@ fn class_fields(kind: &ActionKind, record: &Record, out: &mut Map<String, Value>
     }
     if matches!(
         kind,
-        ActionKind::ToolCall { .. } | ActionKind::LlmRequest { .. } | ActionKind::Notice { .. }
+        ActionKind::ToolCall { .. }
+            | ActionKind::ToolDefinition { .. }
+            | ActionKind::LlmRequest { .. }
+            | ActionKind::Notice { .. }
     ) {
         // API Activity requires a source endpoint: the agent's session.
         out.insert(

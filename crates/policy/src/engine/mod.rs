@@ -284,8 +284,11 @@ impl Policy {
                 .iter()
                 .filter(|r| r.layer == LayerKind::Project)
                 .collect();
+            // A definition is shown unless a deny rule hides it: asking before a
+            // tool is *called* is not asking before it is seen.
+            let definition = matches!(subject, Subject::McpDefinition { .. });
             let relax = |r: &Rule| {
-                if r.decision == Decision::Ask && autonomy == Autonomy::Autonomous {
+                if r.decision == Decision::Ask && (autonomy == Autonomy::Autonomous || definition) {
                     Decision::Allow
                 } else {
                     r.decision

@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use warden_types::{Action, ActionKind};
+use warden_types::{Action, ActionKind, Threat};
 
 use crate::engine::{ActionExt, EvalContext, file_findings};
 use crate::net::AddressClass;
 use crate::path::{self, PathContext};
-use crate::shell::{self, Finding};
+use crate::shell::{self, Finding, FindingKind};
 use crate::spec::{Spec, Tool};
 
 mod command;
@@ -155,6 +155,14 @@ pub enum Subject {
         /// Tool name.
         tool: String,
     },
+    /// An MCP tool definition, to be shown to the model or hidden. Only deny
+    /// rules of the tool hide it; findings ask.
+    McpDefinition {
+        /// Server name.
+        server: String,
+        /// Tool name.
+        tool: String,
+    },
     /// An LLM API call.
     Llm {
         /// Provider and model.
@@ -189,7 +197,9 @@ impl Subject {
                 *port,
                 matches!(scheme.as_str(), "http" | "https"),
             )],
-            Subject::Mcp { server, tool } => vec![Item::Mcp(server, tool)],
+            Subject::Mcp { server, tool } | Subject::McpDefinition { server, tool } => {
+                vec![Item::Mcp(server, tool)]
+            }
             Subject::Llm { .. } => Vec::new(),
         }
     }
@@ -204,6 +214,9 @@ impl Subject {
             }
             Subject::Exec { line, .. } => f.index.is_none() && line == &f.command,
             Subject::File { path, .. } => f.index.is_none() && path.to_string_lossy() == f.command,
+            Subject::McpDefinition { server, tool } => {
+                f.index.is_none() && f.command == format!("mcp__{server}__{tool}")
+            }
             _ => false,
         }
     }
@@ -214,7 +227,8 @@ impl Subject {
             Subject::File {
                 op: FileOp::Read, ..
             }
-            | Subject::Llm { .. } => CommandClass::Read,
+            | Subject::Llm { .. }
+            | Subject::McpDefinition { .. } => CommandClass::Read,
             Subject::File {
                 in_workspace: true, ..
             } => CommandClass::Local,
@@ -245,6 +259,7 @@ impl Subject {
                 host, port, scheme, ..
             } => format!("net: {scheme}://{host}:{port}"),
             Subject::Mcp { server, tool } => format!("mcp: {server}/{tool}"),
+            Subject::McpDefinition { server, tool } => format!("mcp definition: {server}/{tool}"),
             Subject::Llm { what } => format!("llm: {what}"),
         }
     }
@@ -439,6 +454,20 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
             server: server.clone(),
             tool: tool.clone(),
         }),
+        ActionKind::ToolDefinition {
+            server,
+            tool,
+            digest,
+            findings,
+            pinned,
+        } => {
+            p.findings
+                .extend(definition_findings(server, tool, digest, findings, pinned));
+            p.subjects.push(Subject::McpDefinition {
+                server: server.clone(),
+                tool: tool.clone(),
+            })
+        }
         ActionKind::LlmRequest {
             provider, model, ..
         } => p.subjects.push(Subject::Llm {
@@ -473,6 +502,48 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
         }
     }
     p
+}
+
+/// A definition approved before (its digest is the pin) is shown without a
+/// question; a changed one, or a new one the scan flagged, needs a person.
+fn definition_findings(
+    server: &str,
+    tool: &str,
+    digest: &str,
+    scan: &[String],
+    pinned: &Option<String>,
+) -> Option<Finding> {
+    let (kind, why) = match pinned {
+        Some(p) if p == digest => return None,
+        Some(p) => (
+            FindingKind::ToolChanged,
+            format!(
+                "the definition of {server}/{tool} changed since it was approved (digest {} was {})",
+                short(digest),
+                short(p)
+            ),
+        ),
+        None if !scan.is_empty() => (
+            FindingKind::ToolPoisoning,
+            format!(
+                "the description of {server}/{tool} looks poisoned: {}",
+                scan.join("; ")
+            ),
+        ),
+        None => return None,
+    };
+    Some(Finding {
+        kind,
+        threat: Threat::High,
+        command: format!("mcp__{server}__{tool}"),
+        why,
+        index: None,
+        pipeline: None,
+    })
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod corpus_engine;
 mod corpus_paths;
 mod corpus_ssrf;
 mod cwd_walk;
+mod definitions;
 mod engine;
 mod properties;
 mod regressions;

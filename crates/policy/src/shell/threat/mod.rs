@@ -72,6 +72,11 @@ pub enum FindingKind {
     PayloadDownload,
     /// Changing kernel or system settings.
     SystemChange,
+    /// An MCP tool description that instructs the model (hidden directives,
+    /// concealment, smuggling data, invisible characters).
+    ToolPoisoning,
+    /// An MCP tool definition that differs from the one approved before.
+    ToolChanged,
 }
 
 impl FindingKind {
@@ -101,11 +106,13 @@ impl FindingKind {
             FindingKind::CodeExecution => "code-execution",
             FindingKind::PayloadDownload => "payload-download",
             FindingKind::SystemChange => "system-change",
+            FindingKind::ToolPoisoning => "tool-poisoning",
+            FindingKind::ToolChanged => "tool-changed",
         }
     }
 
     /// Every kind, for validating `loosen = [...]` in policies.
-    pub const ALL: [FindingKind; 23] = [
+    pub const ALL: [FindingKind; 25] = [
         FindingKind::ReverseShell,
         FindingKind::BindShell,
         FindingKind::Exfiltration,
@@ -129,6 +136,8 @@ impl FindingKind {
         FindingKind::CodeExecution,
         FindingKind::PayloadDownload,
         FindingKind::SystemChange,
+        FindingKind::ToolPoisoning,
+        FindingKind::ToolChanged,
     ];
 
     /// Parse an id.

@@ -1,0 +1,314 @@
+//! The transport-independent core of the gateway: what happens to each message
+//! between the agent (client) and the MCP server. Everything passes through
+//! unchanged except:
+//!
+//! - `tools/call`: decided as a `tool_call` action first; a denial is answered
+//!   by the gateway as a tool result with `isError: true` and the reason (the
+//!   model reads it; the server never sees the call);
+//! - `tools/list` results: each definition is scanned and decided as a
+//!   `tool_definition` action (pinned by digest in the daemon); denied,
+//!   flagged or changed tools are removed until a person approves them, and a
+//!   call to a removed tool is answered like a call to no tool at all.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use warden_types::{Action, ActionContext, ActionKind, Decision, Origin, Verdict};
+
+use crate::rpc::{self, Message, code};
+use crate::{digest, scan};
+
+/// Asks for decisions: the daemon, over its socket. Must fail closed: an
+/// unreachable or slow daemon is a deny verdict, never an error.
+pub trait Decider: Send + Sync + 'static {
+    /// The final verdict for `action` (an ask is answered by a person or
+    /// times out before this returns).
+    fn decide(&self, action: Action) -> Pin<Box<dyn Future<Output = Verdict> + Send + '_>>;
+}
+
+/// Sends a message to the client outside of a response (`list_changed`).
+pub type Notifier = Arc<dyn Fn(Value) + Send + Sync>;
+
+/// What to do with a message from the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Send it to the server.
+    Forward(Value),
+    /// Answer the client with this instead.
+    Reply(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    Yes,
+    No,
+    Waiting,
+}
+
+#[derive(Default)]
+struct State {
+    /// Ids of `tools/list` requests on their way to the server.
+    lists: HashSet<String>,
+    /// (tool, digest) → whether it may be shown.
+    decided: HashMap<(String, String), Shown>,
+    /// Tools removed from the last list the client saw.
+    hidden: HashSet<String>,
+}
+
+/// Settings of one gateway.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The server's configured name (`mcp__<server>__<tool>` in rules).
+    pub server: String,
+    /// The agent's working directory.
+    pub cwd: String,
+    /// How long a `tools/list` answer waits for definition decisions; tools
+    /// still undecided (a person is being asked) are hidden meanwhile and
+    /// announced with `notifications/tools/list_changed` once approved.
+    pub list_wait: Duration,
+}
+
+/// One client ↔ server relationship.
+pub struct Gateway {
+    settings: Settings,
+    decider: Arc<dyn Decider>,
+    notifier: Option<Notifier>,
+    state: Mutex<State>,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether a request speaks the stateless revision (2026-07-28 and later):
+/// its results then carry `resultType`.
+fn modern(msg: &Value) -> bool {
+    msg.pointer("/params/_meta")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.contains_key("io.modelcontextprotocol/protocolVersion"))
+}
+
+/// The agent's id for the tool use, when its client passes one in `_meta`
+/// (Claude Code: `claudecode/toolUseId`).
+fn tool_use_id(msg: &Value) -> Option<String> {
+    let meta = msg.pointer("/params/_meta")?.as_object()?;
+    meta.iter()
+        .find(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            k.ends_with("tooluseid") || k.ends_with("tool_use_id")
+        })
+        .and_then(|(_, v)| v.as_str())
+        .map(str::to_string)
+}
+
+impl Gateway {
+    /// A gateway deciding through `decider`; `notifier` reaches the client
+    /// between responses (stdio has one; a stateless HTTP client may not).
+    pub fn new(
+        settings: Settings,
+        decider: Arc<dyn Decider>,
+        notifier: Option<Notifier>,
+    ) -> Arc<Self> {
+        Arc::new(Gateway {
+            settings,
+            decider,
+            notifier,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn action(&self, kind: ActionKind, msg_id: Option<&Value>) -> Action {
+        let mut a = Action::new(self.settings.cwd.clone(), kind);
+        a.origin = Origin::Mcp;
+        let mut ctx = ActionContext::default();
+        if let Some(id) = msg_id {
+            ctx.extra.insert("mcp_request_id".into(), rpc::id_key(id));
+        }
+        a.context = Some(ctx);
+        a
+    }
+
+    /// Handles a message from the client.
+    pub async fn from_client(&self, msg: Value, kind: &Message) -> Route {
+        let Message::Request { id, method } = kind else {
+            return Route::Forward(msg);
+        };
+        match method.as_str() {
+            "tools/list" => {
+                lock(&self.state).lists.insert(rpc::id_key(id));
+                Route::Forward(msg)
+            }
+            "tools/call" => self.call(msg, id).await,
+            _ => Route::Forward(msg),
+        }
+    }
+
+    async fn call(&self, msg: Value, id: &Value) -> Route {
+        let Some(tool) = msg.pointer("/params/name").and_then(Value::as_str) else {
+            return Route::Reply(rpc::error(
+                id,
+                code::INVALID_PARAMS,
+                "Invalid params: tools/call needs params.name (a string)",
+            ));
+        };
+        if lock(&self.state).hidden.contains(tool) {
+            return Route::Reply(rpc::error(
+                id,
+                code::INVALID_PARAMS,
+                &format!("Unknown tool: {tool}"),
+            ));
+        }
+        let arguments = msg
+            .pointer("/params/arguments")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()));
+        let mut action = self.action(
+            ActionKind::ToolCall {
+                server: self.settings.server.clone(),
+                tool: tool.to_string(),
+                arguments,
+            },
+            Some(id),
+        );
+        if let (Some(ctx), Some(t)) = (action.context.as_mut(), tool_use_id(&msg)) {
+            ctx.tool_use_id = Some(t);
+        }
+        let verdict = self.decider.decide(action).await;
+        if verdict.decision == Decision::Allow {
+            return Route::Forward(msg);
+        }
+        Route::Reply(rpc::result(id, denial(tool, &verdict, modern(&msg))))
+    }
+
+    /// Handles a message from the server; `None` drops it.
+    pub async fn from_server(self: &Arc<Self>, mut msg: Value, kind: &Message) -> Option<Value> {
+        let Message::Response { id } = kind else {
+            return Some(msg);
+        };
+        if !lock(&self.state).lists.remove(&rpc::id_key(id)) {
+            return Some(msg);
+        }
+        if let Some(tools) = msg
+            .pointer_mut("/result/tools")
+            .and_then(Value::as_array_mut)
+        {
+            let listed = std::mem::take(tools);
+            *tools = self.filter(listed).await;
+        }
+        Some(msg)
+    }
+
+    async fn filter(self: &Arc<Self>, listed: Vec<Value>) -> Vec<Value> {
+        let mut waits = Vec::new();
+        for tool in &listed {
+            let name = tool
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let key = (name.clone(), digest::tool_digest(tool));
+            let known = lock(&self.state).decided.get(&key).copied();
+            if known.is_some() {
+                continue;
+            }
+            lock(&self.state)
+                .decided
+                .insert(key.clone(), Shown::Waiting);
+            let report = scan::scan_tool(tool);
+            let mut action = self.action(
+                ActionKind::ToolDefinition {
+                    server: self.settings.server.clone(),
+                    tool: name,
+                    digest: key.1.clone(),
+                    findings: report.findings(),
+                    pinned: None,
+                },
+                None,
+            );
+            if let (Some(ctx), Some(d)) = (
+                action.context.as_mut(),
+                tool.get("description").and_then(Value::as_str),
+            ) {
+                ctx.extra
+                    .insert("description".into(), d.chars().take(2000).collect());
+            }
+            let me = Arc::clone(self);
+            waits.push(tokio::spawn(async move {
+                let v = me.decider.decide(action).await;
+                let shown = if v.decision == Decision::Allow {
+                    Shown::Yes
+                } else {
+                    Shown::No
+                };
+                let late = {
+                    let mut st = lock(&me.state);
+                    st.decided.insert(key.clone(), shown);
+                    let late = st.hidden.contains(&key.0) && shown == Shown::Yes;
+                    if late {
+                        st.hidden.remove(&key.0);
+                    }
+                    late
+                };
+                if late && let Some(n) = &me.notifier {
+                    n(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+                }
+            }));
+        }
+        let all = futures_join(waits);
+        let _ = tokio::time::timeout(self.settings.list_wait, all).await;
+        let mut st = lock(&self.state);
+        let mut shown = Vec::new();
+        for tool in listed {
+            let name = tool
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let key = (name.clone(), digest::tool_digest(&tool));
+            if st.decided.get(&key) == Some(&Shown::Yes) {
+                st.hidden.remove(&name);
+                shown.push(tool);
+            } else {
+                st.hidden.insert(name);
+            }
+        }
+        shown
+    }
+}
+
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// The tool result a denied call gets: an execution error the model reads,
+/// never `structuredContent` (it would have to match the tool's schema).
+pub fn denial(tool: &str, verdict: &Verdict, modern: bool) -> Value {
+    let rules = if verdict.rules.is_empty() {
+        String::new()
+    } else {
+        format!(" (rule {})", verdict.rules.join(", "))
+    };
+    let text = format!(
+        "Blocked by warden: the call to {tool} was not executed. Reason: {}{rules}.",
+        verdict.reason.trim_end_matches('.')
+    );
+    let mut r = json!({
+        "content": [{"type": "text", "text": text}],
+        "isError": true,
+        "_meta": {"dev.warden/verdict": {
+            "decision": verdict.decision,
+            "rules": verdict.rules,
+            "audit_seq": verdict.audit.as_ref().map(|a| a.seq),
+        }},
+    });
+    if modern {
+        r["resultType"] = json!("complete");
+    }
+    r
+}
