@@ -4,13 +4,18 @@
 //!   0 allow (or success), 1 error or bad usage, 2 deny, 3 ask.
 #![forbid(unsafe_code)]
 
+mod agent_config;
 mod audit;
 mod bench;
 mod bench_decide;
 mod check;
 mod daemon_cmd;
 mod decide_cmd;
+mod hook_cmd;
+mod init_cmd;
 mod load;
+mod mcp_cmd;
+mod mcp_scan;
 mod policy_cmd;
 mod render;
 
@@ -84,6 +89,23 @@ enum Command {
     Approve(daemon_cmd::ApproveArgs),
     /// Deny one pending ask.
     Deny(daemon_cmd::AnswerArgs),
+    /// Install warden's hooks into an agent (claude-code, codex, gemini,
+    /// cursor), machine-wide where a project cannot switch them off.
+    Init(init_cmd::InitArgs),
+    /// Take warden's hooks out of an agent again (restoring the backup).
+    Uninstall(init_cmd::InitArgs),
+    /// Show which agents are governed, and how strongly.
+    Doctor {
+        /// Prefix for the machine-wide paths (for tests and images).
+        #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
+        root: PathBuf,
+    },
+    /// The hook an agent runs (installed by `warden init`): payload on stdin,
+    /// the agent's own reply on stdout.
+    Hook(hook_cmd::HookArgs),
+    /// The MCP gateway in front of a server (`warden mcp -- cmd…`), and an
+    /// offline audit of MCP configurations (`warden mcp scan FILE…`).
+    Mcp(mcp_cmd::McpArgs),
 }
 
 /// Benchmarks.
@@ -135,6 +157,15 @@ fn main() -> ExitCode {
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
         Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),
+        Command::Init(a) => init_cmd::init(a, &audit::home_dir(cli.home.as_deref())),
+        Command::Uninstall(a) => init_cmd::uninstall(a),
+        Command::Doctor { root } => init_cmd::doctor(&root, &audit::home_dir(cli.home.as_deref())),
+        Command::Hook(a) => hook_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
+        Command::Mcp(a) => mcp_cmd::run_cmd(
+            a,
+            &audit::home_dir(cli.home.as_deref()),
+            cli.policy.as_deref(),
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -82,7 +82,20 @@ impl Client {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<(StatusCode, Value), ClientError> {
-        tokio::time::timeout(self.timeout, self.exchange(method, path, body, headers))
+        let payload = body.map(|v| Bytes::from(v.to_string())).unwrap_or_default();
+        self.call_raw(method, path, payload, headers).await
+    }
+
+    /// Like [`Client::call`], with the body as bytes (forwarded as they are,
+    /// even when they are not JSON).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        payload: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Result<(StatusCode, Value), ClientError> {
+        tokio::time::timeout(self.timeout, self.exchange(method, path, payload, headers))
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
     }
@@ -91,7 +104,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        payload: Bytes,
         headers: &[(&str, &str)],
     ) -> Result<(StatusCode, Value), ClientError> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|source| {
@@ -108,7 +121,6 @@ impl Client {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let payload = body.map(|v| Bytes::from(v.to_string())).unwrap_or_default();
         let mut req = Request::builder()
             .method(method)
             .uri(path)

@@ -142,6 +142,18 @@ impl Daemon {
             tcp_addr,
             stop: Arc::clone(&stop),
             dashboard: Arc::clone(&dashboard),
+            hook_key: Arc::new(
+                crate::hookauth::EnrollKey::load_or_create(&config.state_dir).map_err(|e| {
+                    DaemonError::Io {
+                        what: "loading the hook enrollment key",
+                        path: crate::hookauth::key_path(&config.state_dir)
+                            .display()
+                            .to_string(),
+                        source: std::io::Error::other(e.to_string()),
+                    }
+                })?,
+            ),
+            hook_sessions: Arc::default(),
         };
         let app = listen::with_request_deadline(
             api::router(state),

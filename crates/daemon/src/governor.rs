@@ -14,7 +14,9 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 use warden_audit::{AuditError, AuditLog, Options};
 use warden_policy::EvalContext;
-use warden_types::{Action, ActionContext, AgentRef, Answer, Autonomy, Decision, Verdict};
+use warden_types::{
+    Action, ActionContext, ActionKind, AgentRef, Answer, Autonomy, Decision, Verdict,
+};
 
 use crate::config::Config;
 use crate::consent::{Asks, HumanAnswer};
@@ -74,6 +76,9 @@ pub enum StartError {
     /// The audit log.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The MCP tool pins.
+    #[error(transparent)]
+    Pins(#[from] crate::pins::PinError),
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -104,6 +109,8 @@ pub struct Governor {
     pub(crate) audit: AuditLog,
     /// Sessions.
     pub registry: Mutex<Registry>,
+    /// Approved MCP tool definitions.
+    pub(crate) pins: Mutex<crate::pins::Pins>,
     /// Pending asks.
     pub asks: Mutex<Asks>,
     /// The live feed.
@@ -130,6 +137,7 @@ impl Governor {
     /// Loads the policy and opens the audit log.
     pub fn start(config: Config) -> Result<Arc<Governor>, StartError> {
         let policies = Policies::load(&config)?;
+        let pins = crate::pins::Pins::load(&config.state_dir)?;
         let audit = AuditLog::open(
             &config.state_dir,
             Options {
@@ -163,6 +171,7 @@ impl Governor {
             policy_writes: Mutex::new(()),
             audit,
             registry: Mutex::new(Registry::default()),
+            pins: Mutex::new(pins),
             asks: Mutex::new(Asks::default()),
             feed: Feed::new(1024),
             metrics: Metrics::default(),
@@ -285,6 +294,15 @@ impl Governor {
         let mut announced = Some(self.audit.announce());
         let identity = self.identify(caller);
         complete(&mut action, &identity, caller);
+        if let ActionKind::ToolDefinition {
+            server,
+            tool,
+            pinned,
+            ..
+        } = &mut action.kind
+        {
+            *pinned = lock(&self.pins).get(server, tool).map(str::to_string);
+        }
         let judged = tokio::time::timeout(
             deadline,
             self.judge(&action, &identity, deadline, &mut announced),
@@ -303,9 +321,45 @@ impl Governor {
         if let Identity::Session(s) = &identity {
             lock(&self.registry).count(&s.id, verdict.decision);
         }
+        let pin = match &action.kind {
+            ActionKind::ToolDefinition {
+                server,
+                tool,
+                digest,
+                ..
+            } => Some((server.clone(), tool.clone(), digest.clone())),
+            _ => None,
+        };
         let verdict = self.record(action, verdict, started, announced).await;
+        if let Some((server, tool, digest)) = pin
+            && verdict.decision == Decision::Allow
+            && let Err(e) = lock(&self.pins).set(&server, &tool, &digest)
+        {
+            // Not pinned: the definition is asked about again next time.
+            warn!(error = %e, "an approved MCP tool definition was not pinned");
+        }
         self.metrics.decided(verdict.decision, started.elapsed());
         verdict
+    }
+
+    /// Records something an interceptor saw but need not decide (a tool that
+    /// finished, a prompt sent, a session's start and end), under the
+    /// caller's identity, or a refusal made before any action could be read
+    /// (`decision` deny). Returns the receipt-bearing verdict.
+    pub async fn observe(
+        &self,
+        mut action: Action,
+        caller: &Caller,
+        rule: &str,
+        decision: Decision,
+    ) -> Verdict {
+        let started = Instant::now();
+        let identity = self.identify(caller);
+        complete(&mut action, &identity, caller);
+        let mut v = Verdict::malformed(action.kind.summary());
+        v.decision = decision;
+        v.rules = vec![rule.to_string()];
+        self.record(action, v, started, None).await
     }
 
     async fn judge(

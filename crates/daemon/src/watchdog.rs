@@ -108,8 +108,11 @@ impl Watchdog {
         let home = gov.config.state_dir.clone();
         let seen = tokio::task::spawn_blocking(move || {
             let mut r = warden_audit::AuditReader::open(&home).ok()?;
-            let head = r.checkpoint().ok()?;
+            // The end before the head: a commit landing between the two reads
+            // then moves the head past the end read, never the end past the
+            // head (which would look like rows written outside warden).
             let end = r.store().end().ok()?;
+            let head = r.checkpoint().ok()?;
             Some((head.checkpoint.size, head.note, end))
         })
         .await

@@ -15,7 +15,7 @@ use crate::{
 
 /// Tools that only change the agent's own state (its to-do list, its plan
 /// mode, its own background shells' output): nothing to decide.
-const INTERNAL: [&str; 12] = [
+const INTERNAL: [&str; 17] = [
     "TodoWrite",
     "TodoRead",
     "ExitPlanMode",
@@ -28,6 +28,11 @@ const INTERNAL: [&str; 12] = [
     "TaskStop",
     "ToolSearch",
     "update_plan",
+    "ListAgents",
+    "CronList",
+    "Monitor",
+    "ReportFindings",
+    "DeferredToolPlaceholder",
 ];
 
 fn phase(agent: Agent, name: &str) -> Result<Phase, HookError> {
@@ -189,9 +194,16 @@ fn tool_actions(
             method: Some("GET".into()),
             ..NetRequest::default()
         })),
-        (Agent::ClaudeCode, "WebSearch" | "Task" | "Agent" | "Skill" | "SlashCommand") => {
-            one(agent_tool(tool))
-        }
+        // Tools whose effects reach beyond the agent's own state (other
+        // agents, scheduled prompts, worktrees, workflows): decided as tool
+        // calls of the agent itself, so rules can name them
+        // (`mcp__claude-code__SendMessage`).
+        (
+            Agent::ClaudeCode,
+            "WebSearch" | "Task" | "Agent" | "Skill" | "SlashCommand" | "SendMessage"
+            | "CronCreate" | "CronDelete" | "EnterWorktree" | "ExitWorktree" | "ScheduleWakeup"
+            | "Workflow",
+        ) => one(agent_tool(tool)),
         (Agent::ClaudeCode, "ListMcpResourcesTool" | "ReadMcpResourceTool") => {
             one(ActionKind::ToolCall {
                 server: opt_str(input, "server").unwrap_or_else(|| "claude-code".into()),
@@ -269,7 +281,8 @@ pub(crate) fn refusal(event: Option<&str>, reason: &str) -> Reply {
             "hookEventName": "PermissionRequest",
             "decision": {"behavior": "deny", "message": reason},
         }}),
-        // Exit 2 blocks what the event guards (a prompt) and shows the reason.
+        Some("UserPromptSubmit") => json!({"decision": "block", "reason": reason}),
+        // Exit 2 blocks what the event guards and shows the reason.
         _ => {
             return Reply {
                 body: String::new(),

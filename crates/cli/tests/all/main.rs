@@ -15,6 +15,7 @@
 
 mod support;
 
+mod agents;
 mod approvals;
 mod audit;
 mod check;

@@ -93,7 +93,21 @@ pub async fn decide(
         .get(SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let caller = Caller { peer, secret };
+    // An enrolled interceptor (an MCP gateway `warden init` set up) is given
+    // a session per agent session it names, like a hook.
+    let caller = match &secret {
+        Some(s) if s.starts_with("wh1.") => {
+            let agent = s.split('.').nth(1).unwrap_or_default().to_string();
+            let native = action
+                .context
+                .as_ref()
+                .and_then(|c| c.extra.get("agent_session"))
+                .cloned()
+                .unwrap_or_else(|| format!("{peer}"));
+            super::hooks::enrolled_caller(&state, peer, secret, &agent, &native, &action.cwd)
+        }
+        _ => Caller { peer, secret },
+    };
     let deadline = query
         .deadline_ms
         .map(Duration::from_millis)

@@ -14,11 +14,13 @@
 mod asks;
 mod audit;
 mod decide;
+mod hooks;
 mod openapi;
 mod sessions;
 mod status;
 
 pub use decide::SECRET_HEADER;
+pub use hooks::HookSessions;
 
 use std::sync::Arc;
 
@@ -95,6 +97,10 @@ pub struct AppState {
     pub stop: Arc<tokio::sync::Notify>,
     /// Dashboard login links and browser sessions.
     pub dashboard: Arc<crate::dashboard::Dashboard>,
+    /// The key hook enrollment secrets are checked with.
+    pub hook_key: Arc<crate::hookauth::EnrollKey>,
+    /// Sessions opened for enrolled agents' hooks.
+    pub hook_sessions: Arc<HookSessions>,
 }
 
 impl AppState {
@@ -270,6 +276,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.gov.config.max_body;
     Router::new()
         .route("/v1/decide", post(decide::decide))
+        .route("/v1/hooks/{agent}", post(hooks::hook))
         .route("/v1/status", get(status::status))
         .route("/v1/events", get(status::events))
         .route("/v1/policy", get(status::policy))

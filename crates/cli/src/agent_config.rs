@@ -1,0 +1,403 @@
+//! The hook configuration each agent reads, and how warden's hooks are added
+//! to it and taken out again. Entries are warden's when their command runs
+//! `warden … hook AGENT --secret-file …`; everything else in the file is the
+//! user's and is kept.
+
+use serde_json::{Value, json};
+use warden_hooks::Agent;
+
+/// The events warden hooks, per agent: (event, gates an action).
+pub fn events(agent: Agent) -> &'static [(&'static str, bool)] {
+    match agent {
+        Agent::ClaudeCode => &[
+            ("PreToolUse", true),
+            ("PermissionRequest", true),
+            ("UserPromptSubmit", true),
+            ("PostToolUse", false),
+            ("PostToolUseFailure", false),
+            ("SessionStart", false),
+            ("SessionEnd", false),
+            ("Stop", false),
+        ],
+        Agent::Codex => &[
+            ("PreToolUse", true),
+            ("PermissionRequest", true),
+            ("UserPromptSubmit", true),
+            ("PostToolUse", false),
+            ("SessionStart", false),
+            ("SessionEnd", false),
+            ("Stop", false),
+        ],
+        Agent::Gemini => &[
+            ("BeforeTool", true),
+            ("AfterTool", false),
+            ("BeforeAgent", false),
+            ("SessionStart", false),
+            ("SessionEnd", false),
+        ],
+        Agent::Cursor => &[
+            ("beforeShellExecution", true),
+            ("beforeMCPExecution", true),
+            ("beforeReadFile", true),
+            ("beforeSubmitPrompt", false),
+            ("afterFileEdit", false),
+            ("stop", false),
+        ],
+    }
+}
+
+/// Seconds an agent waits for a gating hook: longer than warden's ask
+/// timeout, so a person has the time warden gives them.
+pub const GATE_TIMEOUT_SECS: u64 = 135;
+const RECORD_TIMEOUT_SECS: u64 = 10;
+
+/// Whether a hook command is one of warden's for `agent`.
+pub fn is_ours(command: &str, agent: Agent) -> bool {
+    command.contains(&format!(" hook {} --secret-file ", agent.name()))
+}
+
+/// The file's text with warden's hooks (replacing any earlier ones).
+pub fn install(agent: Agent, text: &str, command: &str, managed: bool) -> Result<String, String> {
+    match agent {
+        Agent::Codex => install_toml(text, command, managed),
+        _ => {
+            let mut v = parse_json(text)?;
+            remove_json(agent, &mut v);
+            add_json(agent, &mut v, command, managed);
+            Ok(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n")
+        }
+    }
+}
+
+/// The file's text without warden's hooks (and without the keys warden
+/// added to lock hooks down).
+pub fn uninstall(agent: Agent, text: &str) -> Result<String, String> {
+    match agent {
+        Agent::Codex => {
+            let mut t = parse_toml(text)?;
+            remove_toml(&mut t);
+            Ok(toml::to_string(&t).unwrap_or_default())
+        }
+        _ => {
+            let mut v = parse_json(text)?;
+            remove_json(agent, &mut v);
+            if agent == Agent::ClaudeCode
+                && let Some(o) = v.as_object_mut()
+            {
+                o.remove("allowManagedHooksOnly");
+            }
+            Ok(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n")
+        }
+    }
+}
+
+/// How many of warden's hook entries the file holds.
+pub fn installed(agent: Agent, text: &str) -> usize {
+    match agent {
+        Agent::Codex => parse_toml(text).map(|t| count_toml(&t, agent)).unwrap_or(0),
+        _ => parse_json(text)
+            .map(|v| {
+                commands_json(&v)
+                    .iter()
+                    .filter(|c| is_ours(c, agent))
+                    .count()
+            })
+            .unwrap_or(0),
+    }
+}
+
+/// Whether the file locks hooks to the managed ones (where the agent has
+/// such a key).
+pub fn locked(agent: Agent, text: &str) -> bool {
+    match agent {
+        Agent::ClaudeCode => parse_json(text)
+            .ok()
+            .and_then(|v| v.get("allowManagedHooksOnly").and_then(Value::as_bool))
+            .unwrap_or(false),
+        Agent::Codex => parse_toml(text)
+            .ok()
+            .and_then(|t| {
+                t.get("allow_managed_hooks_only")
+                    .and_then(toml::Value::as_bool)
+            })
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+fn parse_json(text: &str) -> Result<Value, String> {
+    if text.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err("not a JSON object".into())
+    }
+}
+
+fn commands_json(v: &Value) -> Vec<String> {
+    let Some(hooks) = v.get("hooks").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for groups in hooks.values().filter_map(Value::as_array) {
+        for g in groups {
+            if let Some(c) = g.get("command").and_then(Value::as_str) {
+                out.push(c.to_string());
+            }
+            for h in g
+                .get("hooks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(c) = h.get("command").and_then(Value::as_str) {
+                    out.push(c.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn remove_json(agent: Agent, v: &mut Value) {
+    let Some(hooks) = v.get_mut("hooks").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let ours = |x: &Value| {
+        x.get("command")
+            .and_then(Value::as_str)
+            .is_some_and(|c| is_ours(c, agent))
+    };
+    for groups in hooks.values_mut().filter_map(Value::as_array_mut) {
+        groups.retain(|g| !ours(g));
+        for g in groups.iter_mut() {
+            if let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) {
+                hs.retain(|h| !ours(h));
+            }
+        }
+        groups.retain(|g| {
+            g.get("hooks")
+                .and_then(Value::as_array)
+                .is_none_or(|h| !h.is_empty())
+        });
+    }
+    hooks.retain(|_, groups| groups.as_array().is_none_or(|g| !g.is_empty()));
+    if hooks.is_empty()
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("hooks");
+    }
+}
+
+fn add_json(agent: Agent, v: &mut Value, command: &str, managed: bool) {
+    let Some(root) = v.as_object_mut() else {
+        return;
+    };
+    if agent == Agent::ClaudeCode && managed {
+        root.insert("allowManagedHooksOnly".into(), json!(true));
+    }
+    if agent == Agent::Cursor {
+        root.entry("version").or_insert(json!(1));
+    }
+    if agent == Agent::Gemini {
+        let cfg = root.entry("hooksConfig").or_insert(json!({}));
+        if let Some(c) = cfg.as_object_mut() {
+            c.insert("enabled".into(), json!(true));
+        }
+    }
+    let hooks = root.entry("hooks").or_insert(json!({}));
+    let Some(hooks) = hooks.as_object_mut() else {
+        return;
+    };
+    for (event, gates) in events(agent) {
+        let secs = if *gates {
+            GATE_TIMEOUT_SECS
+        } else {
+            RECORD_TIMEOUT_SECS
+        };
+        let entry = match agent {
+            Agent::ClaudeCode => {
+                let mut h = json!({"type": "command", "command": command, "timeout": secs});
+                if *gates {
+                    // A hook that crashes or times out blocks instead of allowing.
+                    h["onFailure"] = json!("block");
+                }
+                json!({"matcher": "*", "hooks": [h]})
+            }
+            Agent::Gemini => json!({"matcher": ".*", "hooks": [
+                {"name": "warden", "type": "command", "command": command, "timeout": secs * 1000}
+            ]}),
+            Agent::Cursor => json!({"command": command, "timeout": secs, "failClosed": *gates}),
+            Agent::Codex => continue,
+        };
+        let list = hooks.entry(event.to_string()).or_insert(json!([]));
+        if let Some(l) = list.as_array_mut() {
+            l.push(entry);
+        }
+    }
+}
+
+fn parse_toml(text: &str) -> Result<toml::Table, String> {
+    text.parse::<toml::Table>()
+        .map_err(|e| format!("not TOML: {e}"))
+}
+
+fn count_toml(t: &toml::Table, agent: Agent) -> usize {
+    let Some(hooks) = t.get("hooks").and_then(toml::Value::as_table) else {
+        return 0;
+    };
+    hooks
+        .values()
+        .filter_map(toml::Value::as_array)
+        .flatten()
+        .filter_map(|g| g.get("hooks").and_then(toml::Value::as_array))
+        .flatten()
+        .filter_map(|h| h.get("command").and_then(toml::Value::as_str))
+        .filter(|c| is_ours(c, agent))
+        .count()
+}
+
+fn remove_toml(t: &mut toml::Table) {
+    let ours = |h: &toml::Value| {
+        h.get("command")
+            .and_then(toml::Value::as_str)
+            .is_some_and(|c| is_ours(c, Agent::Codex))
+    };
+    if let Some(hooks) = t.get_mut("hooks").and_then(toml::Value::as_table_mut) {
+        for (_, groups) in hooks.iter_mut() {
+            let Some(groups) = groups.as_array_mut() else {
+                continue;
+            };
+            for g in groups.iter_mut() {
+                if let Some(hs) = g.get_mut("hooks").and_then(toml::Value::as_array_mut) {
+                    hs.retain(|h| !ours(h));
+                }
+            }
+            groups.retain(|g| {
+                g.get("hooks")
+                    .and_then(toml::Value::as_array)
+                    .is_none_or(|h| !h.is_empty())
+            });
+        }
+        hooks.retain(|_, g| g.as_array().is_none_or(|g| !g.is_empty()));
+        if hooks.is_empty() {
+            t.remove("hooks");
+        }
+    }
+    t.remove("allow_managed_hooks_only");
+}
+
+fn install_toml(text: &str, command: &str, managed: bool) -> Result<String, String> {
+    let mut t = parse_toml(text)?;
+    remove_toml(&mut t);
+    if managed {
+        t.insert(
+            "allow_managed_hooks_only".into(),
+            toml::Value::Boolean(true),
+        );
+    }
+    let hooks = t
+        .entry("hooks")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(hooks) = hooks.as_table_mut() else {
+        return Err("[hooks] is not a table".into());
+    };
+    for (event, gates) in events(Agent::Codex) {
+        let secs = if *gates {
+            GATE_TIMEOUT_SECS
+        } else {
+            RECORD_TIMEOUT_SECS
+        };
+        let mut handler = toml::Table::new();
+        handler.insert("type".into(), "command".into());
+        handler.insert("command".into(), command.into());
+        handler.insert("timeout".into(), toml::Value::Integer(secs as i64));
+        let mut group = toml::Table::new();
+        group.insert("matcher".into(), ".*".into());
+        group.insert(
+            "hooks".into(),
+            toml::Value::Array(vec![toml::Value::Table(handler)]),
+        );
+        let list = hooks
+            .entry(event.to_string())
+            .or_insert_with(|| toml::Value::Array(Vec::new()));
+        if let Some(l) = list.as_array_mut() {
+            l.push(toml::Value::Table(group));
+        }
+    }
+    Ok(toml::to_string(&t).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const CMD: &str = "'/usr/bin/warden' --home '/var/lib/warden' hook AGENT --secret-file '/etc/warden/hooks/AGENT.secret'";
+
+    fn cmd(agent: Agent) -> String {
+        CMD.replace("AGENT", agent.name())
+    }
+
+    #[test]
+    fn install_is_idempotent_keeps_the_users_hooks_and_uninstall_removes_only_ours() {
+        let users = [
+            (
+                Agent::ClaudeCode,
+                r#"{"model":"x","hooks":{"PreToolUse":[{"matcher":"Bash","hooks":[{"type":"command","command":"mine"}]}]}}"#,
+            ),
+            (
+                Agent::Gemini,
+                r#"{"hooks":{"BeforeTool":[{"matcher":"x","hooks":[{"type":"command","command":"mine"}]}]}}"#,
+            ),
+            (
+                Agent::Cursor,
+                r#"{"version":1,"hooks":{"stop":[{"command":"mine"}]}}"#,
+            ),
+            (
+                Agent::Codex,
+                "model = \"gpt\"\n[[hooks.Stop]]\n[[hooks.Stop.hooks]]\ntype = \"command\"\ncommand = \"mine\"\n",
+            ),
+        ];
+        for (agent, text) in users {
+            let once = install(agent, text, &cmd(agent), true).unwrap();
+            let twice = install(agent, &once, &cmd(agent), true).unwrap();
+            assert_eq!(once, twice, "{agent:?}");
+            assert_eq!(installed(agent, &once), events(agent).len(), "{agent:?}");
+            assert!(once.contains("mine"), "{agent:?}");
+            let back = uninstall(agent, &once).unwrap();
+            assert_eq!(installed(agent, &back), 0, "{agent:?}");
+            assert!(back.contains("mine"), "{agent:?}: {back}");
+            assert!(!locked(agent, &back));
+        }
+    }
+
+    #[test]
+    fn managed_claude_code_locks_hooks_and_gates_fail_closed() {
+        let t = install(Agent::ClaudeCode, "", &cmd(Agent::ClaudeCode), true).unwrap();
+        assert!(locked(Agent::ClaudeCode, &t));
+        let v: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(
+            v["hooks"]["PreToolUse"][0]["hooks"][0]["onFailure"],
+            "block"
+        );
+        assert!(
+            v["hooks"]["PostToolUse"][0]["hooks"][0]
+                .get("onFailure")
+                .is_none()
+        );
+        let user = install(Agent::ClaudeCode, "", &cmd(Agent::ClaudeCode), false).unwrap();
+        assert!(!locked(Agent::ClaudeCode, &user));
+        let codex = install(Agent::Codex, "", &cmd(Agent::Codex), true).unwrap();
+        assert!(locked(Agent::Codex, &codex));
+    }
+
+    #[test]
+    fn a_file_that_is_not_config_is_an_error_not_overwritten() {
+        assert!(install(Agent::ClaudeCode, "[1,2]", "x", true).is_err());
+        assert!(install(Agent::Codex, "= nope", "x", true).is_err());
+    }
+}

@@ -1,0 +1,383 @@
+//! `warden init AGENT`, `warden uninstall AGENT`, `warden doctor`: put
+//! warden's hooks where the agent reads them, take them out again, and show
+//! which agents are governed and how strongly.
+//!
+//! Machine-wide (the default) the hooks go where a project cannot switch them
+//! off: Claude Code's managed settings with `allowManagedHooksOnly` and
+//! `onFailure: "block"`, Codex's `requirements.toml` with
+//! `allow_managed_hooks_only`, Gemini CLI's system settings, Cursor's
+//! enterprise hooks. `--user` installs in the user's own settings instead.
+//! Each file is backed up before its first change; uninstall restores the
+//! backup when the file is still as warden left it, and otherwise removes
+//! only warden's entries.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use warden_hooks::Agent;
+
+use crate::agent_config;
+
+/// Arguments of `warden init` and `warden uninstall`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// claude-code, codex, gemini or cursor.
+    #[arg(value_name = "AGENT")]
+    agent: String,
+    /// Install in your own settings (~/.claude, ~/.codex, ~/.gemini,
+    /// ~/.cursor) instead of the machine-wide managed location. A project or
+    /// you can then switch the hooks off; `warden doctor` says so.
+    #[arg(long)]
+    user: bool,
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The warden binary the hooks run (default: this one).
+    #[arg(long, value_name = "PATH")]
+    warden: Option<PathBuf>,
+    /// Prefix for the machine-wide paths (/etc/...): for tests and images.
+    #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
+    root: PathBuf,
+}
+
+/// Where an install goes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The agent's settings file.
+    pub settings: PathBuf,
+    /// The enrollment secret the hook reads.
+    pub secret: PathBuf,
+    /// Machine-wide (managed) or the user's.
+    pub managed: bool,
+}
+
+fn user_home() -> PathBuf {
+    crate::load::home()
+}
+
+fn user_config_dir() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| user_home().join(".config"))
+        .join("warden")
+}
+
+/// The secret files a hook looks for, the user's first.
+pub fn secret_file_candidates(agent: Agent) -> Vec<PathBuf> {
+    vec![
+        user_config_dir()
+            .join("hooks")
+            .join(format!("{}.secret", agent.name())),
+        PathBuf::from("/etc/warden/hooks").join(format!("{}.secret", agent.name())),
+    ]
+}
+
+/// The install location for `agent`.
+pub fn target(agent: Agent, user: bool, root: &Path) -> Target {
+    let etc = |p: &str| root.join(p.trim_start_matches('/'));
+    let home = user_home();
+    let codex_home = std::env::var_os("CODEX_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".codex"));
+    let settings = match (agent, user) {
+        (Agent::ClaudeCode, false) => etc("/etc/claude-code/managed-settings.json"),
+        (Agent::ClaudeCode, true) => home.join(".claude/settings.json"),
+        (Agent::Codex, false) => etc("/etc/codex/requirements.toml"),
+        (Agent::Codex, true) => codex_home.join("config.toml"),
+        (Agent::Gemini, false) => etc("/etc/gemini-cli/settings.json"),
+        (Agent::Gemini, true) => home.join(".gemini/settings.json"),
+        (Agent::Cursor, false) => etc("/etc/cursor/hooks.json"),
+        (Agent::Cursor, true) => home.join(".cursor/hooks.json"),
+    };
+    let secret = if user {
+        user_config_dir().join("hooks")
+    } else {
+        etc("/etc/warden/hooks")
+    }
+    .join(format!("{}.secret", agent.name()));
+    Target {
+        settings,
+        secret,
+        managed: !user,
+    }
+}
+
+/// What a backup remembers: the original text (or that there was none) and
+/// the text warden wrote, so uninstall knows whether someone edited it since.
+#[derive(Debug, Serialize, Deserialize)]
+struct Backup {
+    existed: bool,
+    original: String,
+    installed_sha256: String,
+}
+
+fn backup_path(settings: &Path) -> PathBuf {
+    let mut name = settings.file_name().unwrap_or_default().to_os_string();
+    name.push(".warden-backup.json");
+    settings.with_file_name(name)
+}
+
+fn sha(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn shell_quote(p: &Path) -> String {
+    format!("'{}'", p.to_string_lossy().replace('\'', r"'\''"))
+}
+
+fn parse_agent(name: &str) -> Result<Agent> {
+    Agent::from_name(name).with_context(|| {
+        format!("no hook adapter for {name:?}: use claude-code, codex, gemini or cursor")
+    })
+}
+
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("warden-tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
+    let agent = parse_agent(&a.agent)?;
+    let t = target(agent, a.user, &a.root);
+    let warden = match &a.warden {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().context("finding this warden binary")?,
+    };
+    let command = format!(
+        "{} --home {} hook {} --secret-file {}",
+        shell_quote(&warden),
+        shell_quote(state_dir),
+        agent.name(),
+        shell_quote(&t.secret)
+    );
+    let existing = match std::fs::read_to_string(&t.settings) {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", t.settings.display())),
+    };
+    let before = existing.clone().unwrap_or_default();
+    let after = agent_config::install(agent, &before, &command, t.managed).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; fix or move it, then run init again",
+            t.settings.display()
+        )
+    })?;
+    let secret = warden_daemon::hookauth::EnrollKey::load_or_create(state_dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .secret_for(agent.name());
+    let secret_ok = std::fs::read_to_string(&t.secret).is_ok_and(|s| s.trim() == secret);
+    if after == before && secret_ok {
+        println!(
+            "{} is already governed: {} has warden's hooks",
+            agent.name(),
+            t.settings.display()
+        );
+        return Ok(0);
+    }
+    if a.dry_run {
+        println!(
+            "would write {} ({} hook entries) and {}",
+            t.settings.display(),
+            agent_config::events(agent).len(),
+            t.secret.display()
+        );
+        return Ok(0);
+    }
+    let probe = t
+        .settings
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let writable = std::fs::create_dir_all(&probe).is_ok() && tempfile_in(&probe).is_ok();
+    if !writable {
+        bail!(
+            "cannot write {} (not writable by you): run `sudo warden init {}` for the machine-wide install, or `warden init {} --user` for your own settings (a project can then switch the hooks off)",
+            t.settings.display(),
+            agent.name(),
+            agent.name()
+        );
+    }
+    let backup = backup_path(&t.settings);
+    if !backup.exists() {
+        let b = Backup {
+            existed: existing.is_some(),
+            original: before.clone(),
+            installed_sha256: String::new(),
+        };
+        write_file(&backup, &serde_json::to_string_pretty(&b)?, 0o600)?;
+    }
+    // The secret is readable by whoever runs the agent: machine-wide that is
+    // every user (0644); a user's own install keeps it to them.
+    write_file(
+        &t.secret,
+        &format!("{secret}\n"),
+        if t.managed { 0o644 } else { 0o600 },
+    )?;
+    write_file(&t.settings, &after, 0o644)?;
+    let mut b: Backup = serde_json::from_str(&std::fs::read_to_string(&backup)?)?;
+    b.installed_sha256 = sha(&after);
+    write_file(&backup, &serde_json::to_string_pretty(&b)?, 0o600)?;
+    println!(
+        "{} is governed: warden's hooks are in {} (backup {})",
+        agent.name(),
+        t.settings.display(),
+        backup.display()
+    );
+    println!("  hooks run: {command}");
+    for line in caveats(agent, t.managed) {
+        println!("  note: {line}");
+    }
+    Ok(0)
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<()> {
+    let p = dir.join(format!(".warden-probe-{}", std::process::id()));
+    std::fs::write(&p, b"")?;
+    std::fs::remove_file(&p)
+}
+
+/// What the user should know about how strong the install is.
+fn caveats(agent: Agent, managed: bool) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if !managed {
+        out.push("installed in your own settings: a project's settings or you can switch these hooks off; `sudo warden init` installs them where they cannot be");
+    }
+    match agent {
+        Agent::Codex if !managed => out.push(
+            "Codex runs user hooks only once you trust them (`/hooks` in codex) or with --dangerously-bypass-hook-trust",
+        ),
+        Agent::Gemini => out.push(
+            "Gemini CLI lets a user's or project's hooksConfig.disabled switch off system hooks, and runs a hook that crashes or times out as allowed",
+        ),
+        Agent::Cursor => out.push(
+            "Cursor's failClosed key is honoured only by newer Cursor releases; older ones run the tool when a hook fails",
+        ),
+        _ => {}
+    }
+    out
+}
+
+pub fn uninstall(a: InitArgs) -> Result<u8> {
+    let agent = parse_agent(&a.agent)?;
+    let t = target(agent, a.user, &a.root);
+    let backup = backup_path(&t.settings);
+    let current = std::fs::read_to_string(&t.settings).ok();
+    let saved: Option<Backup> = std::fs::read_to_string(&backup)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok());
+    if a.dry_run {
+        println!("would remove warden's hooks from {}", t.settings.display());
+        return Ok(0);
+    }
+    match (current, saved) {
+        (None, _) => println!(
+            "{}: {} does not exist; nothing to remove",
+            agent.name(),
+            t.settings.display()
+        ),
+        (Some(cur), Some(b)) if sha(&cur) == b.installed_sha256 => {
+            if b.existed {
+                write_file(&t.settings, &b.original, 0o644)?;
+                println!(
+                    "{}: restored {} from its backup",
+                    agent.name(),
+                    t.settings.display()
+                );
+            } else {
+                std::fs::remove_file(&t.settings)?;
+                println!(
+                    "{}: removed {} (warden had created it)",
+                    agent.name(),
+                    t.settings.display()
+                );
+            }
+            std::fs::remove_file(&backup)?;
+        }
+        (Some(cur), saved) => {
+            let cleaned = agent_config::uninstall(agent, &cur)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", t.settings.display()))?;
+            write_file(&t.settings, &cleaned, 0o644)?;
+            println!(
+                "{}: removed warden's hooks from {} (it changed since warden wrote it, so the rest is kept)",
+                agent.name(),
+                t.settings.display()
+            );
+            if saved.is_some() {
+                println!("  the original is still in {}", backup.display());
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&t.secret);
+    Ok(0)
+}
+
+/// `warden doctor`: per agent, whether its hooks are installed and where.
+pub fn doctor(root: &Path, state_dir: &Path) -> Result<u8> {
+    let socket = state_dir.join("warden.sock");
+    let running = std::os::unix::net::UnixStream::connect(&socket).is_ok();
+    println!(
+        "daemon: {}",
+        if running {
+            format!("running ({})", socket.display())
+        } else {
+            format!(
+                "NOT running ({}): every hooked tool call is denied until `warden up`",
+                socket.display()
+            )
+        }
+    );
+    let key = warden_daemon::hookauth::EnrollKey::load_or_create(state_dir).ok();
+    for agent in Agent::ALL {
+        let mut lines = Vec::new();
+        for user in [false, true] {
+            let t = target(agent, user, root);
+            let Ok(text) = std::fs::read_to_string(&t.settings) else {
+                continue;
+            };
+            let n = agent_config::installed(agent, &text);
+            if n == 0 {
+                continue;
+            }
+            let secret = std::fs::read_to_string(&t.secret).unwrap_or_default();
+            let valid = key
+                .as_ref()
+                .is_some_and(|k| k.verify(secret.trim()).as_deref() == Some(agent.name()));
+            let strength = match (user, agent_config::locked(agent, &text)) {
+                (false, true) => "managed, locked: projects and users cannot switch it off",
+                (false, false) => "machine-wide: other hook sources may still switch it off",
+                (true, _) => "user settings: a project or the user can switch it off",
+            };
+            lines.push(format!(
+                "{n} hooks in {} ({strength}){}",
+                t.settings.display(),
+                if valid {
+                    ""
+                } else {
+                    "; its enrollment secret does not match this daemon: run `warden init` again"
+                }
+            ));
+        }
+        if lines.is_empty() {
+            println!(
+                "{:<12} NOT governed (run `warden init {}`)",
+                agent.name(),
+                agent.name()
+            );
+        } else {
+            for l in lines {
+                println!("{:<12} governed: {l}", agent.name());
+            }
+        }
+    }
+    println!("sandbox:     not available yet (`warden run` comes with kernel containment)");
+    Ok(0)
+}

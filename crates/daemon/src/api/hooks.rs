@@ -1,0 +1,235 @@
+//! `POST /v1/hooks/{agent}`: an agent's own hook payload in, the agent's own
+//! reply out (Claude Code and Codex `hookSpecificOutput`, Gemini `decision`,
+//! Cursor `permission`). Always status 200 with a native body, because the
+//! agents treat an HTTP error as a hook failure and most of them then run
+//! the tool: a refusal must be a well-formed deny. `?envelope=1` (used by
+//! `warden hook`) wraps the reply as `{"body", "stderr", "exit_code"}` for a
+//! command hook to print.
+//!
+//! Identity: a process inside a registered session (Unix socket), a session
+//! secret, or an enrollment secret from `warden init` (`x-warden-secret`); an
+//! enrolled agent gets one warden session per session id its hook reports.
+//! Anything else is an unknown agent at autonomy 0.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use warden_hooks::{Agent, Event, Phase, Reply};
+use warden_types::{Action, ActionKind, Decision, Verdict};
+
+use super::{AppState, SECRET_HEADER};
+use crate::events::Event as FeedEvent;
+use crate::governor::{Caller, Peer, lock, now_rfc3339};
+use crate::registry::{Registration, SessionState};
+
+/// Sessions opened for enrolled agents, by (agent, the agent's session id).
+#[derive(Debug, Default)]
+pub struct HookSessions {
+    open: Mutex<HashMap<(String, String), (String, String)>>,
+}
+
+/// Query parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookQuery {
+    /// Wrap the reply for a command hook.
+    #[serde(default)]
+    envelope: Option<u8>,
+}
+
+fn respond(reply: Reply, envelope: bool) -> Response {
+    if envelope {
+        return Json(
+            json!({"body": reply.body, "stderr": reply.stderr, "exit_code": reply.exit_code}),
+        )
+        .into_response();
+    }
+    let body = if reply.body.is_empty() {
+        json!({"decision": "block", "reason": reply.stderr}).to_string()
+    } else {
+        reply.body
+    };
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
+}
+
+/// The caller of a hook, or of `/v1/decide` with an enrollment secret: an
+/// enrolled agent gets (and keeps) one session per session id it reports
+/// (`native`); any other secret is passed on for the governor to check.
+pub(crate) fn enrolled_caller(
+    state: &AppState,
+    peer: Peer,
+    secret: Option<String>,
+    agent: &str,
+    native: &str,
+    cwd: &str,
+) -> Caller {
+    let Some(s) = secret else {
+        return Caller { peer, secret: None };
+    };
+    if state.hook_key.verify(&s).as_deref() != Some(agent) {
+        return Caller {
+            peer,
+            secret: Some(s),
+        };
+    }
+    let key = (agent.to_string(), native.to_string());
+    let known = lock(&state.hook_sessions.open).get(&key).cloned();
+    if let Some((session, secret)) = known
+        && lock(&state.gov.registry)
+            .get(&session)
+            .is_some_and(|s| s.state != SessionState::Stopped)
+    {
+        return Caller {
+            peer,
+            secret: Some(secret),
+        };
+    }
+    let autonomy = lock(&state.gov.policies).base().autonomy_for(agent);
+    let reg = Registration {
+        agent: agent.to_string(),
+        autonomy: None,
+        workspace: cwd.to_string(),
+        pid: None,
+    };
+    let issued = lock(&state.gov.registry).register(reg, autonomy, now_rfc3339());
+    match issued {
+        Ok(issued) => {
+            state.gov.feed.send(FeedEvent::Session {
+                id: issued.session.clone(),
+                agent: agent.to_string(),
+                state: "registered".into(),
+            });
+            tracing::info!(agent, native, session = %issued.session, "enrolled agent session opened");
+            lock(&state.hook_sessions.open).insert(key, (issued.session, issued.secret.clone()));
+            Caller {
+                peer,
+                secret: Some(issued.secret),
+            }
+        }
+        Err(_) => Caller { peer, secret: None },
+    }
+}
+
+pub async fn hook(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path(agent): Path<String>,
+    query: Result<Query<HookQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = state.check_transport(&peer, &headers) {
+        return e.into_response();
+    }
+    let envelope = query.ok().and_then(|q| q.0.envelope).unwrap_or(0) == 1;
+    let Some(agent) = Agent::from_name(&agent) else {
+        return super::ApiError::not_found(format!(
+            "no hook adapter for {agent:?} (claude-code, codex, gemini, cursor)"
+        ))
+        .into_response();
+    };
+    let ev = match warden_hooks::parse(agent, &body) {
+        Ok(ev) => ev,
+        Err(e) => {
+            state.gov.metrics.rejected();
+            let reason = e.to_string();
+            let name = warden_hooks::event_name(&body);
+            let mut a = Action::new(
+                String::new(),
+                ActionKind::Notice {
+                    event: "hook-refused".into(),
+                    message: format!("{} hook payload refused: {reason}", agent.name()),
+                },
+            );
+            a.origin = agent.origin();
+            let caller = Caller { peer, secret: None };
+            state
+                .gov
+                .observe(a, &caller, "builtin:malformed-input", Decision::Deny)
+                .await;
+            return respond(
+                warden_hooks::refusal(agent, name.as_deref(), &reason),
+                envelope,
+            );
+        }
+    };
+    let secret = headers
+        .get(SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let native = ev.session.clone().unwrap_or_else(|| "no-session-id".into());
+    let caller = enrolled_caller(&state, peer, secret, agent.name(), &native, &ev.cwd);
+    let verdict = match ev.phase {
+        Phase::Gate | Phase::Permission => decide_all(&state, &ev, &caller).await,
+        Phase::Record | Phase::SessionStart | Phase::SessionEnd => {
+            let v = observe(&state, &ev, &caller).await;
+            if ev.phase == Phase::SessionEnd {
+                end_session(&state, agent, &ev);
+            }
+            v
+        }
+    };
+    respond(warden_hooks::reply(&ev, &verdict), envelope)
+}
+
+async fn decide_all(state: &AppState, ev: &Event, caller: &Caller) -> Verdict {
+    if ev.actions.is_empty() {
+        // A tool that changes only the agent's own state: recorded, allowed.
+        return observe(state, ev, caller).await;
+    }
+    let mut verdicts = Vec::with_capacity(ev.actions.len());
+    for a in &ev.actions {
+        verdicts.push(
+            state
+                .gov
+                .decide(a.clone(), caller, state.gov.config.decide_deadline)
+                .await,
+        );
+    }
+    warden_hooks::combine(verdicts)
+}
+
+async fn observe(state: &AppState, ev: &Event, caller: &Caller) -> Verdict {
+    let mut a = Action::new(
+        ev.cwd.clone(),
+        ActionKind::Notice {
+            event: format!("hook:{}", ev.name),
+            message: ev.note.clone(),
+        },
+    );
+    a.origin = ev.agent.origin();
+    let ctx = a.context.get_or_insert_with(Default::default);
+    ctx.tool_use_id = ev.tool_use.clone();
+    ctx.turn_id = ev.turn.clone();
+    if let Some(s) = &ev.session {
+        ctx.extra.insert("agent_session".into(), s.clone());
+    }
+    if let Some(t) = &ev.tool {
+        ctx.extra.insert("agent_tool".into(), t.clone());
+    }
+    state
+        .gov
+        .observe(a, caller, "hook:record", Decision::Allow)
+        .await
+}
+
+fn end_session(state: &AppState, agent: Agent, ev: &Event) {
+    let Some(native) = &ev.session else { return };
+    let key = (agent.name().to_string(), native.clone());
+    if let Some((session, _)) = lock(&state.hook_sessions.open).remove(&key) {
+        let _ = lock(&state.gov.registry).set_state(&session, SessionState::Stopped);
+        state.gov.feed.send(FeedEvent::Session {
+            id: session,
+            agent: agent.name().to_string(),
+            state: "stopped".into(),
+        });
+    }
+}
