@@ -48,7 +48,7 @@ pub struct BenchDecideArgs {
     serve_baseline: Option<PathBuf>,
 }
 
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -56,7 +56,7 @@ impl Drop for Scratch {
     }
 }
 
-struct Child(std::process::Child);
+pub(crate) struct Child(pub(crate) std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -99,7 +99,7 @@ fn metric(rt: &tokio::runtime::Runtime, api: &warden_daemon::client::Client, nam
         .unwrap_or(0)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(idx).copied().unwrap_or(0.0)
 }

@@ -233,10 +233,28 @@ pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
         backup.display()
     );
     println!("  hooks run: {command}");
+    if agent == Agent::Codex {
+        let rules = codex_rules_path(&t);
+        let policy = crate::load::load_policy(None, None)?;
+        write_file(&rules, &crate::codex_rules::export(&policy), 0o644)?;
+        println!(
+            "  Codex exec-policy rules from the policy: {} (run init again after changing command rules)",
+            rules.display()
+        );
+    }
     for line in caveats(agent, t.managed) {
         println!("  note: {line}");
     }
     Ok(0)
+}
+
+/// Codex reads `rules/*.rules` next to each config layer's file.
+fn codex_rules_path(t: &Target) -> PathBuf {
+    t.settings
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("rules")
+        .join("warden.rules")
 }
 
 fn tempfile_in(dir: &Path) -> std::io::Result<()> {
@@ -317,6 +335,9 @@ pub fn uninstall(a: InitArgs) -> Result<u8> {
         }
     }
     let _ = std::fs::remove_file(&t.secret);
+    if agent == Agent::Codex {
+        let _ = std::fs::remove_file(codex_rules_path(&t));
+    }
     Ok(0)
 }
 

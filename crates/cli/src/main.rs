@@ -8,7 +8,9 @@ mod agent_config;
 mod audit;
 mod bench;
 mod bench_decide;
+mod bench_hooks;
 mod check;
+mod codex_rules;
 mod daemon_cmd;
 mod decide_cmd;
 mod hook_cmd;
@@ -114,6 +116,9 @@ enum BenchCommand {
     /// Decide round trips through a real daemon over its Unix socket, with the
     /// audit log recording every verdict.
     Decide(bench_decide::BenchDecideArgs),
+    /// Agent hooks and the MCP gateway, timed as the agents see them: hook
+    /// process, HTTP hook round trip, gateway added latency per call.
+    Hooks(bench_hooks::BenchHooksArgs),
 }
 
 fn main() -> ExitCode {
@@ -154,6 +159,7 @@ fn main() -> ExitCode {
         Command::Status { json } => daemon_cmd::status(&audit::home_dir(cli.home.as_deref()), json),
         Command::Asks { json } => daemon_cmd::asks(&audit::home_dir(cli.home.as_deref()), json),
         Command::Bench(BenchCommand::Decide(a)) => bench_decide::run(a),
+        Command::Bench(BenchCommand::Hooks(a)) => bench_hooks::run(a),
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
         Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),

@@ -143,7 +143,7 @@ pub fn run_cmd(a: McpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     };
     let timeout = Duration::from_secs(a.timeout.max(1));
     let decider = Arc::new(DaemonDecider {
-        client: Client::new(&home.join("warden.sock"), timeout),
+        client: Client::keep_alive(&home.join("warden.sock"), timeout),
         secret,
         timeout,
     });
@@ -159,10 +159,33 @@ pub fn run_cmd(a: McpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
             list_wait: Duration::from_millis(a.list_wait_ms),
         },
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: every message hops between tasks, and on one thread no hop
+    // waits for another thread to wake.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let code = rt.block_on(run(tokio::io::stdin(), tokio::io::stdout(), opts, decider))?;
+    let code = rt.block_on(async move {
+        // Agents start MCP servers on pipes: read and write them as pipes
+        // (readiness-driven, no blocking-thread hop per read); anything else
+        // (a file, a terminal) through tokio's blocking stdio.
+        use std::os::fd::AsFd;
+        use tokio::net::unix::pipe;
+        let input = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .and_then(|fd| pipe::Receiver::from_owned_fd(fd).ok());
+        let output = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .and_then(|fd| pipe::Sender::from_owned_fd(fd).ok());
+        match (input, output) {
+            (Some(i), Some(o)) => run(i, o, opts, decider).await,
+            (Some(i), None) => run(i, tokio::io::stdout(), opts, decider).await,
+            (None, Some(o)) => run(tokio::io::stdin(), o, opts, decider).await,
+            (None, None) => run(tokio::io::stdin(), tokio::io::stdout(), opts, decider).await,
+        }
+    })?;
     Ok(code.and_then(|c| u8::try_from(c).ok()).unwrap_or(1))
 }

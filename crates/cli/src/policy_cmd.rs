@@ -43,6 +43,14 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "DIR")]
         cwd: Option<PathBuf>,
     },
+    /// Export the policy's command rules for an agent's own permission system:
+    /// `codex-rules` prints Codex exec-policy `prefix_rule`s (what `warden init
+    /// codex` installs as rules/warden.rules).
+    Export {
+        /// The format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+    },
     /// Measure decision latency against a 200-rule policy and the time to load 1,000 rules.
     Bench {
         /// Print {"p50_us","p99_us","decisions_per_s","load_1000_rules_ms",...} as JSON.
@@ -54,9 +62,23 @@ pub enum PolicyCommand {
     },
 }
 
+/// Formats of `warden policy export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Codex exec-policy rules (Starlark `prefix_rule`).
+    CodexRules,
+}
+
 pub fn run(cmd: PolicyCommand, policy: Option<&Path>) -> Result<u8> {
     let home = load::home();
     match cmd {
+        PolicyCommand::Export {
+            format: ExportFormat::CodexRules,
+        } => {
+            let p = load::load_policy(policy, std::env::current_dir().ok().as_deref())?;
+            print!("{}", crate::codex_rules::export(&p));
+            Ok(0)
+        }
         PolicyCommand::Init { path, force } => {
             let path = path.unwrap_or_else(|| load::user_policy_path(policy, &home));
             if path.exists() && !force {

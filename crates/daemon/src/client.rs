@@ -1,6 +1,9 @@
-//! A client of the daemon's Unix socket, for the CLI and for interceptors (one
-//! connection per request: callers make few calls, and a fresh connection per
-//! decision keeps the peer credentials current).
+//! A client of the daemon's Unix socket, for the CLI and for interceptors. By
+//! default one connection per request: callers make few calls, and a fresh
+//! connection per decision keeps the peer credentials current. A long-lived
+//! interceptor that is itself the caller of every request (the MCP gateway)
+//! keeps its connections open instead ([`Client::keep_alive`]): the peer is
+//! the same process either way.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -57,10 +60,14 @@ impl ClientError {
     }
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
 /// A client of one daemon.
 pub struct Client {
     socket: PathBuf,
     timeout: Duration,
+    /// Idle connections, when this client keeps them.
+    pool: Option<std::sync::Mutex<Vec<Sender>>>,
 }
 
 impl Client {
@@ -70,6 +77,34 @@ impl Client {
         Client {
             socket: socket.to_path_buf(),
             timeout,
+            pool: None,
+        }
+    }
+
+    /// Like [`Client::new`], keeping connections open between requests.
+    pub fn keep_alive(socket: &Path, timeout: Duration) -> Client {
+        Client {
+            pool: Some(std::sync::Mutex::new(Vec::new())),
+            ..Client::new(socket, timeout)
+        }
+    }
+
+    fn pooled(&self) -> Option<Sender> {
+        let mut idle = self.pool.as_ref()?.lock().ok()?;
+        while let Some(s) = idle.pop() {
+            if !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, s: Sender) {
+        if let Some(Ok(mut idle)) = self.pool.as_ref().map(|p| p.lock())
+            && idle.len() < 16
+            && !s.is_closed()
+        {
+            idle.push(s);
         }
     }
 
@@ -107,20 +142,14 @@ impl Client {
         payload: Bytes,
         headers: &[(&str, &str)],
     ) -> Result<(StatusCode, Value), ClientError> {
-        let stream = UnixStream::connect(&self.socket).await.map_err(|source| {
-            let path = self.socket.clone();
-            match source.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                    ClientError::NotRunning { path, source }
-                }
-                _ => ClientError::Connect { path, source },
-            }
-        })?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut sender = match self.pooled() {
+            Some(s) => s,
+            None => self.connect().await?,
+        };
+        // A kept connection may have been closed by the daemon meanwhile.
+        if sender.ready().await.is_err() {
+            sender = self.connect().await?;
+        }
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -132,9 +161,27 @@ impl Client {
         let resp = sender.send_request(req.body(Full::new(payload))?).await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
+        self.give_back(sender);
         let value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         Ok((status, value))
+    }
+
+    async fn connect(&self) -> Result<Sender, ClientError> {
+        let stream = UnixStream::connect(&self.socket).await.map_err(|source| {
+            let path = self.socket.clone();
+            match source.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    ClientError::NotRunning { path, source }
+                }
+                _ => ClientError::Connect { path, source },
+            }
+        })?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
     }
 
     /// Like [`Client::call`], but a non-2xx answer is [`ClientError::Refused`].

@@ -198,6 +198,11 @@ reason = "files outside the project are off limits"
 deny = ["Write({outside}/**)", "Read({outside}/**)"]
 
 [[rule]]
+id = "no-force-push"
+reason = "history is shared"
+deny = ["Bash(git push --force:*)"]
+
+[[rule]]
 id = "ask-before-marking"
 reason = "marking needs a person"
 ask = ["Bash(touch approved.txt)"]

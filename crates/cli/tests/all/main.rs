@@ -23,6 +23,7 @@ mod daemon;
 mod dashboard;
 mod exec;
 mod explain_bench;
+mod hooks;
 mod jsonl;
 mod layering;
 mod net;

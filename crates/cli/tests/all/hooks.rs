@@ -1,0 +1,201 @@
+//! `warden init`/`uninstall`/`doctor` on real files, and `warden hook` as the
+//! agents run it: every bad input and a missing daemon end in the agent's
+//! own deny, and the daemon keeps serving.
+
+use serde_json::Value;
+
+use crate::daemon::up;
+use crate::support::Env;
+
+fn pre_tool_use(command: &str) -> String {
+    serde_json::json!({
+        "session_id": "s-1", "cwd": "/tmp", "hook_event_name": "PreToolUse",
+        "tool_name": "Bash", "tool_input": {"command": command}, "tool_use_id": "toolu_1"
+    })
+    .to_string()
+}
+
+fn decision(stdout: &str) -> String {
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    v["hookSpecificOutput"]["permissionDecision"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn managed_install_is_idempotent_backed_up_and_restored() {
+    let env = Env::new();
+    let root = env.home.join("root");
+    let managed = root.join("etc/claude-code/managed-settings.json");
+    crate::support::write(
+        &managed,
+        r#"{"model": "opus", "permissions": {"deny": ["Read(.env)"]}}"#,
+    );
+    let original = std::fs::read_to_string(&managed).unwrap();
+    let root_arg = root.display().to_string();
+    env.run(&["init", "claude-code", "--root", &root_arg])
+        .code(0);
+    let once = std::fs::read_to_string(&managed).unwrap();
+    let v: Value = serde_json::from_str(&once).unwrap();
+    assert_eq!(v["allowManagedHooksOnly"], true);
+    assert_eq!(
+        v["permissions"]["deny"][0], "Read(.env)",
+        "the admin's settings are kept"
+    );
+    assert_eq!(
+        v["hooks"]["PreToolUse"][0]["hooks"][0]["onFailure"],
+        "block"
+    );
+    let secret = root.join("etc/warden/hooks/claude-code.secret");
+    assert!(
+        std::fs::read_to_string(&secret)
+            .unwrap()
+            .starts_with("wh1.claude-code.")
+    );
+    let again = env.run(&["init", "claude-code", "--root", &root_arg]);
+    again.code(0);
+    assert!(
+        again.stdout.contains("already governed"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&managed).unwrap(), once);
+    let doctor = env.run(&["doctor", "--root", &root_arg]);
+    assert!(
+        doctor.stdout.contains("claude-code  governed: 8 hooks")
+            && doctor.stdout.contains("managed, locked"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor.stdout.contains("codex        NOT governed"),
+        "{}",
+        doctor.stdout
+    );
+    env.run(&["uninstall", "claude-code", "--root", &root_arg])
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(&managed).unwrap(),
+        original,
+        "restored byte for byte"
+    );
+    assert!(!secret.exists());
+    // A Codex install into a fresh root creates requirements.toml and rules,
+    // and uninstall removes what it created.
+    env.run(&["init", "codex", "--root", &root_arg]).code(0);
+    let req = std::fs::read_to_string(root.join("etc/codex/requirements.toml")).unwrap();
+    assert!(
+        req.contains("allow_managed_hooks_only = true") && req.contains("[[hooks.PreToolUse]]"),
+        "{req}"
+    );
+    assert!(root.join("etc/codex/rules/warden.rules").exists());
+    env.run(&["uninstall", "codex", "--root", &root_arg])
+        .code(0);
+    assert!(!root.join("etc/codex/requirements.toml").exists());
+    assert!(!root.join("etc/codex/rules/warden.rules").exists());
+}
+
+#[test]
+fn a_settings_file_that_is_not_config_is_left_alone_with_a_clear_error() {
+    let env = Env::new();
+    let root = env.home.join("root");
+    let managed = root.join("etc/gemini-cli/settings.json");
+    crate::support::write(&managed, "{ not json");
+    let out = env.run(&["init", "gemini", "--root", &root.display().to_string()]);
+    out.code(1);
+    assert!(
+        out.stderr.contains("settings.json") && out.stderr.contains("not JSON"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&managed).unwrap(), "{ not json");
+    let unknown = env.run(&["init", "vim"]);
+    unknown.code(1);
+    assert!(
+        unknown
+            .stderr
+            .contains("claude-code, codex, gemini or cursor"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn the_hook_denies_when_the_daemon_is_down_and_on_every_bad_input() {
+    let env = Env::new();
+    let down = env.run_with_stdin(&["hook", "claude-code"], pre_tool_use("ls").as_bytes());
+    down.code(0);
+    assert_eq!(decision(&down.stdout), "deny", "{}", down.stdout);
+    assert!(down.stdout.contains("not running"), "{}", down.stdout);
+
+    let _daemon = up(&env, &[]);
+    let ok = env.run_with_stdin(&["hook", "claude-code"], pre_tool_use("ls").as_bytes());
+    assert_eq!(decision(&ok.stdout), "allow", "{} {}", ok.stdout, ok.stderr);
+    for (bad, why) in [
+        (b"not json".to_vec(), "not a JSON object"),
+        (
+            br#"{"hook_event_name":"Teleport","session_id":"s"}"#.to_vec(),
+            "unknown claude-code hook event",
+        ),
+        (vec![b' '; 17 << 20], "over 16 MiB"),
+    ] {
+        let out = env.run_with_stdin(&["hook", "claude-code"], &bad);
+        out.code(2);
+        assert!(out.stderr.contains(why), "{why}: {}", out.stderr);
+    }
+    let unknown_tool = serde_json::json!({"session_id": "s", "cwd": "/tmp", "hook_event_name": "PreToolUse", "tool_name": "Teleport", "tool_input": {}}).to_string();
+    let out = env.run_with_stdin(&["hook", "claude-code"], unknown_tool.as_bytes());
+    assert_eq!(decision(&out.stdout), "deny");
+    assert!(
+        out.stdout.contains("unknown claude-code tool"),
+        "{}",
+        out.stdout
+    );
+    // Each agent's own deny shape.
+    let gemini = serde_json::json!({"session_id": "s", "cwd": "/tmp", "hook_event_name": "BeforeTool", "tool_name": "teleport", "tool_input": {}}).to_string();
+    let out = env.run_with_stdin(&["hook", "gemini"], gemini.as_bytes());
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["decision"], "deny");
+    // ...and the daemon kept serving.
+    let ok = env.run_with_stdin(&["hook", "codex"], pre_tool_use("git status").as_bytes());
+    assert_eq!(decision(&ok.stdout), "allow", "{}", ok.stdout);
+    let shown = env.run(&["audit", "search", "hook-refused", "--json"]);
+    assert!(
+        shown.stdout.lines().count() >= 2,
+        "refusals are audited: {}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn mcp_scan_reads_agent_configs_offline() {
+    let env = Env::new();
+    let cfg = env.write_ws(
+        ".mcp.json",
+        r#"{"mcpServers": {"gh": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"], "env": {"GITHUB_TOKEN": "ghp_0123456789abcdef"}},
+                           "ok": {"command": "warden", "args": ["mcp", "--name", "ok", "--", "/usr/bin/ok-server"]}}}"#,
+    );
+    let out = env.run(&["mcp", "scan", &cfg.display().to_string()]);
+    out.code(2);
+    assert!(
+        out.stdout.contains("unpinned-package") && out.stdout.contains("inline-secret"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("ghp_0123456789abcdef"),
+        "the secret itself is never printed"
+    );
+    let json = env.run(&["mcp", "scan", "--json", &cfg.display().to_string()]);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v[1]["server"], "ok");
+    assert_eq!(v[1]["findings"], serde_json::json!([]));
+    let missing = env.run(&["mcp", "scan", "/nonexistent.json"]);
+    missing.code(1);
+    assert!(
+        missing.stderr.contains("/nonexistent.json"),
+        "{}",
+        missing.stderr
+    );
+}
