@@ -18,6 +18,7 @@ mod init_cmd;
 mod load;
 mod mcp_cmd;
 mod mcp_scan;
+mod mcp_wrap;
 mod policy_cmd;
 mod render;
 

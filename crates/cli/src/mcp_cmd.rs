@@ -54,6 +54,18 @@ pub struct McpArgs {
     /// Largest message accepted either way, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = warden_mcp::framing::DEFAULT_MAX_MESSAGE)]
     max_message: usize,
+    /// Instead of a command: the MCP server's Streamable HTTP endpoint
+    /// (http://host:port/path); the gateway then listens on --listen.
+    #[arg(long, value_name = "URL", conflicts_with = "command")]
+    upstream: Option<String>,
+    /// Where the agent connects in --upstream mode (loopback only).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:7421",
+        requires = "upstream"
+    )]
+    listen: std::net::SocketAddr,
     /// The server command and its arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -61,6 +73,21 @@ pub struct McpArgs {
 
 #[derive(Debug, Subcommand)]
 enum McpSub {
+    /// Put the gateway in front of every stdio MCP server FILE configures
+    /// (a backup is kept); remote servers are listed.
+    Wrap {
+        /// The agent's MCP configuration (.mcp.json, ~/.claude.json, mcp.json,
+        /// settings.json, config.toml).
+        file: PathBuf,
+        /// The agent whose configuration it is (for its enrollment).
+        #[arg(long, default_value = "claude-code", value_name = "AGENT")]
+        agent: String,
+    },
+    /// Take the gateway out again.
+    Unwrap {
+        /// The configuration file.
+        file: PathBuf,
+    },
     /// Audit MCP configuration files offline (Claude Code .mcp.json and
     /// ~/.claude.json, Codex config.toml, Cursor mcp.json, Gemini
     /// settings.json): ungoverned servers, unpinned packages, secrets written
@@ -114,18 +141,36 @@ impl Decider for DaemonDecider {
 }
 
 pub fn run_cmd(a: McpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
-    if let Some(McpSub::Scan { files, json }) = a.sub {
-        return crate::mcp_scan::run(&files, json, policy);
+    match a.sub {
+        Some(McpSub::Scan { files, json }) => return crate::mcp_scan::run(&files, json, policy),
+        Some(McpSub::Wrap { file, agent }) => {
+            return crate::mcp_wrap::run(&file, true, &agent, home);
+        }
+        Some(McpSub::Unwrap { file }) => {
+            return crate::mcp_wrap::run(&file, false, "claude-code", home);
+        }
+        None => {}
     }
-    if a.command.is_empty() {
+    if a.command.is_empty() && a.upstream.is_none() {
         anyhow::bail!(
-            "no MCP server command: warden mcp [--name NAME] -- <command> [args…] (see --help)"
+            "no MCP server: warden mcp [--name NAME] -- <command> [args…], or warden mcp --upstream URL [--listen ADDR] (see --help)"
         );
     }
-    let name = a.name.clone().unwrap_or_else(|| {
-        let program = &a.command[0];
-        program.rsplit('/').next().unwrap_or(program).to_string()
-    });
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| match (&a.upstream, a.command.first()) {
+            (Some(url), _) => url
+                .split_once("://")
+                .map(|(_, r)| r)
+                .unwrap_or(url)
+                .split(['/', ':'])
+                .next()
+                .unwrap_or("mcp")
+                .to_string(),
+            (None, Some(program)) => program.rsplit('/').next().unwrap_or(program).to_string(),
+            (None, None) => "mcp".into(),
+        });
     let secret = match (&a.secret_file, &a.agent) {
         (Some(f), _) => Some(
             std::fs::read_to_string(f)
@@ -150,14 +195,34 @@ pub fn run_cmd(a: McpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     let cwd = std::env::current_dir()
         .map(|d| d.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let settings = Settings {
+        server: name,
+        cwd,
+        list_wait: Duration::from_millis(a.list_wait_ms),
+    };
+    if let Some(upstream) = a.upstream {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        return rt.block_on(async move {
+            let opts = warden_mcp::http::HttpOptions {
+                listen: a.listen,
+                upstream: upstream.clone(),
+                max_message: a.max_message,
+                settings,
+            };
+            let (addr, task) = warden_mcp::http::serve(opts, decider).await?;
+            eprintln!("warden mcp: http://{addr}/ relays to {upstream}; point the agent's MCP URL at it. Ctrl-C stops it.");
+            tokio::signal::ctrl_c().await?;
+            task.abort();
+            Ok(0)
+        });
+    }
     let opts = StdioOptions {
         command: a.command,
         max_message: a.max_message,
-        settings: Settings {
-            server: name,
-            cwd,
-            list_wait: Duration::from_millis(a.list_wait_ms),
-        },
+        settings,
     };
     // One thread: every message hops between tasks, and on one thread no hop
     // waits for another thread to wake.

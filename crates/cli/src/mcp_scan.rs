@@ -162,9 +162,13 @@ fn looks_secret(key: &str, value: &str) -> bool {
 fn findings(s: &Server) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut push = |id, threat, why: String| out.push(Finding { id, threat, why });
-    if let Some(cmd) = &s.command {
+    if let Some(outer) = &s.command {
+        // Behind the gateway, the server is what the gateway starts.
+        let behind = crate::mcp_wrap::inner(outer, &s.args);
+        let wrapped = behind.is_some();
+        let (cmd, args) = behind.unwrap_or_else(|| (outer.clone(), s.args.clone()));
+        let cmd = &cmd;
         let program = cmd.rsplit('/').next().unwrap_or(cmd);
-        let wrapped = program == "warden" && s.args.first().is_some_and(|a| a == "mcp");
         if !wrapped {
             push(
                 "ungoverned",
@@ -188,10 +192,9 @@ fn findings(s: &Server) -> Vec<Finding> {
             );
         }
         if matches!(program, "npx" | "bunx" | "uvx" | "pnpx")
-            || (program == "pnpm" && s.args.first().is_some_and(|a| a == "dlx"))
+            || (program == "pnpm" && args.first().is_some_and(|a| a == "dlx"))
         {
-            let pkg = s
-                .args
+            let pkg = args
                 .iter()
                 .find(|a| !a.starts_with('-') && a.as_str() != "dlx");
             if let Some(p) = pkg {
@@ -210,7 +213,7 @@ fn findings(s: &Server) -> Vec<Finding> {
             }
         }
         let line = std::iter::once(cmd.as_str())
-            .chain(s.args.iter().map(String::as_str))
+            .chain(args.iter().map(String::as_str))
             .map(|w| {
                 if w.contains(' ') {
                     format!("'{w}'")

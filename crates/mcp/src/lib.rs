@@ -13,6 +13,7 @@
 pub mod digest;
 pub mod framing;
 pub mod gateway;
+pub mod http;
 pub mod rpc;
 pub mod scan;
 pub mod stdio;

@@ -199,3 +199,51 @@ fn mcp_scan_reads_agent_configs_offline() {
         missing.stderr
     );
 }
+
+#[test]
+fn mcp_wrap_puts_the_gateway_in_front_and_unwrap_takes_it_out() {
+    let env = Env::new();
+    let original = r#"{"mcpServers": {"gh": {"command": "npx", "args": ["-y", "pkg@1.0.0"]}, "web": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}"#;
+    let cfg = env.write_ws(".mcp.json", original);
+    let path = cfg.display().to_string();
+    let out = env.run(&["mcp", "wrap", &path]);
+    out.code(0);
+    assert!(
+        out.stdout.contains("wrapped gh") && out.stdout.contains("web is a remote server"),
+        "{}",
+        out.stdout
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(
+        v["mcpServers"]["gh"]["command"],
+        env!("CARGO_BIN_EXE_warden")
+    );
+    let args: Vec<&str> = v["mcpServers"]["gh"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &args[2..],
+        [
+            "mcp",
+            "--name",
+            "gh",
+            "--agent",
+            "claude-code",
+            "--",
+            "npx",
+            "-y",
+            "pkg@1.0.0"
+        ]
+    );
+    let scan = env.run(&["mcp", "scan", &path]);
+    assert!(!scan.stdout.contains("ungoverned"), "{}", scan.stdout);
+    env.run(&["mcp", "wrap", &path]).code(0);
+    let twice: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(twice, v, "wrapping twice changes nothing");
+    env.run(&["mcp", "unwrap", &path]).code(0);
+    let back: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(back, serde_json::from_str::<Value>(original).unwrap());
+}
