@@ -11,8 +11,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 /// The arguments before the original command, for server `name`.
-fn prefix(home: &Path, name: &str, agent: &str) -> Vec<String> {
-    [
+fn prefix(home: &Path, name: &str, agent: &str, secret: Option<&Path>) -> Vec<String> {
+    let mut out: Vec<String> = [
         "--home",
         &home.to_string_lossy(),
         "mcp",
@@ -20,11 +20,16 @@ fn prefix(home: &Path, name: &str, agent: &str) -> Vec<String> {
         name,
         "--agent",
         agent,
-        "--",
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect()
+    .collect();
+    if let Some(f) = secret {
+        out.push("--secret-file".into());
+        out.push(f.to_string_lossy().into_owned());
+    }
+    out.push("--".into());
+    out
 }
 
 /// Whether `args` already run the gateway.
@@ -48,15 +53,14 @@ pub(crate) fn inner(command: &str, args: &[String]) -> Option<(String, Vec<Strin
 fn rewrite(
     wrap: bool,
     warden: &str,
-    home: &Path,
-    agent: &str,
+    (home, agent, secret): (&Path, &str, Option<&Path>),
     name: &str,
     command: &str,
     args: &[String],
 ) -> Option<(String, Vec<String>)> {
     match (wrap, wrapped(command, args)) {
         (true, false) => {
-            let mut a = prefix(home, name, agent);
+            let mut a = prefix(home, name, agent, secret);
             a.push(command.to_string());
             a.extend(args.iter().cloned());
             Some((warden.to_string(), a))
@@ -78,8 +82,17 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 pub fn run(file: &Path, wrap: bool, agent: &str, home: &Path) -> Result<u8> {
-    if warden_hooks::Agent::from_name(agent).is_none() {
+    let Some(ag) = warden_hooks::Agent::from_name(agent) else {
         bail!("--agent {agent:?}: use claude-code, codex, gemini or cursor");
+    };
+    // The gateway enrolls with the secret `warden init` wrote for the agent.
+    let secret = crate::init_cmd::secret_file_candidates(ag)
+        .into_iter()
+        .find(|p| p.exists());
+    if wrap && secret.is_none() {
+        println!(
+            "note: no enrollment secret for {agent} yet (run `warden init {agent}`): until then the gateway decides as an unknown agent, which may only read"
+        );
     }
     let warden = std::env::current_exe().context("finding this warden binary")?;
     let warden = warden.to_string_lossy().into_owned();
@@ -110,7 +123,14 @@ pub fn run(file: &Path, wrap: bool, agent: &str, home: &Path) -> Result<u8> {
                 continue;
             };
             let args = strings(s.get("args"));
-            if let Some((c, a)) = rewrite(wrap, &warden, home, agent, name, &command, &args) {
+            if let Some((c, a)) = rewrite(
+                wrap,
+                &warden,
+                (home, agent, secret.as_deref()),
+                name,
+                &command,
+                &args,
+            ) {
                 s["command"] = Value::String(c);
                 s["args"] = Value::Array(a.into_iter().map(Value::String).collect());
                 changed.push(name.clone());
@@ -174,18 +194,19 @@ mod tests {
     fn wrap_then_unwrap_gives_back_the_command() {
         let home = Path::new("/s");
         let args = vec!["-y".to_string(), "pkg@1".to_string()];
-        let (c, a) = rewrite(true, "/bin/warden", home, "claude-code", "gh", "npx", &args).unwrap();
+        let who = (home, "claude-code", Some(Path::new("/k")));
+        let (c, a) = rewrite(true, "/bin/warden", who, "gh", "npx", &args).unwrap();
         assert_eq!(c, "/bin/warden");
         assert_eq!(
-            a[..8].join(" "),
-            "--home /s mcp --name gh --agent claude-code --"
+            a[..10].join(" "),
+            "--home /s mcp --name gh --agent claude-code --secret-file /k --"
         );
         assert!(
-            rewrite(true, "/bin/warden", home, "claude-code", "gh", &c, &a).is_none(),
+            rewrite(true, "/bin/warden", who, "gh", &c, &a).is_none(),
             "idempotent"
         );
         assert_eq!(
-            rewrite(false, "/bin/warden", home, "claude-code", "gh", &c, &a),
+            rewrite(false, "/bin/warden", who, "gh", &c, &a),
             Some(("npx".into(), args))
         );
     }

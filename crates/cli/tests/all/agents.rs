@@ -614,6 +614,17 @@ fn mcp_tool_calls_through_the_gateway_are_decided_in_a_real_claude() {
             ))
         })
         .collect();
+    let read_id = results
+        .iter()
+        .find(|(_, t)| t.contains("called read_file"))
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    assert!(
+        mcp.iter()
+            .any(|e| e["action"]["kind"]["tool_call"]["tool"] == "read_file"
+                && e["action"]["context"]["tool_use_id"] == read_id.as_str()),
+        "the gateway's decision carries the model's tool use id ({read_id})"
+    );
     for want in [
         ("define read_file", "allow"),
         ("define delete_file", "allow"),
@@ -626,4 +637,83 @@ fn mcp_tool_calls_through_the_gateway_are_decided_in_a_real_claude() {
             "{want:?} in {decisions:?}"
         );
     }
+
+    // With the hooks installed too, and the server wrapped by `warden mcp
+    // wrap` for the enrolled agent: the hook's decision and the gateway's
+    // share the tool use id and the agent.
+    env.run(&["init", "claude-code", "--user"]).code(0);
+    let raw_config = env.home.join("mcp-raw.json");
+    std::fs::write(
+        &raw_config,
+        json!({"mcpServers": {"files": {
+            "command": "python3",
+            "args": [repo().join("tests/mcp/scripted_server.py")],
+            "env": {"MCP_TOOLS": tools, "MCP_CALLS": calls}
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let wrapped = env.run(&[
+        "mcp",
+        "wrap",
+        &raw_config.display().to_string(),
+        "--agent",
+        "claude-code",
+    ]);
+    wrapped.code(0);
+    assert!(
+        wrapped.stdout.contains("wrapped files"),
+        "{}",
+        wrapped.stdout
+    );
+    let mcp_config = raw_config;
+    let second = env.home.join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let provider = Provider::start(
+        &second,
+        "anthropic",
+        json!([{"tool": "mcp__files__read_file", "input": {"path": "README"}}, {"text": "finished"}]),
+    );
+    let mut cmd = Command::new(&claude);
+    cmd.current_dir(&env.ws)
+        .args([
+            "-p",
+            "again",
+            "--output-format",
+            "json",
+            "--strict-mcp-config",
+            "--mcp-config",
+        ])
+        .arg(&mcp_config)
+        .env("ENABLE_TOOL_SEARCH", "false")
+        .env("HOME", &env.home)
+        .env(
+            "ANTHROPIC_BASE_URL",
+            format!("http://127.0.0.1:{}", provider.port),
+        )
+        .env("ANTHROPIC_API_KEY", "sk-ant-e2e")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+    let (code, stdout, stderr) = run_agent(cmd, || {});
+    assert_eq!(code, Some(0), "claude failed: {stdout}\n{stderr}");
+    let (id, text) = provider.tool_results().into_iter().next().unwrap();
+    assert!(text.contains("called read_file"), "{text}");
+    let entries = audit_entries(&env);
+    let same: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"]["context"]["tool_use_id"] == id.as_str())
+        .collect();
+    let origins: Vec<&str> = same
+        .iter()
+        .filter_map(|e| e["action"]["origin"].as_str())
+        .collect();
+    assert!(
+        origins.contains(&"hook:claude-code") && origins.contains(&"mcp"),
+        "hook and gateway entries of one tool use: {origins:?}"
+    );
+    assert!(
+        same.iter()
+            .all(|e| e["action"]["agent"]["name"] == "claude-code"),
+        "the wrapped gateway is the enrolled agent, not an unknown caller: {same:?}"
+    );
 }
