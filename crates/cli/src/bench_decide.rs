@@ -214,21 +214,21 @@ fn serve_baseline(socket: &Path) -> Result<u8> {
     Ok(0)
 }
 
-pub fn run(a: BenchDecideArgs) -> Result<u8> {
-    if let Some(socket) = &a.serve_baseline {
-        return serve_baseline(socket);
-    }
-    let base = std::env::temp_dir().join(format!("warden-bench-decide-{}", std::process::id()));
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let _scratch = Scratch(base.clone());
-    let home = base.join("state");
-    let exe = std::env::current_exe()?;
-    let mode = format!("{:?}", a.mode).to_lowercase();
-    let daemon = std::process::Command::new(exe)
-        .args(["--home"])
-        .arg(&home)
-        .args(["up", "--no-tcp", "--mode", &mode])
-        .env("HOME", &base)
+/// Starts `warden up ARGS` with its state in `home` and everything else of
+/// it (config, system policy) under the scratch `base`, and waits until it
+/// answers.
+pub(crate) fn start_scratch_daemon(
+    base: &Path,
+    home: &Path,
+    args: &[&str],
+    rt: &tokio::runtime::Runtime,
+) -> Result<Child> {
+    let daemon = std::process::Command::new(std::env::current_exe()?)
+        .arg("--home")
+        .arg(home)
+        .arg("up")
+        .args(args)
+        .env("HOME", base)
         .env("XDG_CONFIG_HOME", base.join("config"))
         .env("WARDEN_SYSTEM_POLICY", base.join("etc/warden/policy.toml"))
         .stdin(std::process::Stdio::null())
@@ -237,11 +237,8 @@ pub fn run(a: BenchDecideArgs) -> Result<u8> {
         .spawn()
         .context("starting warden up")?;
     let daemon = Child(daemon);
-    let socket = home.join("warden.sock");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let api = warden_daemon::client::Client::new(&socket, Duration::from_secs(10));
+    let api =
+        warden_daemon::client::Client::new(&home.join("warden.sock"), Duration::from_secs(10));
     let deadline = Instant::now() + Duration::from_secs(15);
     while rt
         .block_on(api.ok(hyper::Method::GET, "/v1/status", None))
@@ -252,6 +249,24 @@ pub fn run(a: BenchDecideArgs) -> Result<u8> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    Ok(daemon)
+}
+
+pub fn run(a: BenchDecideArgs) -> Result<u8> {
+    if let Some(socket) = &a.serve_baseline {
+        return serve_baseline(socket);
+    }
+    let base = std::env::temp_dir().join(format!("warden-bench-decide-{}", std::process::id()));
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    let _scratch = Scratch(base.clone());
+    let home = base.join("state");
+    let mode = format!("{:?}", a.mode).to_lowercase();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let daemon = start_scratch_daemon(&base, &home, &["--no-tcp", "--mode", &mode], &rt)?;
+    let socket = home.join("warden.sock");
+    let api = warden_daemon::client::Client::new(&socket, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(300));
     let idle_rss = rss_kib(daemon.0.id()).unwrap_or(0);
     let cwd = base.join("workspace");

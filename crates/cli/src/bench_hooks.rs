@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use crate::audit::Mode;
-use crate::bench_decide::{Child, Scratch, percentile};
+use crate::bench_decide::{Scratch, percentile, start_scratch_daemon};
 
 /// Arguments of `warden bench hooks`.
 #[derive(Debug, Args)]
@@ -155,41 +155,11 @@ pub fn run(a: BenchHooksArgs) -> Result<u8> {
         .port();
     let exe = std::env::current_exe()?;
     let mode = format!("{:?}", a.mode).to_lowercase();
-    let daemon = Child(
-        Command::new(&exe)
-            .arg("--home")
-            .arg(&home)
-            .args([
-                "up",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--mode",
-                &mode,
-            ])
-            .env("HOME", &base)
-            .env("XDG_CONFIG_HOME", base.join("config"))
-            .env("WARDEN_SYSTEM_POLICY", base.join("etc/warden/policy.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting warden up")?,
-    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let api =
-        warden_daemon::client::Client::new(&home.join("warden.sock"), Duration::from_secs(10));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while rt
-        .block_on(api.ok(hyper::Method::GET, "/v1/status", None))
-        .is_err()
-    {
-        if Instant::now() > deadline {
-            bail!("the daemon did not come up");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let listen = format!("127.0.0.1:{port}");
+    let daemon = start_scratch_daemon(&base, &home, &["--listen", &listen, "--mode", &mode], &rt)?;
     let secret = warden_daemon::hookauth::EnrollKey::load_or_create(&home)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .secret_for("claude-code");

@@ -70,17 +70,6 @@ fn rewrite(
     }
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub fn run(file: &Path, wrap: bool, agent: &str, home: &Path) -> Result<u8> {
     let Some(ag) = warden_hooks::Agent::from_name(agent) else {
         bail!("--agent {agent:?}: use claude-code, codex, gemini or cursor");
@@ -122,7 +111,7 @@ pub fn run(file: &Path, wrap: bool, agent: &str, home: &Path) -> Result<u8> {
                 }
                 continue;
             };
-            let args = strings(s.get("args"));
+            let args = crate::mcp_scan::strings(s.get("args"));
             if let Some((c, a)) = rewrite(
                 wrap,
                 &warden,

@@ -263,11 +263,7 @@ pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
         }
         Phase::Record | Phase::SessionStart | Phase::SessionEnd => json!({}),
     };
-    Reply {
-        body: body.to_string(),
-        stderr: String::new(),
-        exit_code: 0,
-    }
+    Reply::json(&body)
 }
 
 pub(crate) fn refusal(event: Option<&str>, reason: &str) -> Reply {

@@ -134,17 +134,12 @@ pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
         (_, "beforeSubmitPrompt") => json!({"continue": true}),
         _ => json!({}),
     };
-    Reply {
-        body: body.to_string(),
-        stderr: String::new(),
-        exit_code: 0,
-    }
+    Reply::json(&body)
 }
 
 pub(crate) fn refusal(reason: &str) -> Reply {
-    Reply {
-        body: json!({"permission": "deny", "continue": false, "user_message": reason, "agent_message": reason}).to_string(),
-        stderr: reason.to_string(),
-        exit_code: 2,
-    }
+    Reply::blocking(
+        &json!({"permission": "deny", "continue": false, "user_message": reason, "agent_message": reason}),
+        reason,
+    )
 }

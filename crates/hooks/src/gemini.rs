@@ -214,21 +214,13 @@ pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
         }
         _ => json!({}),
     };
-    Reply {
-        body: body.to_string(),
-        stderr: String::new(),
-        exit_code: 0,
-    }
+    Reply::json(&body)
 }
 
 pub(crate) fn refusal(reason: &str) -> Reply {
     // Gemini reads JSON on stdout whatever the exit code; exit 2 blocks too
     // should the JSON be lost.
-    Reply {
-        body: json!({"decision": "deny", "reason": reason}).to_string(),
-        stderr: reason.to_string(),
-        exit_code: 2,
-    }
+    Reply::blocking(&json!({"decision": "deny", "reason": reason}), reason)
 }
 
 #[cfg(test)]

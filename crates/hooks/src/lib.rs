@@ -168,6 +168,27 @@ pub struct Reply {
     pub exit_code: i32,
 }
 
+impl Reply {
+    /// A JSON answer on stdout, exit 0.
+    pub(crate) fn json(body: &serde_json::Value) -> Reply {
+        Reply {
+            body: body.to_string(),
+            stderr: String::new(),
+            exit_code: 0,
+        }
+    }
+
+    /// A JSON deny that also blocks by exit code (for agents that read JSON
+    /// whatever the exit code, or block on exit 2 when the JSON is lost).
+    pub(crate) fn blocking(body: &serde_json::Value, reason: &str) -> Reply {
+        Reply {
+            body: body.to_string(),
+            stderr: reason.to_string(),
+            exit_code: 2,
+        }
+    }
+}
+
 /// Parses a payload from `agent`'s hook.
 pub fn parse(agent: Agent, payload: &[u8]) -> Result<Event, HookError> {
     let v: Value =

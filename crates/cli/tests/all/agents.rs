@@ -167,6 +167,25 @@ fn run_agent(mut cmd: Command, on_wait: impl Fn()) -> (Option<i32>, String, Stri
     (status.code(), o.join().unwrap(), e.join().unwrap())
 }
 
+/// `claude -p PROMPT` in the workspace, talking to `provider`, with MCP tools
+/// offered to the model directly (not behind a tool search).
+fn claude_command(claude: &Path, env: &Env, provider: &Provider, prompt: &str) -> Command {
+    let mut cmd = Command::new(claude);
+    cmd.current_dir(&env.ws)
+        .args(["-p", prompt, "--output-format", "json"])
+        .env("HOME", &env.home)
+        .env(
+            "ANTHROPIC_BASE_URL",
+            format!("http://127.0.0.1:{}", provider.port),
+        )
+        .env("ANTHROPIC_API_KEY", "sk-ant-e2e")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("ENABLE_TOOL_SEARCH", "false");
+    cmd
+}
+
 /// Approves every pending ask, from a terminal (as a person would).
 fn approve_pending(env: &Env) {
     let out = env.run(&["asks", "--json"]);
@@ -248,18 +267,7 @@ fn claude_code_is_governed_through_its_hooks() {
             {"text": "finished"}
         ]),
     );
-    let mut cmd = Command::new(&claude);
-    cmd.current_dir(&env.ws)
-        .args(["-p", "tidy the project", "--output-format", "json"])
-        .env("HOME", &env.home)
-        .env(
-            "ANTHROPIC_BASE_URL",
-            format!("http://127.0.0.1:{}", provider.port),
-        )
-        .env("ANTHROPIC_API_KEY", "sk-ant-e2e")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1");
+    let cmd = claude_command(&claude, &env, &provider, "tidy the project");
     let (code, stdout, stderr) = run_agent(cmd, || approve_pending(&env));
     assert_eq!(code, Some(0), "claude failed: {stdout}\n{stderr}");
 
@@ -325,17 +333,7 @@ fn claude_code_is_governed_through_its_hooks() {
         "anthropic",
         json!([{"tool": "Bash", "input": {"command": "touch after-down.txt", "description": "x"}}, {"text": "ok"}]),
     );
-    let mut cmd = Command::new(&claude);
-    cmd.current_dir(&env.ws)
-        .args(["-p", "again", "--output-format", "json"])
-        .env("HOME", &env.home)
-        .env(
-            "ANTHROPIC_BASE_URL",
-            format!("http://127.0.0.1:{}", provider.port),
-        )
-        .env("ANTHROPIC_API_KEY", "sk-ant-e2e")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+    let cmd = claude_command(&claude, &env, &provider, "again");
     let (_, stdout, stderr) = run_agent(cmd, || {});
     assert!(
         !env.ws.join("after-down.txt").exists(),
@@ -501,31 +499,13 @@ fn mcp_tool_calls_through_the_gateway_are_decided_in_a_real_claude() {
             {"text": "finished"}
         ]),
     );
-    let mut cmd = Command::new(&claude);
-    cmd.current_dir(&env.ws)
-        .args([
-            "-p",
-            "look at the readme",
-            "--output-format",
-            "json",
-            "--strict-mcp-config",
-            "--mcp-config",
-        ])
+    let mut cmd = claude_command(&claude, &env, &provider, "look at the readme");
+    cmd.args(["--strict-mcp-config", "--mcp-config"])
         .arg(&mcp_config)
         .args([
             "--allowedTools",
             "mcp__files__read_file mcp__files__delete_file",
-        ])
-        // MCP tools are offered to the model directly, not behind a search.
-        .env("ENABLE_TOOL_SEARCH", "false")
-        .env("HOME", &env.home)
-        .env(
-            "ANTHROPIC_BASE_URL",
-            format!("http://127.0.0.1:{}", provider.port),
-        )
-        .env("ANTHROPIC_API_KEY", "sk-ant-e2e")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        ]);
     // A person denies the delete from a terminal (the definition asks are
     // left to time out: a poisoned tool stays hidden meanwhile).
     let deny_calls = || {
@@ -674,26 +654,9 @@ fn mcp_tool_calls_through_the_gateway_are_decided_in_a_real_claude() {
         "anthropic",
         json!([{"tool": "mcp__files__read_file", "input": {"path": "README"}}, {"text": "finished"}]),
     );
-    let mut cmd = Command::new(&claude);
-    cmd.current_dir(&env.ws)
-        .args([
-            "-p",
-            "again",
-            "--output-format",
-            "json",
-            "--strict-mcp-config",
-            "--mcp-config",
-        ])
-        .arg(&mcp_config)
-        .env("ENABLE_TOOL_SEARCH", "false")
-        .env("HOME", &env.home)
-        .env(
-            "ANTHROPIC_BASE_URL",
-            format!("http://127.0.0.1:{}", provider.port),
-        )
-        .env("ANTHROPIC_API_KEY", "sk-ant-e2e")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+    let mut cmd = claude_command(&claude, &env, &provider, "again");
+    cmd.args(["--strict-mcp-config", "--mcp-config"])
+        .arg(&mcp_config);
     let (code, stdout, stderr) = run_agent(cmd, || {});
     assert_eq!(code, Some(0), "claude failed: {stdout}\n{stderr}");
     let (id, text) = provider.tool_results().into_iter().next().unwrap();
