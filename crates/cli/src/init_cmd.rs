@@ -38,6 +38,10 @@ pub struct InitArgs {
     /// The warden binary the hooks run (default: this one).
     #[arg(long, value_name = "PATH")]
     warden: Option<PathBuf>,
+    /// Also put the MCP gateway in front of every stdio server this MCP
+    /// configuration starts (as `warden mcp wrap FILE --agent AGENT`).
+    #[arg(long, value_name = "FILE")]
+    wrap_mcp: Vec<PathBuf>,
     /// Prefix for the machine-wide paths (/etc/...): for tests and images.
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     root: PathBuf,
@@ -244,6 +248,19 @@ pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
     }
     for line in caveats(agent, t.managed) {
         println!("  note: {line}");
+    }
+    wrap_mcp(&a, agent, state_dir)
+}
+
+fn wrap_mcp(a: &InitArgs, agent: Agent, state_dir: &Path) -> Result<u8> {
+    for f in &a.wrap_mcp {
+        crate::mcp_wrap::run(f, true, agent.name(), state_dir)?;
+    }
+    if a.wrap_mcp.is_empty() {
+        println!(
+            "  MCP servers: `warden mcp wrap FILE --agent {}` puts the gateway in front of them",
+            agent.name()
+        );
     }
     Ok(0)
 }

@@ -58,6 +58,9 @@ pub struct McpArgs {
     /// (http://host:port/path); the gateway then listens on --listen.
     #[arg(long, value_name = "URL", conflicts_with = "command")]
     upstream: Option<String>,
+    /// More CAs (PEM) to trust for an https:// upstream, besides the system's.
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    upstream_ca: Vec<PathBuf>,
     /// Where the agent connects in --upstream mode (loopback only).
     #[arg(
         long,
@@ -209,6 +212,7 @@ pub fn run_cmd(a: McpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
             let opts = warden_mcp::http::HttpOptions {
                 listen: a.listen,
                 upstream: upstream.clone(),
+                upstream_ca: a.upstream_ca.clone(),
                 max_message: a.max_message,
                 settings,
             };

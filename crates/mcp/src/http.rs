@@ -11,9 +11,8 @@
 //!
 //! The listener must be loopback, and a request whose `Origin` is not a
 //! loopback page is refused (403): a web page cannot reach the gateway
-//! through DNS rebinding. Upstreams are plain `http://` for now (a local
-//! server, or warden's egress proxy); TLS upstreams come with the proxy's
-//! TLS client.
+//! through DNS rebinding. `https://` upstreams are verified against the
+//! system's root certificates (plus `--upstream-ca` files), with rustls.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -64,6 +63,8 @@ pub struct HttpOptions {
     pub upstream: String,
     /// Cap on one request body.
     pub max_message: usize,
+    /// PEM files of further CAs to trust for an `https://` upstream.
+    pub upstream_ca: Vec<std::path::PathBuf>,
     /// The gateway's settings.
     pub settings: Settings,
 }
@@ -73,6 +74,8 @@ type Body = BoxBody<Bytes, std::io::Error>;
 struct Shared {
     gateway: Arc<Gateway>,
     upstream: Uri,
+    /// The TLS client for an `https://` upstream.
+    tls: Option<tokio_rustls::TlsConnector>,
     authority: String,
     max_message: usize,
 }
@@ -142,24 +145,95 @@ const HOP: [&str; 5] = [
     "keep-alive",
 ];
 
+async fn handshake<S>(
+    stream: S,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("talking to the MCP server: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// The TLS client: the system's roots and the extra CA files.
+fn tls_client(
+    extra: &[std::path::PathBuf],
+    url: &str,
+) -> Result<tokio_rustls::TlsConnector, HttpError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let err = |why: String| HttpError::Upstream {
+        url: url.to_string(),
+        why,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    for f in extra {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(f)
+            .map_err(|e| err(format!("--upstream-ca {}: {e}", f.display())))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| err(format!("--upstream-ca {}: {e}", f.display())))?;
+        if certs.is_empty() {
+            return Err(err(format!(
+                "--upstream-ca {}: no certificate in it",
+                f.display()
+            )));
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| err(format!("--upstream-ca {}: {e}", f.display())))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(err(
+            "no root certificates: install ca-certificates or pass --upstream-ca".into(),
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
 async fn send_upstream(
     sh: &Shared,
     method: Method,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response<Incoming>, String> {
-    let port = sh.upstream.port_u16().unwrap_or(80);
+    let port = sh
+        .upstream
+        .port_u16()
+        .unwrap_or(if sh.tls.is_some() { 443 } else { 80 });
     let host = sh.upstream.host().unwrap_or("127.0.0.1").to_string();
     let stream = TcpStream::connect((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot reach the MCP server at {}: {e}", sh.upstream))?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("talking to the MCP server: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = match &sh.tls {
+        None => handshake(stream).await?,
+        Some(tls) => {
+            let name =
+                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                    .map_err(|e| format!("{host} is not a TLS server name: {e}"))?;
+            let stream = tls
+                .connect(name, stream)
+                .await
+                .map_err(|e| format!("TLS with the MCP server at {} failed: {e}", sh.upstream))?;
+            handshake(stream).await?
+        }
+    };
     let path = sh
         .upstream
         .path_and_query()
@@ -377,22 +451,16 @@ pub async fn serve(
             url: opts.upstream.clone(),
             why: e.to_string(),
         })?;
-    match upstream.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(HttpError::Upstream {
-                url: opts.upstream.clone(),
-                why: "https upstreams are not supported yet; point it at a local http:// endpoint"
-                    .into(),
-            });
-        }
+    let tls = match upstream.scheme_str() {
+        Some("http") => None,
+        Some("https") => Some(tls_client(&opts.upstream_ca, &opts.upstream)?),
         _ => {
             return Err(HttpError::Upstream {
                 url: opts.upstream.clone(),
-                why: "not an http:// URL".into(),
+                why: "not an http:// or https:// URL".into(),
             });
         }
-    }
+    };
     let authority = upstream
         .authority()
         .map(|a| a.to_string())
@@ -410,6 +478,7 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         gateway: Gateway::new(opts.settings, decider, None),
         upstream,
+        tls,
         authority,
         max_message: opts.max_message,
     });

@@ -42,12 +42,20 @@ impl Decider for Rules {
 /// The upstream: answers initialize with a session id, tools/list as an SSE
 /// stream (a notification first), tools/call as JSON; records the methods.
 async fn upstream(seen: Arc<Mutex<Vec<String>>>) -> std::net::SocketAddr {
+    upstream_with(seen, None).await
+}
+
+async fn upstream_with(
+    seen: Arc<Mutex<Vec<String>>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::net::SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (s, _) = l.accept().await.unwrap();
             let seen = Arc::clone(&seen);
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                     let seen = Arc::clone(&seen);
@@ -86,9 +94,21 @@ async fn upstream(seen: Arc<Mutex<Vec<String>>>) -> std::net::SocketAddr {
                         Ok::<_, Infallible>(r)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
+                match tls {
+                    Some(acceptor) => {
+                        let Ok(s) = acceptor.accept(s).await else {
+                            return;
+                        };
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(s), svc)
+                            .await;
+                    }
+                    None => {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(s), svc)
+                            .await;
+                    }
+                }
             });
         }
     });
@@ -135,9 +155,19 @@ async fn post(
 }
 
 async fn gateway(upstream: std::net::SocketAddr) -> std::net::SocketAddr {
+    gateway_to(format!("http://{upstream}/mcp"), vec![])
+        .await
+        .unwrap()
+}
+
+async fn gateway_to(
+    upstream: String,
+    upstream_ca: Vec<std::path::PathBuf>,
+) -> Result<std::net::SocketAddr, warden_mcp::http::HttpError> {
     let opts = HttpOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
-        upstream: format!("http://{upstream}/mcp"),
+        upstream,
+        upstream_ca,
         max_message: 64 * 1024,
         settings: Settings {
             server: "up".into(),
@@ -145,9 +175,9 @@ async fn gateway(upstream: std::net::SocketAddr) -> std::net::SocketAddr {
             list_wait: Duration::from_millis(200),
         },
     };
-    let (addr, task) = serve(opts, Arc::new(Rules)).await.unwrap();
+    let (addr, task) = serve(opts, Arc::new(Rules)).await?;
     std::mem::forget(task);
-    addr
+    Ok(addr)
 }
 
 #[tokio::test]
@@ -261,12 +291,13 @@ async fn only_loopback_listeners_and_http_upstreams() {
     };
     for (listen, upstream) in [
         ("0.0.0.0:0", "http://127.0.0.1:1/"),
-        ("127.0.0.1:0", "https://mcp.example/"),
         ("127.0.0.1:0", "ftp://x/"),
+        ("127.0.0.1:0", "not a url"),
     ] {
         let opts = HttpOptions {
             listen: listen.parse().unwrap(),
             upstream: upstream.into(),
+            upstream_ca: vec![],
             max_message: 1024,
             settings: settings.clone(),
         };
@@ -275,4 +306,121 @@ async fn only_loopback_listeners_and_http_upstreams() {
             "{listen} {upstream}"
         );
     }
+}
+
+/// A test CA and a server certificate for 127.0.0.1, made with openssl.
+fn test_pki(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=warden test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "san.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+#[tokio::test]
+async fn a_tls_upstream_is_verified_against_the_given_ca() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(dir.path());
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let up = upstream_with(
+        Arc::clone(&seen),
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+    )
+    .await;
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{}}}"#;
+    let trusted = gateway_to(
+        format!("https://127.0.0.1:{}/mcp", up.port()),
+        vec![ca.clone()],
+    )
+    .await
+    .unwrap();
+    let (s, _, body) = post(trusted, call, &[]).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("ran \\\"read_file\\\""), "{body}");
+    // Without the CA, the server's certificate is not trusted: no call goes out.
+    let untrusted = gateway_to(format!("https://127.0.0.1:{}/mcp", up.port()), vec![])
+        .await
+        .unwrap();
+    let (s, _, body) = post(untrusted, call, &[]).await;
+    assert_eq!(s, 502, "{body}");
+    assert!(body.contains("TLS"), "{body}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let bad_ca = dir.path().join("empty.pem");
+    std::fs::write(&bad_ca, "").unwrap();
+    let err = gateway_to(format!("https://127.0.0.1:{}/mcp", up.port()), vec![bad_ca])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no certificate"), "{err}");
 }

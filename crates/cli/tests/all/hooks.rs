@@ -240,6 +240,14 @@ fn mcp_wrap_puts_the_gateway_in_front_and_unwrap_takes_it_out() {
     );
     let scan = env.run(&["mcp", "scan", &path]);
     assert!(!scan.stdout.contains("ungoverned"), "{}", scan.stdout);
+    // `warden init --wrap-mcp` does the same, and leaves a wrapped file alone.
+    let init = env.run(&["init", "claude-code", "--user", "--wrap-mcp", &path]);
+    init.code(0);
+    assert!(
+        init.stdout.contains("all are wrapped already"),
+        "{}",
+        init.stdout
+    );
     env.run(&["mcp", "wrap", &path]).code(0);
     let twice: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
     assert_eq!(twice, v, "wrapping twice changes nothing");
