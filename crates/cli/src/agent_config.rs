@@ -51,9 +51,11 @@ pub fn events(agent: Agent) -> &'static [(&'static str, bool)] {
 pub const GATE_TIMEOUT_SECS: u64 = 135;
 const RECORD_TIMEOUT_SECS: u64 = 10;
 
-/// Whether a hook command is one of warden's for `agent`.
+/// Whether a hook command is one of warden's for `agent` (`warden-hook …
+/// AGENT --secret-file …` or `warden … hook AGENT --secret-file …`).
 pub fn is_ours(command: &str, agent: Agent) -> bool {
-    command.contains(&format!(" hook {} --secret-file ", agent.name()))
+    (command.contains("warden-hook") || command.contains(" hook "))
+        && command.contains(&format!(" {} --secret-file ", agent.name()))
 }
 
 /// The file's text with warden's hooks (replacing any earlier ones).

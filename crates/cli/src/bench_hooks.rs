@@ -1,5 +1,6 @@
 //! `warden bench hooks`: the interceptors of real agents, timed as the agents
-//! see them — `warden hook claude-code` as a process (spawn included), the
+//! see them — the hook process `warden init` installs (`warden-hook`, spawn
+//! included), the
 //! HTTP hook round trip over loopback TCP, and the MCP gateway's added
 //! latency per `tools/call` (through `warden mcp` versus straight to the same
 //! server), against a real daemon in a scratch home recording every verdict.
@@ -24,7 +25,8 @@ use crate::bench_decide::{Scratch, percentile, start_scratch_daemon};
 #[command(after_help = "\
 Starts `warden up` in a temporary home (removed afterwards), enrolls a
 claude-code hook as `warden init` would, and times:
-  hook_process  `warden hook claude-code` run as a process with a PreToolUse
+  hook_process  `warden-hook claude-code` (what `warden init` installs) run as
+                a process with a PreToolUse
                 payload, spawn to exit (bare: spawning `true`, for scale);
   http_hook     POST /v1/hooks/claude-code over one keep-alive TCP connection;
   mcp_gateway   tools/call round trips through `warden mcp` minus the same calls
@@ -186,13 +188,18 @@ pub fn run(a: BenchHooksArgs) -> Result<u8> {
         }
         Ok(took)
     };
+    // The hook `warden init` installs: the small binary next to this one.
+    let small = exe.with_file_name("warden-hook");
+    let hook_program = if small.is_file() { small } else { exe.clone() };
     let mut hook_us = Vec::new();
     let mut bare_us = Vec::new();
     for _ in 0..a.processes {
-        let mut hook = Command::new(&exe);
-        hook.arg("--home")
-            .arg(&home)
-            .args(["hook", "claude-code", "--secret-file"])
+        let mut hook = Command::new(&hook_program);
+        hook.arg("--home").arg(&home);
+        if hook_program == exe {
+            hook.arg("hook");
+        }
+        hook.args(["claude-code", "--secret-file"])
             .arg(&secret_file);
         hook_us.push(spawn_one(&mut hook, payload.as_bytes())?);
         bare_us.push(spawn_one(&mut Command::new("true"), b"")?);
@@ -251,6 +258,7 @@ pub fn run(a: BenchHooksArgs) -> Result<u8> {
     let added = t["p50_us"].as_f64().unwrap_or(0.0) - d["p50_us"].as_f64().unwrap_or(0.0);
     let report = json!({
         "mode": mode,
+        "hook_program": hook_program.file_name().map(|n| n.to_string_lossy().into_owned()),
         "hook_process": h, "bare_spawn": b,
         "http_hook": http,
         "mcp_direct": d, "mcp_through_gateway": t, "mcp_added_p50_us": added,
@@ -261,6 +269,7 @@ pub fn run(a: BenchHooksArgs) -> Result<u8> {
     } else {
         let ms = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0) / 1000.0;
         println!("audit mode: {mode}");
+        println!("hook program: {}", hook_program.display());
         println!(
             "hook process (spawn to exit): p50 {:.2} ms  p90 {:.2} ms  (bare spawn of `true`: p50 {:.2} ms)  target p50 <= 5 ms",
             ms(&h, "p50_us"),

@@ -69,16 +69,6 @@ fn user_config_dir() -> PathBuf {
         .join("warden")
 }
 
-/// The secret files a hook looks for, the user's first.
-pub fn secret_file_candidates(agent: Agent) -> Vec<PathBuf> {
-    vec![
-        user_config_dir()
-            .join("hooks")
-            .join(format!("{}.secret", agent.name())),
-        PathBuf::from("/etc/warden/hooks").join(format!("{}.secret", agent.name())),
-    ]
-}
-
 /// The install location for `agent`.
 pub fn target(agent: Agent, user: bool, root: &Path) -> Target {
     let etc = |p: &str| root.join(p.trim_start_matches('/'));
@@ -156,9 +146,15 @@ pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
         Some(p) => p.clone(),
         None => std::env::current_exe().context("finding this warden binary")?,
     };
+    // The small hook binary next to warden starts in a fraction of the time.
+    let small = warden.with_file_name("warden-hook");
+    let program = if small.is_file() {
+        shell_quote(&small)
+    } else {
+        format!("{} hook", shell_quote(&warden))
+    };
     let command = format!(
-        "{} --home {} hook {} --secret-file {}",
-        shell_quote(&warden),
+        "{program} --home {} {} --secret-file {}",
         shell_quote(state_dir),
         agent.name(),
         shell_quote(&t.secret)

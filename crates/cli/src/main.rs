@@ -13,6 +13,7 @@ mod check;
 mod codex_rules;
 mod daemon_cmd;
 mod decide_cmd;
+mod hook_client;
 mod hook_cmd;
 mod init_cmd;
 mod load;

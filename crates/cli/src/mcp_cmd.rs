@@ -182,7 +182,7 @@ pub fn run_cmd(a: McpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
                 .to_string(),
         ),
         (None, Some(agent)) => warden_hooks::Agent::from_name(agent).and_then(|ag| {
-            crate::init_cmd::secret_file_candidates(ag)
+            crate::hook_client::secret_file_candidates(ag)
                 .into_iter()
                 .find_map(|p| std::fs::read_to_string(p).ok())
                 .map(|s| s.trim().to_string())

@@ -75,7 +75,7 @@ pub fn run(file: &Path, wrap: bool, agent: &str, home: &Path) -> Result<u8> {
         bail!("--agent {agent:?}: use claude-code, codex, gemini or cursor");
     };
     // The gateway enrolls with the secret `warden init` wrote for the agent.
-    let secret = crate::init_cmd::secret_file_candidates(ag)
+    let secret = crate::hook_client::secret_file_candidates(ag)
         .into_iter()
         .find(|p| p.exists());
     if wrap && secret.is_none() {

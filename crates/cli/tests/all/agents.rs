@@ -379,7 +379,7 @@ fn codex_is_governed_through_its_hooks_patches_included() {
     env.run(&["init", "codex", "--user"]).code(0);
     let config = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
     assert!(
-        config.contains("model_provider = \"e2e\"") && config.contains("hook codex"),
+        config.contains("model_provider = \"e2e\"") && config.contains("warden-hook"),
         "{config}"
     );
     let mut cmd = Command::new(&codex);
