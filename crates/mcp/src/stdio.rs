@@ -52,6 +52,9 @@ pub struct StdioOptions {
 
 type Pending = Arc<Mutex<HashMap<String, Value>>>;
 
+/// Tool calls waiting for a decision at once, at most.
+pub const MAX_CALLS_IN_FLIGHT: usize = 64;
+
 /// A line to write, or the end of the stream.
 enum Out {
     Line(Value),
@@ -195,6 +198,7 @@ where
         Arc::clone(&kill),
     ));
 
+    let calls = Arc::new(tokio::sync::Semaphore::new(MAX_CALLS_IN_FLIGHT));
     let mut reader = BufReader::new(client_in);
     loop {
         match read_frame(&mut reader, opts.max_message)
@@ -216,9 +220,24 @@ where
                 Ok((msg, kind)) => {
                     let slow = matches!(&kind, Message::Request { method, .. } if method == "tools/call");
                     if slow {
-                        // A call may wait for a person; everything else keeps flowing.
+                        // A call may wait for a person; everything else keeps
+                        // flowing. A client flooding calls gets errors, not
+                        // unbounded waiting tasks.
+                        let Ok(permit) = Arc::clone(&calls).try_acquire_owned() else {
+                            if let Message::Request { id, .. } = &kind {
+                                relay.reply(rpc::error(
+                                    id,
+                                    code::INTERNAL_ERROR,
+                                    &format!("too many tool calls in flight (at most {MAX_CALLS_IN_FLIGHT})"),
+                                ));
+                            }
+                            continue;
+                        };
                         let r = Arc::clone(&relay);
-                        tokio::spawn(async move { r.handle(msg, kind).await });
+                        tokio::spawn(async move {
+                            r.handle(msg, kind).await;
+                            drop(permit);
+                        });
                     } else {
                         relay.handle(msg, kind).await;
                     }

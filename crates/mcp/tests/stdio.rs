@@ -40,7 +40,7 @@ impl Decider for PolicyLike {
                 ActionKind::ToolCall { tool, .. } if tool.starts_with("delete_") => {
                     return verdict(Decision::Deny, "deleting is not allowed here");
                 }
-                ActionKind::ToolCall { .. } => false,
+                ActionKind::ToolCall { tool, .. } => tool.starts_with("slow_"),
                 ActionKind::ToolDefinition {
                     tool,
                     digest,
@@ -416,5 +416,30 @@ async fn the_stateless_revision_passes_through_and_denials_carry_result_type() {
         .await;
     assert_eq!(denied["result"]["resultType"], "complete");
     assert_eq!(denied["result"]["isError"], true);
+    a.close().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_calls_waiting_for_a_person_is_capped() {
+    let mut a = Agent::start(vec![tool("slow_write", "Writes slowly.")], 1 << 20).await;
+    let n = warden_mcp::stdio::MAX_CALLS_IN_FLIGHT;
+    for i in 0..=n {
+        a.send(json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "slow_write", "arguments": {}}}))
+            .await;
+    }
+    let r = a.recv().await;
+    assert_eq!(r["id"], n, "the call over the cap is answered at once: {r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many tool calls"),
+        "{r}"
+    );
+    // Everything else still flows.
+    assert_eq!(
+        a.request(1000, "ping", json!({})).await["result"],
+        json!({})
+    );
     a.close().await;
 }

@@ -36,6 +36,10 @@ pub struct HookSessions {
     open: Mutex<HashMap<(String, String), (String, String)>>,
 }
 
+/// Open hook sessions kept at most: a caller inventing session ids cannot
+/// grow the daemon without bound; the oldest-registered is stopped first.
+const MAX_HOOK_SESSIONS: usize = 4096;
+
 /// Query parameters.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +112,28 @@ pub(crate) fn enrolled_caller(
                 state: "registered".into(),
             });
             tracing::info!(agent, native, session = %issued.session, "enrolled agent session opened");
-            lock(&state.hook_sessions.open).insert(key, (issued.session, issued.secret.clone()));
+            let mut open = lock(&state.hook_sessions.open);
+            if open.len() >= MAX_HOOK_SESSIONS {
+                // Session ids sort by nothing useful; registration order is
+                // the registry's, so stop the registry's oldest of ours.
+                let registry = lock(&state.gov.registry);
+                let oldest = open
+                    .iter()
+                    .min_by_key(|(_, (sess, _))| {
+                        registry
+                            .list()
+                            .iter()
+                            .position(|s| &s.id == sess)
+                            .unwrap_or(0)
+                    })
+                    .map(|(k, v)| (k.clone(), v.0.clone()));
+                drop(registry);
+                if let Some((k, sess)) = oldest {
+                    open.remove(&k);
+                    let _ = lock(&state.gov.registry).set_state(&sess, SessionState::Stopped);
+                }
+            }
+            open.insert(key, (issued.session, issued.secret.clone()));
             Caller {
                 peer,
                 secret: Some(issued.secret),
