@@ -60,6 +60,9 @@ pub fn explanation(action: &Action, e: &Evaluation) -> String {
     if let Some(u) = &e.unparseable {
         let _ = writeln!(s, "  unparseable: {u}");
     }
+    if let Some(new) = &v.rewrite {
+        let _ = writeln!(s, "  rewritten to: {new}  (the decision is this command's)");
+    }
     if !v.loosened.is_empty() {
         let _ = writeln!(s, "  loosened by rule: {}", v.loosened.join(", "));
     }

@@ -63,12 +63,17 @@ pub(crate) fn parse(agent: Agent, v: &Value) -> Result<Event, HookError> {
         tool: opt_str(v, "tool_name"),
     };
     let cwd = opt_str(v, "cwd").unwrap_or_default();
+    let input = v.get("tool_input").cloned().unwrap_or(Value::Null);
     let mut actions = Vec::new();
     let mut note = String::new();
     match phase {
         Phase::Gate | Phase::Permission => {
             let tool = req_str(v, "tool_name", &name)?;
-            let input = v.get("tool_input").cloned().unwrap_or(json!({}));
+            let input = if input.is_null() {
+                json!({})
+            } else {
+                input.clone()
+            };
             let what = format!("{name} {tool}");
             for kind in tool_actions(agent, &tool, &input, &cwd, &what)? {
                 actions.push(action(agent, &cwd, kind, &ids));
@@ -120,6 +125,7 @@ pub(crate) fn parse(agent: Agent, v: &Value) -> Result<Event, HookError> {
         tool: ids.tool,
         actions,
         note,
+        input,
     })
 }
 
@@ -235,7 +241,14 @@ fn tool_actions(
 }
 
 pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
+    // Codex's hooks are not known to run an updated command: a rewrite is a
+    // deny naming the command to run instead.
+    let verdict = &match event.agent {
+        Agent::Codex => crate::unrewritable(verdict),
+        _ => verdict.clone(),
+    };
     let reason = reason_of(verdict);
+    let updated = crate::rewritten_input(event, verdict);
     let body = match event.phase {
         Phase::Gate => {
             // Codex runs the tool on "ask"; warden's asks are answered before
@@ -244,18 +257,25 @@ pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
                 (Agent::Codex, Decision::Ask) => Decision::Deny,
                 (_, d) => d,
             };
-            json!({"hookSpecificOutput": {
+            let mut out = json!({
                 "hookEventName": "PreToolUse",
                 "permissionDecision": decision.as_str(),
                 "permissionDecisionReason": reason,
-            }})
+            });
+            if let Some(input) = updated {
+                out["updatedInput"] = input;
+            }
+            json!({ "hookSpecificOutput": out })
         }
         Phase::Permission => {
-            let decision = if verdict.decision == Decision::Allow {
+            let mut decision = if verdict.decision == Decision::Allow {
                 json!({"behavior": "allow"})
             } else {
                 json!({"behavior": "deny", "message": reason})
             };
+            if let Some(input) = updated {
+                decision["updatedInput"] = input;
+            }
             json!({"hookSpecificOutput": {
                 "hookEventName": "PermissionRequest",
                 "decision": decision,

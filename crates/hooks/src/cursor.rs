@@ -117,10 +117,13 @@ pub(crate) fn parse(v: &Value) -> Result<Event, HookError> {
         cwd,
         tool: ids.tool,
         note,
+        input: Value::Null,
     })
 }
 
 pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
+    // Cursor's hooks cannot hand back a changed command.
+    let verdict = &crate::unrewritable(verdict);
     let body = match (event.phase, event.name.as_str()) {
         (Phase::Gate, _) => {
             let reason = reason_of(verdict);

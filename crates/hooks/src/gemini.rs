@@ -153,12 +153,17 @@ pub(crate) fn parse(v: &Value) -> Result<Event, HookError> {
         tool: opt_str(v, "tool_name"),
     };
     let cwd = opt_str(v, "cwd").unwrap_or_default();
+    let input = v.get("tool_input").cloned().unwrap_or(Value::Null);
     let mut actions = Vec::new();
     let mut note = name.clone();
     match phase {
         Phase::Gate => {
             let tool = req_str(v, "tool_name", &name)?;
-            let input = v.get("tool_input").cloned().unwrap_or(json!({}));
+            let input = if input.is_null() {
+                json!({})
+            } else {
+                input.clone()
+            };
             let what = format!("{name} {tool}");
             for kind in tool_actions(v, &tool, &input, &cwd, &what)? {
                 actions.push(action(Agent::Gemini, &cwd, kind, &ids));
@@ -201,13 +206,20 @@ pub(crate) fn parse(v: &Value) -> Result<Event, HookError> {
         tool: ids.tool,
         actions,
         note,
+        input,
     })
 }
 
 pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
     let body = match event.phase {
         Phase::Gate | Phase::Permission if verdict.decision == Decision::Allow => {
-            json!({"decision": "allow"})
+            match crate::rewritten_input(event, verdict) {
+                // Gemini runs the tool with the input a hook hands back.
+                Some(input) => {
+                    json!({"decision": "allow", "hookSpecificOutput": {"tool_input": input}})
+                }
+                None => json!({"decision": "allow"}),
+            }
         }
         Phase::Gate | Phase::Permission => {
             json!({"decision": "deny", "reason": reason_of(verdict)})

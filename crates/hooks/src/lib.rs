@@ -108,6 +108,9 @@ pub struct Event {
     pub actions: Vec<Action>,
     /// One line for the audit log about what happened (record events).
     pub note: String,
+    /// The tool's input as the agent sent it (gate events), for a reply that
+    /// rewrites it.
+    pub input: Value,
 }
 
 impl Event {
@@ -341,6 +344,34 @@ pub(crate) fn excerpt(v: &Value) -> String {
         out.push('…');
     }
     out
+}
+
+/// The tool input with its command replaced by the verdict's rewrite, when
+/// the verdict allows a rewritten shell command.
+pub(crate) fn rewritten_input(event: &Event, verdict: &Verdict) -> Option<Value> {
+    let new = verdict
+        .rewrite
+        .as_ref()
+        .filter(|_| verdict.decision == Decision::Allow)?;
+    let mut input = event.input.clone();
+    let obj = input.as_object_mut()?;
+    obj.contains_key("command").then(|| {
+        obj.insert("command".into(), Value::String(new.clone()));
+    })?;
+    Some(input)
+}
+
+/// The verdict an agent that cannot substitute a rewritten command gets: a
+/// deny naming the command to run instead.
+pub(crate) fn unrewritable(verdict: &Verdict) -> Verdict {
+    let mut v = verdict.clone();
+    if let (Some(new), Decision::Allow) = (&verdict.rewrite, verdict.decision) {
+        v.decision = Decision::Deny;
+        v.reason = format!(
+            "this is allowed only as `{new}`, and this agent cannot take a rewritten command from a hook: run `{new}` instead"
+        );
+    }
+    v
 }
 
 /// The reason text of a verdict, with its rules, for the agent's user and model.

@@ -52,6 +52,13 @@ fn outcome(agent: Agent, payload: &[u8]) -> Value {
             for d in [Decision::Allow, Decision::Ask, Decision::Deny] {
                 out[format!("reply_{d}")] = reply_json(reply(&ev, &verdict(d)));
             }
+            if ev.decides() {
+                // A rule rewrote the command: agents that can run the rewrite
+                // get it; the others are told to run it themselves.
+                let mut v = verdict(Decision::Allow);
+                v.rewrite = Some("echo rewritten".into());
+                out["reply_rewrite"] = reply_json(reply(&ev, &v));
+            }
             out
         }
     }

@@ -168,6 +168,8 @@ struct RawRule {
     agents: Vec<String>,
     #[serde(default)]
     loosen: Vec<String>,
+    #[serde(default)]
+    rewrite: Option<String>,
     #[serde(default, rename = "match")]
     match_examples: Vec<String>,
     #[serde(default)]
@@ -204,6 +206,9 @@ pub struct Rule {
     pub agents: Vec<String>,
     /// Threat findings this rule, when it matches, overrides.
     pub loosen: Vec<FindingKind>,
+    /// For an allow rule of `Bash(prefix:*)` specs: the words that replace
+    /// the matched prefix (the rewritten command is then decided itself).
+    pub rewrite: Option<String>,
     /// The file it was defined in.
     pub file: String,
     /// The 1-based line of its `[[rule]]`.
@@ -351,6 +356,31 @@ pub fn parse_layer(
         if !loosen.is_empty() && decision == Decision::Deny {
             return Err(rule_err("a deny rule cannot loosen threat findings".into()));
         }
+        if let Some(to) = &r.rewrite {
+            let literal =
+                |t: &str| !t.trim().is_empty() && !t.contains(crate::engine::rewrite::SHELL_SYNTAX);
+            if decision != Decision::Allow {
+                return Err(rule_err("rewrite goes with allow = [...] only".into()));
+            }
+            if kind == LayerKind::Project {
+                return Err(rule_err(
+                    "a project policy cannot rewrite commands (it may only tighten)".into(),
+                ));
+            }
+            if !literal(to) {
+                return Err(rule_err(format!(
+                    "rewrite {to:?} must be plain words (no quotes, variables, redirections or separators)"
+                )));
+            }
+            if let Some(bad) = specs
+                .iter()
+                .find(|s| crate::engine::rewrite::prefix_words(s).is_none())
+            {
+                return Err(rule_err(format!(
+                    "rewrite needs Bash(<words>:*) specifiers of plain words; {bad:?} is not one"
+                )));
+            }
+        }
         let reason = r
             .reason
             .or(r.description)
@@ -364,6 +394,7 @@ pub fn parse_layer(
             mode: r.mode,
             agents: r.agents,
             loosen,
+            rewrite: r.rewrite,
             file: file.to_string(),
             line,
             layer: kind,

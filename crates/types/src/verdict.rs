@@ -107,6 +107,11 @@ pub struct Verdict {
     /// Who answered an ask, when a human did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered: Option<Answer>,
+    /// For a shell action a rule rewrote: the command line to run instead.
+    /// The decision is the rewritten command's; an interceptor that cannot
+    /// run the rewrite in place of the original must deny.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<String>,
     /// Where the decision was recorded in the audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditReceipt>,
@@ -123,6 +128,7 @@ impl Verdict {
             would_block: Vec::new(),
             loosened: Vec::new(),
             answered: None,
+            rewrite: None,
             audit: None,
         }
     }

@@ -222,6 +222,12 @@ reason = "history is shared"
 deny = ["Bash(git push --force:*)"]
 
 [[rule]]
+id = "right-not-wrong"
+reason = "the right file, not the wrong one"
+allow = ["Bash(touch wrong.txt:*)"]
+rewrite = "touch right.txt"
+
+[[rule]]
 id = "ask-before-marking"
 reason = "marking needs a person"
 ask = ["Bash(touch approved.txt)"]
@@ -264,6 +270,7 @@ fn claude_code_is_governed_through_its_hooks() {
             {"tool": "Bash", "input": {"command": format!("rm -rf {}", victim.display()), "description": "clean up"}},
             {"tool": "Bash", "input": {"command": "echo allowed > allowed.txt", "description": "write"}},
             {"tool": "Bash", "input": {"command": "touch approved.txt", "description": "mark"}},
+            {"tool": "Bash", "input": {"command": "touch wrong.txt", "description": "rewritten"}},
             {"text": "finished"}
         ]),
     );
@@ -284,8 +291,12 @@ fn claude_code_is_governed_through_its_hooks() {
         env.ws.join("approved.txt").exists(),
         "the approved command ran"
     );
+    assert!(
+        env.ws.join("right.txt").exists() && !env.ws.join("wrong.txt").exists(),
+        "the rewritten command ran instead of the original"
+    );
     let results = provider.tool_results();
-    assert_eq!(results.len(), 3, "{results:?}");
+    assert_eq!(results.len(), 4, "{results:?}");
     let denied = results
         .iter()
         .find(|(_, t)| t.contains("files outside the project are off limits"))

@@ -15,6 +15,7 @@ use warden_types::{Action, Autonomy, Decision, Threat, Verdict};
 
 mod examples;
 mod matching;
+pub(crate) mod rewrite;
 
 use crate::approval::{Approval, fingerprint};
 use crate::file::{Layer, LayerKind, PolicyError, Rule, RuleMode, check_tightens};
@@ -250,6 +251,12 @@ impl Policy {
 
     /// Decide an action.
     pub fn evaluate(&self, action: &Action, ctx: &EvalContext) -> Evaluation {
+        self.evaluate_rewritten(action, ctx)
+            .unwrap_or_else(|| self.evaluate_plain(action, ctx))
+    }
+
+    /// Decides `action` as it is (no rewrite).
+    fn evaluate_plain(&self, action: &Action, ctx: &EvalContext) -> Evaluation {
         // An action may carry a lower autonomy than the policy grants its agent (a
         // session started more carefully), never a higher one.
         let granted = ctx
@@ -288,7 +295,13 @@ impl Policy {
             // tool is *called* is not asking before it is seen.
             let definition = matches!(subject, Subject::McpDefinition { .. });
             let relax = |r: &Rule| {
-                if r.decision == Decision::Ask && (autonomy == Autonomy::Autonomous || definition) {
+                if r.rewrite.is_some() {
+                    // A rewrite that could not be applied here (a compound or
+                    // quoted line) allows nothing: a person decides.
+                    Decision::Ask
+                } else if r.decision == Decision::Ask
+                    && (autonomy == Autonomy::Autonomous || definition)
+                {
                     Decision::Allow
                 } else {
                     r.decision
@@ -482,6 +495,7 @@ impl Policy {
                 would_block,
                 loosened,
                 answered: None,
+                rewrite: None,
                 audit: None,
             },
             autonomy,

@@ -13,3 +13,4 @@ mod definitions;
 mod engine;
 mod properties;
 mod regressions;
+mod rewrites;
