@@ -151,6 +151,10 @@ pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
     let program = if small.is_file() {
         shell_quote(&small)
     } else {
+        println!(
+            "note: {} is not there, so the hooks run `warden hook` (the same, slower to start); `cargo build --release --bin warden-hook` builds it",
+            small.display()
+        );
         format!("{} hook", shell_quote(&warden))
     };
     let command = format!(
