@@ -66,7 +66,9 @@ pub fn install(agent: Agent, text: &str, command: &str, managed: bool) -> Result
             let mut v = parse_json(text)?;
             remove_json(agent, &mut v);
             add_json(agent, &mut v, command, managed);
-            Ok(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n")
+            serde_json::to_string_pretty(&v)
+                .map(|t| t + "\n")
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -78,7 +80,7 @@ pub fn uninstall(agent: Agent, text: &str) -> Result<String, String> {
         Agent::Codex => {
             let mut t = parse_toml(text)?;
             remove_toml(&mut t);
-            Ok(toml::to_string(&t).unwrap_or_default())
+            toml::to_string(&t).map_err(|e| e.to_string())
         }
         _ => {
             let mut v = parse_json(text)?;
@@ -88,7 +90,9 @@ pub fn uninstall(agent: Agent, text: &str) -> Result<String, String> {
             {
                 o.remove("allowManagedHooksOnly");
             }
-            Ok(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n")
+            serde_json::to_string_pretty(&v)
+                .map(|t| t + "\n")
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -330,7 +334,7 @@ fn install_toml(text: &str, command: &str, managed: bool) -> Result<String, Stri
             l.push(toml::Value::Table(group));
         }
     }
-    Ok(toml::to_string(&t).unwrap_or_default())
+    toml::to_string(&t).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -45,7 +45,10 @@ pub fn export(policy: &Policy) -> String {
                 && tokens
                     .iter()
                     .all(|t| !t.contains(['*', '?', '[', '{', '$', '`', '\'', '"', '\\']));
-            let widens = rule.decision == Decision::Allow && (!prefix || !rule.except.is_empty());
+            // A rewrite rule allows only the rewritten command: exported as an
+            // allow it would let Codex run the original.
+            let widens = rule.decision == Decision::Allow
+                && (!prefix || !rule.except.is_empty() || rule.rewrite.is_some());
             if !literal || widens {
                 skipped.push(format!("{} ({}): {}", rule.id, rule.decision, spec.text));
                 continue;

@@ -199,15 +199,21 @@ fn print_banner(daemon: &Daemon, cfg: &Config) {
 /// Starts `warden up --foreground` in its own process group, detached from this
 /// terminal, and waits until it answers.
 fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("finding the warden executable")?;
     let log_path = home.join("warden.log");
     std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    // The log carries the one-time dashboard link: only its owner may read it.
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log_path)
         .with_context(|| format!("opening {}", log_path.display()))?;
+    // An older log may have been created readable by others.
+    std::fs::set_permissions(&log_path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restricting {}", log_path.display()))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--home").arg(home).arg("up").arg("--foreground");
     cmd.arg("--pid-file").arg(pid_file);

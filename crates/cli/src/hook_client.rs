@@ -19,7 +19,8 @@ pub const MAX_PAYLOAD: usize = 16 << 20;
 /// The daemon's answer is small; anything larger is not a reply.
 const MAX_ANSWER: usize = 4 << 20;
 
-fn user_config_dir() -> PathBuf {
+/// warden's configuration directory of the user (`$XDG_CONFIG_HOME/warden`).
+pub(crate) fn user_config_dir() -> PathBuf {
     std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -48,9 +49,10 @@ fn emit(r: &Reply) -> u8 {
         let _ = out.flush();
     }
     if !r.stderr.is_empty() {
-        eprintln!("{}", r.stderr);
+        let _ = writeln!(std::io::stderr(), "{}", r.stderr);
     }
-    u8::try_from(r.exit_code).unwrap_or(2)
+    // Agents run the tool on any exit code but 0 and 2: nothing else leaves.
+    if r.exit_code == 0 { 0 } else { 2 }
 }
 
 /// Why the daemon gave no reply.
@@ -91,7 +93,10 @@ fn post(
         body.len()
     );
     if let Some(secret) = secret.filter(|s| s.bytes().all(|b| b.is_ascii_graphic())) {
-        head.push_str(&format!("{}: {secret}\r\n", warden_daemon_secret_header()));
+        head.push_str(&format!(
+            "{}: {secret}\r\n",
+            warden_daemon::api::SECRET_HEADER
+        ));
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes()).map_err(io)?;
@@ -101,11 +106,6 @@ fn post(
         .read_to_end(&mut answer)
         .map_err(io)?;
     parse_response(&answer).ok_or_else(|| Failure::Other("the daemon's answer is not HTTP".into()))
-}
-
-/// The header the daemon reads a secret from (`x-warden-secret`).
-fn warden_daemon_secret_header() -> &'static str {
-    "x-warden-secret"
 }
 
 /// Status and body of an HTTP/1.1 response (Content-Length, chunked, or to
@@ -173,14 +173,14 @@ pub fn run(agent: &str, home: &Path, secret_file: Option<&Path>, timeout: Durati
         ));
     }
     if payload.len() > MAX_PAYLOAD {
-        let name = event_name(&payload[..MAX_PAYLOAD]);
         return emit(&refusal(
             agent,
-            name.as_deref(),
+            None,
             &format!("the hook payload is over {} MiB", MAX_PAYLOAD >> 20),
         ));
     }
-    let name = event_name(&payload);
+    // The event name is needed only for a refusal: no parse on the way through.
+    let name = || event_name(&payload);
     let secret = match secret_file {
         Some(f) => std::fs::read_to_string(f).ok(),
         None => std::env::var("WARDEN_HOOK_SECRET").ok().or_else(|| {
@@ -217,13 +217,13 @@ pub fn run(agent: &str, home: &Path, secret_file: Option<&Path>, timeout: Durati
             }
             _ => refusal(
                 agent,
-                name.as_deref(),
+                name().as_deref(),
                 "the daemon's answer was not a hook reply",
             ),
         },
         Ok((status, body)) => refusal(
             agent,
-            name.as_deref(),
+            name().as_deref(),
             &format!(
                 "the daemon refused the hook ({status}): {}",
                 String::from_utf8_lossy(&body)
@@ -234,10 +234,12 @@ pub fn run(agent: &str, home: &Path, secret_file: Option<&Path>, timeout: Durati
         ),
         Err(Failure::NotRunning) => refusal(
             agent,
-            name.as_deref(),
+            name().as_deref(),
             "the warden daemon is not running, so nothing is allowed (start it with `warden up`)",
         ),
-        Err(Failure::Other(why)) => refusal(agent, name.as_deref(), &format!("no decision: {why}")),
+        Err(Failure::Other(why)) => {
+            refusal(agent, name().as_deref(), &format!("no decision: {why}"))
+        }
     };
     emit(&reply)
 }

@@ -58,21 +58,10 @@ pub struct Target {
     pub managed: bool,
 }
 
-fn user_home() -> PathBuf {
-    crate::load::home()
-}
-
-fn user_config_dir() -> PathBuf {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| user_home().join(".config"))
-        .join("warden")
-}
-
 /// The install location for `agent`.
 pub fn target(agent: Agent, user: bool, root: &Path) -> Target {
     let etc = |p: &str| root.join(p.trim_start_matches('/'));
-    let home = user_home();
+    let home = crate::load::home();
     let codex_home = std::env::var_os("CODEX_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| home.join(".codex"));
@@ -87,7 +76,7 @@ pub fn target(agent: Agent, user: bool, root: &Path) -> Target {
         (Agent::Cursor, true) => home.join(".cursor/hooks.json"),
     };
     let secret = if user {
-        user_config_dir().join("hooks")
+        crate::hook_client::user_config_dir().join("hooks")
     } else {
         etc("/etc/warden/hooks")
     }
@@ -128,13 +117,31 @@ fn parse_agent(name: &str) -> Result<Agent> {
     })
 }
 
+/// Replaces `path` atomically: a temp file created with its final mode (a
+/// secret is never readable by others, not even for a moment), synced, then
+/// renamed over it. A file that exists keeps its own mode: a settings file
+/// holding tokens must not become readable by others through warden.
 fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let tmp = path.with_extension("warden-tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(mode);
+    let tmp = path.with_extension(format!("warden-tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    // The umask may have narrowed the mode asked for; set it exactly.
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
@@ -211,14 +218,25 @@ pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
         );
     }
     let backup = backup_path(&t.settings);
-    if !backup.exists() {
-        let b = Backup {
+    let mut b: Backup = match std::fs::read_to_string(&backup)
+        .ok()
+        .and_then(|s| serde_json::from_str::<Backup>(&s).ok())
+    {
+        // Edited since warden's last install: what uninstall gives back is
+        // that edited file without warden's entries, not the older original.
+        Some(mut b) if sha(&before) != b.installed_sha256 && existing.is_some() => {
+            b.original = agent_config::uninstall(agent, &before)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", t.settings.display()))?;
+            b.existed = true;
+            b
+        }
+        Some(b) => b,
+        None => Backup {
             existed: existing.is_some(),
             original: before.clone(),
             installed_sha256: String::new(),
-        };
-        write_file(&backup, &serde_json::to_string_pretty(&b)?, 0o600)?;
-    }
+        },
+    };
     // The secret is readable by whoever runs the agent: machine-wide that is
     // every user (0644); a user's own install keeps it to them.
     write_file(
@@ -227,7 +245,6 @@ pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
         if t.managed { 0o644 } else { 0o600 },
     )?;
     write_file(&t.settings, &after, 0o644)?;
-    let mut b: Backup = serde_json::from_str(&std::fs::read_to_string(&backup)?)?;
     b.installed_sha256 = sha(&after);
     write_file(&backup, &serde_json::to_string_pretty(&b)?, 0o600)?;
     println!(

@@ -133,8 +133,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let args: Vec<String> = std::env::args().collect();
-            // The audit verifiers promise 2 for malformed input.
-            let usage = if audit::is_verify_invocation(&args) {
+            // The audit verifiers promise 2 for malformed input, and a hook
+            // must block on a bad argument (agents run the tool on exit 1).
+            let hook = args.iter().skip(1).any(|a| a == "hook");
+            let usage = if audit::is_verify_invocation(&args) || hook {
                 2
             } else {
                 1
@@ -169,11 +171,7 @@ fn main() -> ExitCode {
         Command::Uninstall(a) => init_cmd::uninstall(a),
         Command::Doctor { root } => init_cmd::doctor(&root, &audit::home_dir(cli.home.as_deref())),
         Command::Hook(a) => hook_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
-        Command::Mcp(a) => mcp_cmd::run_cmd(
-            a,
-            &audit::home_dir(cli.home.as_deref()),
-            cli.policy.as_deref(),
-        ),
+        Command::Mcp(a) => mcp_cmd::run_cmd(a, &audit::home_dir(cli.home.as_deref())),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -143,9 +143,9 @@ impl Decider for DaemonDecider {
     }
 }
 
-pub fn run_cmd(a: McpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
+pub fn run_cmd(a: McpArgs, home: &Path) -> Result<u8> {
     match a.sub {
-        Some(McpSub::Scan { files, json }) => return crate::mcp_scan::run(&files, json, policy),
+        Some(McpSub::Scan { files, json }) => return crate::mcp_scan::run(&files, json),
         Some(McpSub::Wrap { file, agent }) => {
             return crate::mcp_wrap::run(&file, true, &agent, home);
         }

@@ -124,12 +124,42 @@ fn read_servers(file: &Path) -> Result<Vec<Server>> {
     Ok(out)
 }
 
+/// The arguments and URL of a server as shown in a report: a value that
+/// looks like a secret (by its shape, or following a `--token`-like flag, or
+/// as a URL's user info) is shown as `***`.
+fn shown(s: &Server) -> (Vec<String>, Option<String>) {
+    let mut args = Vec::with_capacity(s.args.len());
+    let mut after_flag = false;
+    for a in &s.args {
+        let (flag, value) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with('-') => (Some(f), v),
+            _ => (None, a.as_str()),
+        };
+        let secret = looks_secret(flag.unwrap_or(if after_flag { "TOKEN" } else { "" }), value)
+            || looks_secret("", value);
+        args.push(match (secret, flag) {
+            (true, Some(f)) => format!("{f}=***"),
+            (true, None) => "***".into(),
+            (false, _) => a.clone(),
+        });
+        after_flag = a.starts_with('-') && looks_secret(a, "xxxxxxxx");
+    }
+    let url = s.url.as_ref().map(|u| match u.split_once("://") {
+        Some((scheme, rest)) if rest.split('/').next().is_some_and(|h| h.contains('@')) => {
+            let host = rest.split_once('@').map(|(_, h)| h).unwrap_or(rest);
+            format!("{scheme}://***@{host}")
+        }
+        _ => u.clone(),
+    });
+    (args, url)
+}
+
 fn looks_secret(key: &str, value: &str) -> bool {
     let referenced = value.contains("${") || value.starts_with('$') || value.is_empty();
     if referenced {
         return false;
     }
-    let k = key.to_ascii_uppercase();
+    let k = key.to_ascii_uppercase().replace('-', "_");
     let named = [
         "TOKEN",
         "SECRET",
@@ -277,7 +307,7 @@ fn findings(s: &Server) -> Vec<Finding> {
     out
 }
 
-pub fn run(files: &[PathBuf], json_out: bool, _policy: Option<&Path>) -> Result<u8> {
+pub fn run(files: &[PathBuf], json_out: bool) -> Result<u8> {
     let mut report = Vec::new();
     let mut worst = Threat::Benign;
     for f in files {
@@ -292,7 +322,7 @@ pub fn run(files: &[PathBuf], json_out: bool, _policy: Option<&Path>) -> Result<
             .iter()
             .map(|(s, fs)| {
                 json!({
-                    "file": s.file, "server": s.name, "command": s.command, "args": s.args, "url": s.url,
+                    "file": s.file, "server": s.name, "command": s.command, "args": shown(s).0, "url": shown(s).1,
                     "findings": fs.iter().map(|f| json!({"id": f.id, "threat": f.threat, "why": f.why})).collect::<Vec<_>>(),
                 })
             })
@@ -313,8 +343,8 @@ pub fn run(files: &[PathBuf], json_out: bool, _policy: Option<&Path>) -> Result<
             let what = s
                 .command
                 .clone()
-                .map(|c| format!("{c} {}", s.args.join(" ")))
-                .or(s.url.clone())
+                .map(|c| format!("{c} {}", shown(s).0.join(" ")))
+                .or(shown(s).1)
                 .unwrap_or_default();
             println!("{} ({}): {}", s.name, s.file.display(), what.trim());
             if fs.is_empty() {
@@ -342,6 +372,31 @@ mod tests {
             .iter()
             .map(|s| (s.name.clone(), findings(s).iter().map(|f| f.id).collect()))
             .collect()
+    }
+
+    #[test]
+    fn secrets_in_arguments_and_urls_are_not_shown() {
+        let s = Server {
+            file: PathBuf::from("f"),
+            name: "x".into(),
+            command: Some("srv".into()),
+            args: vec![
+                "--api-key".into(),
+                "abcdefgh12345".into(),
+                "--token=sk-live-123456789".into(),
+                "ghp_abcdefghijkl".into(),
+                "--port".into(),
+                "8080".into(),
+            ],
+            url: Some("https://user:pw@mcp.example/x".into()),
+            settings: vec![],
+        };
+        let (args, url) = shown(&s);
+        assert_eq!(
+            args,
+            ["--api-key", "***", "--token=***", "***", "--port", "8080"]
+        );
+        assert_eq!(url.as_deref(), Some("https://***@mcp.example/x"));
     }
 
     #[test]

@@ -91,9 +91,54 @@ pub fn lineage(proc_root: &Path, pid: u32) -> Vec<u32> {
     out
 }
 
+/// The agent a hook process belongs to: the nearest ancestor of `pid` that
+/// is not a shell or a wrapper the agent ran the hook through (`sh -c …`,
+/// `env`, `timeout`). Its process tree is the agent's session, so what the
+/// agent runs is never taken for a person at the terminal.
+pub fn hook_agent_root(proc_root: &Path, pid: u32) -> Option<u32> {
+    const WRAPPERS: [&str; 9] = [
+        "sh", "bash", "dash", "zsh", "env", "timeout", "nice", "nohup", "setsid",
+    ];
+    let mut cur = stat(proc_root, pid)?.ppid;
+    for _ in 0..16 {
+        if cur <= 1 {
+            return None;
+        }
+        let comm = std::fs::read_to_string(proc_root.join(cur.to_string()).join("comm")).ok()?;
+        if !WRAPPERS.contains(&comm.trim()) {
+            return Some(cur);
+        }
+        cur = stat(proc_root, cur)?.ppid;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hook_belongs_to_the_agent_above_its_shells() {
+        let root = tempfile::tempdir().unwrap();
+        let proc = |pid: u32, comm: &str, ppid: u32| {
+            let d = root.path().join(pid.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("stat"),
+                format!("{pid} ({comm}) S {ppid} 1 1 34817 1"),
+            )
+            .unwrap();
+            std::fs::write(d.join("comm"), format!("{comm}\n")).unwrap();
+        };
+        proc(40, "warden-hook", 30);
+        proc(30, "sh", 20);
+        proc(20, "claude", 10);
+        proc(10, "bash", 1);
+        assert_eq!(hook_agent_root(root.path(), 40), Some(20));
+        // A hook whose parents are only shells belongs to no agent.
+        proc(50, "warden-hook", 10);
+        assert_eq!(hook_agent_root(root.path(), 50), None);
+    }
 
     #[test]
     fn stat_lines_with_hostile_command_names_parse() {

@@ -241,14 +241,9 @@ fn tool_actions(
 }
 
 pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
-    // Codex's hooks are not known to run an updated command: a rewrite is a
-    // deny naming the command to run instead.
-    let verdict = &match event.agent {
-        Agent::Codex => crate::unrewritable(verdict),
-        _ => verdict.clone(),
-    };
-    let reason = reason_of(verdict);
     let updated = crate::rewritten_input(event, verdict);
+    let verdict = &crate::unless_rewritten(verdict, &updated);
+    let reason = reason_of(verdict);
     let body = match event.phase {
         Phase::Gate => {
             // Codex runs the tool on "ask"; warden's asks are answered before

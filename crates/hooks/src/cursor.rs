@@ -123,7 +123,7 @@ pub(crate) fn parse(v: &Value) -> Result<Event, HookError> {
 
 pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
     // Cursor's hooks cannot hand back a changed command.
-    let verdict = &crate::unrewritable(verdict);
+    let verdict = &crate::unless_rewritten(verdict, &None);
     let body = match (event.phase, event.name.as_str()) {
         (Phase::Gate, _) => {
             let reason = reason_of(verdict);

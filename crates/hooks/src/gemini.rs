@@ -211,6 +211,7 @@ pub(crate) fn parse(v: &Value) -> Result<Event, HookError> {
 }
 
 pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
+    let verdict = &crate::unless_rewritten(verdict, &crate::rewritten_input(event, verdict));
     let body = match event.phase {
         Phase::Gate | Phase::Permission if verdict.decision == Decision::Allow => {
             match crate::rewritten_input(event, verdict) {

@@ -241,10 +241,8 @@ pub fn event_name(payload: &[u8]) -> Option<String> {
 /// receipt proves the decision that was enforced).
 pub fn combine(verdicts: Vec<Verdict>) -> Verdict {
     let Some(max) = verdicts.iter().map(|v| v.decision).max() else {
-        let mut v = Verdict::malformed("nothing to decide");
-        v.decision = Decision::Allow;
-        v.rules = vec!["builtin:nothing-to-decide".into()];
-        return v;
+        // No verdict is no decision: deny.
+        return Verdict::malformed("no action was decided");
     };
     let mut strictest: Vec<Verdict> = verdicts.into_iter().filter(|v| v.decision == max).collect();
     let mut first = strictest.remove(0);
@@ -277,6 +275,14 @@ pub(crate) fn action(agent: Agent, cwd: &str, kind: ActionKind, ids: &Ids) -> Ac
     }
     if let Some(t) = &ids.tool {
         ctx.extra.insert("agent_tool".into(), t.clone());
+    }
+    // Claude Code and Gemini CLI run the input a hook hands back; the others
+    // are not known to, so a rewrite of theirs is a deny (in the policy).
+    if matches!(agent, Agent::ClaudeCode | Agent::Gemini)
+        && matches!(a.kind, ActionKind::Shell { .. })
+    {
+        ctx.extra
+            .insert(warden_types::TAKES_REWRITES.into(), "yes".into());
     }
     a.context = Some(ctx);
     a
@@ -349,10 +355,11 @@ pub(crate) fn excerpt(v: &Value) -> String {
 /// The tool input with its command replaced by the verdict's rewrite, when
 /// the verdict allows a rewritten shell command.
 pub(crate) fn rewritten_input(event: &Event, verdict: &Verdict) -> Option<Value> {
+    let takes = matches!(event.agent, Agent::ClaudeCode | Agent::Gemini);
     let new = verdict
         .rewrite
         .as_ref()
-        .filter(|_| verdict.decision == Decision::Allow)?;
+        .filter(|_| takes && verdict.decision == Decision::Allow)?;
     let mut input = event.input.clone();
     let obj = input.as_object_mut()?;
     obj.contains_key("command").then(|| {
@@ -361,15 +368,17 @@ pub(crate) fn rewritten_input(event: &Event, verdict: &Verdict) -> Option<Value>
     Some(input)
 }
 
-/// The verdict an agent that cannot substitute a rewritten command gets: a
-/// deny naming the command to run instead.
-pub(crate) fn unrewritable(verdict: &Verdict) -> Verdict {
+/// A verdict carrying a rewrite the reply cannot hand over (no `command`
+/// in the input, or not an allow) is a deny: the agent would run the original.
+pub(crate) fn unless_rewritten(verdict: &Verdict, updated: &Option<Value>) -> Verdict {
     let mut v = verdict.clone();
-    if let (Some(new), Decision::Allow) = (&verdict.rewrite, verdict.decision) {
+    if let Some(new) = &verdict.rewrite
+        && updated.is_none()
+        && verdict.decision != Decision::Deny
+    {
         v.decision = Decision::Deny;
-        v.reason = format!(
-            "this is allowed only as `{new}`, and this agent cannot take a rewritten command from a hook: run `{new}` instead"
-        );
+        v.reason =
+            format!("this is allowed only as `{new}`, which cannot be handed to the agent here");
     }
     v
 }

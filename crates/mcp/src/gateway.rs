@@ -40,6 +40,8 @@ pub enum Route {
     Forward(Value),
     /// Answer the client with this instead.
     Reply(Value),
+    /// Drop it (a notification that must not reach the server).
+    Drop,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +53,6 @@ enum Shown {
 
 #[derive(Default)]
 struct State {
-    /// Ids of `tools/list` requests on their way to the server.
-    lists: HashSet<String>,
     /// (tool, digest) → whether it may be shown.
     decided: HashMap<(String, String), Shown>,
     /// Tools removed from the last list the client saw.
@@ -134,15 +134,10 @@ impl Gateway {
 
     /// Handles a message from the client.
     pub async fn from_client(&self, msg: Value, kind: &Message) -> Route {
-        let Message::Request { id, method } = kind else {
-            return Route::Forward(msg);
-        };
-        match method.as_str() {
-            "tools/list" => {
-                lock(&self.state).lists.insert(rpc::id_key(id));
-                Route::Forward(msg)
-            }
-            "tools/call" => self.call(msg, id).await,
+        match kind {
+            Message::Request { id, method } if method == "tools/call" => self.call(msg, id).await,
+            // A call sent as a notification would run undecided (and unanswered).
+            Message::Notification { method } if method == "tools/call" => Route::Drop,
             _ => Route::Forward(msg),
         }
     }
@@ -186,10 +181,10 @@ impl Gateway {
 
     /// Handles a message from the server; `None` drops it.
     pub async fn from_server(self: &Arc<Self>, mut msg: Value, kind: &Message) -> Option<Value> {
-        let Message::Response { id } = kind else {
-            return Some(msg);
-        };
-        if !lock(&self.state).lists.remove(&rpc::id_key(id)) {
+        // Every result that carries a tool list is filtered, whatever request
+        // it answers: clients match response ids loosely ("1" and 1), so a
+        // server could otherwise answer a list under another id.
+        if !matches!(kind, Message::Response { .. }) {
             return Some(msg);
         }
         if let Some(tools) = msg
@@ -203,80 +198,90 @@ impl Gateway {
     }
 
     async fn filter(self: &Arc<Self>, listed: Vec<Value>) -> Vec<Value> {
+        // (name, digest) once per tool: the digest canonicalises the whole
+        // definition.
+        let keyed: Vec<((String, String), Value)> = listed
+            .into_iter()
+            .map(|tool| {
+                let name = tool
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                ((name, digest::tool_digest(&tool)), tool)
+            })
+            .collect();
         let mut waits = Vec::new();
-        for tool in &listed {
-            let name = tool
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let key = (name.clone(), digest::tool_digest(tool));
-            let known = lock(&self.state).decided.get(&key).copied();
-            if known.is_some() {
-                continue;
-            }
-            lock(&self.state)
-                .decided
-                .insert(key.clone(), Shown::Waiting);
-            let report = scan::scan_tool(tool);
-            let mut action = self.action(
-                ActionKind::ToolDefinition {
-                    server: self.settings.server.clone(),
-                    tool: name,
-                    digest: key.1.clone(),
-                    findings: report.findings(),
-                    pinned: None,
-                },
-                None,
-            );
-            if let (Some(ctx), Some(d)) = (
-                action.context.as_mut(),
-                tool.get("description").and_then(Value::as_str),
-            ) {
-                ctx.extra
-                    .insert("description".into(), d.chars().take(2000).collect());
-            }
-            let me = Arc::clone(self);
-            waits.push(tokio::spawn(async move {
-                let v = me.decider.decide(action).await;
-                let shown = if v.decision == Decision::Allow {
-                    Shown::Yes
-                } else {
-                    Shown::No
-                };
-                let late = {
-                    let mut st = lock(&me.state);
-                    st.decided.insert(key.clone(), shown);
-                    let late = st.hidden.contains(&key.0) && shown == Shown::Yes;
-                    if late {
-                        st.hidden.remove(&key.0);
-                    }
-                    late
-                };
-                if late && let Some(n) = &me.notifier {
-                    n(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+        for (key, tool) in &keyed {
+            {
+                let mut st = lock(&self.state);
+                if st.decided.contains_key(key) {
+                    continue;
                 }
-            }));
+                st.decided.insert(key.clone(), Shown::Waiting);
+            }
+            waits.push(tokio::spawn(
+                Arc::clone(self).decide_definition(key.clone(), tool.clone()),
+            ));
         }
-        let all = futures_join(waits);
-        let _ = tokio::time::timeout(self.settings.list_wait, all).await;
+        let _ = tokio::time::timeout(self.settings.list_wait, futures_join(waits)).await;
         let mut st = lock(&self.state);
+        // A name is shown only if every definition listed under it is: a
+        // call names the tool, not the definition the model saw.
+        let hidden: HashSet<String> = keyed
+            .iter()
+            .filter(|(k, _)| st.decided.get(k) != Some(&Shown::Yes))
+            .map(|((name, _), _)| name.clone())
+            .collect();
         let mut shown = Vec::new();
-        for tool in listed {
-            let name = tool
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let key = (name.clone(), digest::tool_digest(&tool));
-            if st.decided.get(&key) == Some(&Shown::Yes) {
+        for ((name, _), tool) in keyed {
+            if hidden.contains(&name) {
+                st.hidden.insert(name);
+            } else {
                 st.hidden.remove(&name);
                 shown.push(tool);
-            } else {
-                st.hidden.insert(name);
             }
         }
         shown
+    }
+
+    /// Decides one definition; an approval that arrives after the list was
+    /// answered is announced with `list_changed`.
+    async fn decide_definition(self: Arc<Self>, key: (String, String), tool: Value) {
+        let report = scan::scan_tool(&tool);
+        let mut action = self.action(
+            ActionKind::ToolDefinition {
+                server: self.settings.server.clone(),
+                tool: key.0.clone(),
+                digest: key.1.clone(),
+                findings: report.findings(),
+                pinned: None,
+            },
+            None,
+        );
+        if let (Some(ctx), Some(d)) = (
+            action.context.as_mut(),
+            tool.get("description").and_then(Value::as_str),
+        ) {
+            ctx.extra
+                .insert("description".into(), d.chars().take(2000).collect());
+        }
+        let v = self.decider.decide(action).await;
+        let shown = if v.decision == Decision::Allow {
+            Shown::Yes
+        } else {
+            Shown::No
+        };
+        // The name stays hidden until the client lists again (the next
+        // list decides what is shown, from every definition under the name).
+        let late = {
+            let mut st = lock(&self.state);
+            st.decided.insert(key.clone(), shown);
+            shown == Shown::Yes && st.hidden.contains(&key.0)
+        };
+        if late && let Some(n) = &self.notifier {
+            n(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+        }
     }
 }
 

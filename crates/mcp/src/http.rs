@@ -119,31 +119,45 @@ fn origin_ok(headers: &HeaderMap) -> bool {
 
 /// A 2026 routing header must say what the body says.
 fn headers_agree(headers: &HeaderMap, msg: &Value) -> Result<(), String> {
-    let get = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    if let Some(m) = get("mcp-method")
-        && Some(m) != msg.get("method").and_then(Value::as_str)
-    {
-        return Err(format!("Mcp-Method {m:?} does not match the body's method"));
-    }
-    if let Some(n) = get("mcp-name") {
-        let body = msg
-            .pointer("/params/name")
-            .or_else(|| msg.pointer("/params/uri"))
-            .and_then(Value::as_str);
-        if Some(n) != body {
-            return Err(format!("Mcp-Name {n:?} does not match the body's name"));
+    // Every copy of the header must be readable and say what the body says:
+    // a server routing on an unreadable or a second copy would see another call.
+    let check = |k: &str, body: Option<&str>| -> Result<(), String> {
+        for v in headers.get_all(k) {
+            let v = v
+                .to_str()
+                .map_err(|_| format!("{k} is not readable text"))?;
+            if Some(v) != body {
+                return Err(format!("{k} {v:?} does not match the body"));
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    };
+    check("Mcp-Method", msg.get("method").and_then(Value::as_str))?;
+    check(
+        "Mcp-Name",
+        msg.pointer("/params/name")
+            .or_else(|| msg.pointer("/params/uri"))
+            .and_then(Value::as_str),
+    )
 }
 
-const HOP: [&str; 5] = [
+/// Headers not forwarded: hop-by-hop ones, and `accept-encoding`, so that
+/// answers come uncompressed and can be read (and filtered).
+const HOP: [&str; 6] = [
     "host",
     "content-length",
     "connection",
     "transfer-encoding",
     "keep-alive",
+    "accept-encoding",
 ];
+
+/// Whether an upstream answer is compressed (then it cannot be filtered).
+fn encoded(up: &Response<Incoming>) -> bool {
+    up.headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+}
 
 async fn handshake<S>(
     stream: S,
@@ -266,7 +280,7 @@ fn copy_head(from: &Response<Incoming>, to: &mut Response<Body>) {
 
 /// Relays an SSE body event by event, filtering responses through the
 /// gateway (a `tools/list` result loses its hidden tools).
-fn relay_sse(gw: Arc<Gateway>, body: Incoming) -> Body {
+fn relay_sse(gw: Arc<Gateway>, body: Incoming, max: usize) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(32);
     tokio::spawn(async move {
         let mut body = body;
@@ -277,6 +291,14 @@ fn relay_sse(gw: Arc<Gateway>, body: Incoming) -> Body {
                 continue;
             };
             buf.extend_from_slice(&data);
+            if buf.len() > max {
+                // An event that never ends could carry a tool list past the
+                // filter: the stream ends here instead.
+                let _ = tx
+                    .send(Err(std::io::Error::other("an SSE event over the size cap")))
+                    .await;
+                return;
+            }
             while let Some(end) = find_event_end(&buf) {
                 let event: Vec<u8> = buf.drain(..end).collect();
                 let out = filter_event(&gw, &event).await;
@@ -286,7 +308,8 @@ fn relay_sse(gw: Arc<Gateway>, body: Incoming) -> Body {
             }
         }
         if !buf.is_empty() {
-            let _ = tx.send(Ok(Frame::data(Bytes::from(buf)))).await;
+            let out = filter_event(&gw, &buf).await;
+            let _ = tx.send(Ok(Frame::data(Bytes::from(out)))).await;
         }
     });
     BodyExt::boxed(StreamBody::new(
@@ -313,7 +336,13 @@ async fn filter_event(gw: &Arc<Gateway>, event: &[u8]) -> Vec<u8> {
         .collect::<Vec<_>>()
         .join("\n");
     let Ok((msg, kind)) = rpc::parse(data.as_bytes()) else {
-        return event.to_vec();
+        // Comments, priming events and the like have no data; data that is
+        // not one message (a batch, garbage) could not be filtered: dropped.
+        return if data.trim().is_empty() {
+            event.to_vec()
+        } else {
+            Vec::new()
+        };
     };
     if !matches!(kind, Message::Response { .. }) {
         return event.to_vec();
@@ -355,12 +384,27 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         }
     };
     if parts.method != Method::POST {
-        // GET (the server's own stream) and DELETE (end of a session) pass through.
+        if parts.method != Method::GET && parts.method != Method::DELETE {
+            return rpc_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &Value::Null,
+                code::INVALID_REQUEST,
+                "only POST, GET and DELETE reach an MCP server",
+            );
+        }
+        // GET (the server's own stream, filtered like any other) and DELETE
+        // (the end of a session) pass through.
         return match send_upstream(&sh, parts.method, &parts.headers, bytes).await {
+            Ok(up) if encoded(&up) => rpc_error(
+                StatusCode::BAD_GATEWAY,
+                &Value::Null,
+                code::INTERNAL_ERROR,
+                "the MCP server answered compressed, which the gateway cannot check",
+            ),
             Ok(up) => {
                 let mut r = Response::new(full(Bytes::new()));
                 copy_head(&up, &mut r);
-                *r.body_mut() = up.into_body().map_err(std::io::Error::other).boxed();
+                *r.body_mut() = relay_sse(Arc::clone(&sh.gateway), up.into_body(), sh.max_message);
                 r
             }
             Err(e) => rpc_error(
@@ -381,6 +425,12 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     }
     let forward = match sh.gateway.from_client(msg, &kind).await {
         Route::Reply(v) => return json_response(&v),
+        Route::Drop => {
+            return Response::builder()
+                .status(StatusCode::ACCEPTED)
+                .body(full(Bytes::new()))
+                .unwrap_or_else(|_| Response::new(full(Bytes::new())));
+        }
         Route::Forward(v) => v,
     };
     let up = match send_upstream(
@@ -400,6 +450,14 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             return rpc_error(StatusCode::BAD_GATEWAY, &id, code::INTERNAL_ERROR, &e);
         }
     };
+    if encoded(&up) {
+        return rpc_error(
+            StatusCode::BAD_GATEWAY,
+            &Value::Null,
+            code::INTERNAL_ERROR,
+            "the MCP server answered compressed, which the gateway cannot check",
+        );
+    }
     let sse = up
         .headers()
         .get(header::CONTENT_TYPE)
@@ -410,7 +468,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if sse {
         r.headers_mut()
             .insert("x-accel-buffering", HeaderValue::from_static("no"));
-        *r.body_mut() = relay_sse(Arc::clone(&sh.gateway), up.into_body());
+        *r.body_mut() = relay_sse(Arc::clone(&sh.gateway), up.into_body(), sh.max_message);
         return r;
     }
     let body = match Limited::new(up.into_body(), sh.max_message).collect().await {
@@ -429,7 +487,17 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             Some(v) => Bytes::from(v.to_string()),
             None => Bytes::new(),
         },
-        _ => body,
+        Ok(_) => body,
+        // An answer that is not one message could not be filtered.
+        Err(_) if !body.is_empty() => {
+            return rpc_error(
+                StatusCode::BAD_GATEWAY,
+                &Value::Null,
+                code::INTERNAL_ERROR,
+                "the MCP server's answer is not a JSON-RPC message",
+            );
+        }
+        Err(_) => body,
     };
     *r.body_mut() = full(out);
     r

@@ -117,6 +117,7 @@ impl Relay {
         match self.gateway.from_client(msg, &kind).await {
             Route::Forward(v) => self.forward(id.as_ref(), v),
             Route::Reply(v) => self.reply(v),
+            Route::Drop => {}
         }
     }
 }

@@ -296,6 +296,12 @@ pub struct NetRequest {
     pub method: Option<String>,
 }
 
+/// The `ActionContext.extra` key an interceptor sets to `"yes"` on a shell
+/// action whose command it can replace with a policy rewrite
+/// (`Verdict.rewrite`); without it a rewritten command is denied, since the
+/// interceptor would run the original.
+pub const TAKES_REWRITES: &str = "takes_rewrites";
+
 /// Ids that tie an action to the agent turn that produced it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

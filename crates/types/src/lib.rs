@@ -12,7 +12,7 @@ mod action;
 mod autonomy;
 mod verdict;
 
-pub use action::{Action, ActionContext, ActionKind, AgentRef, NetRequest, Origin};
+pub use action::{Action, ActionContext, ActionKind, AgentRef, NetRequest, Origin, TAKES_REWRITES};
 pub use autonomy::{Autonomy, AutonomyParseError};
 pub use verdict::{Answer, AuditReceipt, Decision, Threat, Verdict};
 

@@ -129,6 +129,10 @@ fn the_hook_denies_when_the_daemon_is_down_and_on_every_bad_input() {
     assert_eq!(decision(&down.stdout), "deny", "{}", down.stdout);
     assert!(down.stdout.contains("not running"), "{}", down.stdout);
 
+    // A bad argument blocks too: agents run the tool on exit 1.
+    env.run_with_stdin(&["hook", "claude-code", "--bogus"], b"{}")
+        .code(2);
+
     let _daemon = up(&env, &[]);
     let ok = env.run_with_stdin(&["hook", "claude-code"], pre_tool_use("ls").as_bytes());
     assert_eq!(decision(&ok.stdout), "allow", "{} {}", ok.stdout, ok.stderr);

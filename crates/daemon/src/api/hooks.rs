@@ -16,10 +16,10 @@ use std::sync::Mutex;
 
 use axum::Extension;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 use warden_hooks::{Agent, Event, Phase, Reply};
@@ -35,6 +35,9 @@ use crate::registry::{Registration, SessionState};
 pub struct HookSessions {
     open: Mutex<HashMap<(String, String), (String, String)>>,
 }
+
+/// The largest hook payload read (the hook command reads as much).
+const MAX_HOOK_BODY: usize = 16 << 20;
 
 /// Open hook sessions kept at most: a caller inventing session ids cannot
 /// grow the daemon without bound; the oldest-registered is stopped first.
@@ -85,23 +88,29 @@ pub(crate) fn enrolled_caller(
         };
     }
     let key = (agent.to_string(), native.to_string());
+    // A known session keeps its identity whatever its state: a stopped or
+    // paused session stays denied, it is not re-opened by its next event.
     let known = lock(&state.hook_sessions.open).get(&key).cloned();
-    if let Some((session, secret)) = known
-        && lock(&state.gov.registry)
-            .get(&session)
-            .is_some_and(|s| s.state != SessionState::Stopped)
-    {
+    if let Some((_, secret)) = known {
         return Caller {
             peer,
             secret: Some(secret),
         };
     }
     let autonomy = lock(&state.gov.policies).base().autonomy_for(agent);
+    // The agent's process tree is the session: what the agent runs (its shell
+    // tool) is then an agent process, never a person at the terminal.
+    let root = match peer {
+        Peer::Unix { pid: Some(pid), .. } => {
+            crate::procs::hook_agent_root(&state.gov.config.proc_root, pid)
+        }
+        _ => None,
+    };
     let reg = Registration {
         agent: agent.to_string(),
         autonomy: None,
         workspace: cwd.to_string(),
-        pid: None,
+        pid: root,
     };
     let issued = lock(&state.gov.registry).register(reg, autonomy, now_rfc3339());
     match issued {
@@ -149,7 +158,7 @@ pub async fn hook(
     Path(agent): Path<String>,
     query: Result<Query<HookQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     if let Err(e) = state.check_transport(&peer, &headers) {
         return e.into_response();
@@ -160,6 +169,25 @@ pub async fn hook(
             "no hook adapter for {agent:?} (claude-code, codex, gemini, cursor)"
         ))
         .into_response();
+    };
+    // The agent sets the size (a Write carries the file): an oversized body
+    // is the agent's own deny, with status 200 like every hook answer.
+    let body = match http_body_util::Limited::new(body, MAX_HOOK_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            state.gov.metrics.rejected();
+            return respond(
+                warden_hooks::refusal(
+                    agent,
+                    None,
+                    &format!("the hook payload is over {} MiB", MAX_HOOK_BODY >> 20),
+                ),
+                envelope,
+            );
+        }
     };
     let ev = match warden_hooks::parse(agent, &body) {
         Ok(ev) => ev,
@@ -192,8 +220,20 @@ pub async fn hook(
         .map(str::to_string);
     let native = ev.session.clone().unwrap_or_else(|| "no-session-id".into());
     let caller = enrolled_caller(&state, peer, secret, agent.name(), &native, &ev.cwd);
+    // One deadline for the whole event, inside the request's own, so the
+    // answer is always a native one (a timed-out request would be an HTTP
+    // error, which the agents take as "run the tool").
+    let deadline = state.gov.config.decide_deadline;
     let verdict = match ev.phase {
-        Phase::Gate | Phase::Permission => decide_all(&state, &ev, &caller).await,
+        Phase::Gate | Phase::Permission => {
+            match tokio::time::timeout(deadline, decide_all(&state, &ev, &caller, deadline)).await {
+                Ok(v) => v,
+                Err(_) => crate::governor::deny(
+                    "builtin:deadline",
+                    format!("no decision within {} s", deadline.as_secs()),
+                ),
+            }
+        }
         Phase::Record | Phase::SessionStart | Phase::SessionEnd => {
             let v = observe(&state, &ev, &caller).await;
             if ev.phase == Phase::SessionEnd {
@@ -205,19 +245,27 @@ pub async fn hook(
     respond(warden_hooks::reply(&ev, &verdict), envelope)
 }
 
-async fn decide_all(state: &AppState, ev: &Event, caller: &Caller) -> Verdict {
+async fn decide_all(
+    state: &AppState,
+    ev: &Event,
+    caller: &Caller,
+    deadline: std::time::Duration,
+) -> Verdict {
     if ev.actions.is_empty() {
         // A tool that changes only the agent's own state: recorded, allowed.
         return observe(state, ev, caller).await;
     }
+    let started = std::time::Instant::now();
     let mut verdicts = Vec::with_capacity(ev.actions.len());
     for a in &ev.actions {
-        verdicts.push(
-            state
-                .gov
-                .decide(a.clone(), caller, state.gov.config.decide_deadline)
-                .await,
-        );
+        let left = deadline.saturating_sub(started.elapsed());
+        let v = state.gov.decide(a.clone(), caller, left).await;
+        let denied = v.decision == Decision::Deny;
+        verdicts.push(v);
+        // The strictest decision wins: after a deny nobody need be asked.
+        if denied {
+            break;
+        }
     }
     warden_hooks::combine(verdicts)
 }

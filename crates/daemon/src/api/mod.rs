@@ -276,7 +276,11 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.gov.config.max_body;
     Router::new()
         .route("/v1/decide", post(decide::decide))
-        .route("/v1/hooks/{agent}", post(hooks::hook))
+        // The hook endpoint reads its body itself, up to the hooks' own cap.
+        .route(
+            "/v1/hooks/{agent}",
+            post(hooks::hook).layer(DefaultBodyLimit::disable()),
+        )
         .route("/v1/status", get(status::status))
         .route("/v1/events", get(status::events))
         .route("/v1/policy", get(status::policy))

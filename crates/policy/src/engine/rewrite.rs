@@ -8,7 +8,7 @@
 //! without a shell parser's guesses, so there the rule asks a person instead
 //! of allowing the original.
 
-use warden_types::{Action, ActionKind};
+use warden_types::{Action, ActionKind, Decision};
 
 use super::{EvalContext, Evaluation, Policy};
 use crate::file::RuleMode;
@@ -18,6 +18,14 @@ pub(crate) const SHELL_SYNTAX: [char; 24] = [
     ';', '&', '|', '<', '>', '$', '`', '(', ')', '{', '}', '\'', '"', '\\', '\n', '\r', '*', '?',
     '[', ']', '#', '~', '!', '=',
 ];
+
+fn takes_rewrites(action: &Action) -> bool {
+    action
+        .context
+        .as_ref()
+        .and_then(|c| c.extra.get(warden_types::TAKES_REWRITES))
+        .is_some_and(|v| v == "yes")
+}
 
 /// The words of a `Bash(words:*)` specifier, if it is one of plain words.
 pub(crate) fn prefix_words(spec: &str) -> Option<Vec<String>> {
@@ -73,6 +81,17 @@ impl Policy {
         let mut ev = self.evaluate_plain(&rewritten, ctx);
         let v = &mut ev.verdict;
         v.rules.insert(0, id.clone());
+        if !takes_rewrites(action) && v.decision != Decision::Deny {
+            // An interceptor that cannot run the rewrite would run the
+            // original: refuse it, and say what would be allowed.
+            v.decision = Decision::Deny;
+            v.reason = format!(
+                "rule {id} allows this only as `{new}` ({why}), and this interceptor cannot run a rewritten command: run `{new}` instead"
+            );
+            ev.approvable = false;
+            ev.approval = None;
+            return Some(ev);
+        }
         v.reason = format!("rule {id} rewrites it to `{new}` ({why}); {}", v.reason);
         v.rewrite = Some(new);
         Some(ev)

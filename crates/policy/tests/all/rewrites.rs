@@ -6,7 +6,17 @@ use std::path::Path;
 use warden_policy::file::{LayerKind, parse_layer};
 use warden_types::{Decision, Threat};
 
-use crate::engine::{HOME, decide, policy, shell};
+use crate::engine::{HOME, decide, policy};
+
+/// A shell action from an interceptor that can run a rewritten command.
+fn shell(cmd: &str) -> warden_types::Action {
+    let mut a = crate::engine::shell(cmd);
+    a.context
+        .get_or_insert_with(Default::default)
+        .extra
+        .insert(warden_types::TAKES_REWRITES.into(), "yes".into());
+    a
+}
 
 const LEASE: &str = r#"version = 1
 [defaults]
@@ -115,5 +125,19 @@ fn rewrite_rules_are_checked_when_the_policy_loads() {
     assert!(
         project.contains("project policy cannot rewrite"),
         "{project}"
+    );
+}
+
+#[test]
+fn an_interceptor_that_cannot_run_the_rewrite_is_denied_the_original() {
+    let p = policy(LEASE);
+    let v = decide(&p, &crate::engine::shell("git push -f origin main"));
+    assert_eq!(v.decision, Decision::Deny, "{v:?}");
+    assert_eq!(v.rewrite, None);
+    assert!(
+        v.reason
+            .contains("run `git push --force-with-lease origin main` instead"),
+        "{}",
+        v.reason
     );
 }
