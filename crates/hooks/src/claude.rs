@@ -262,6 +262,9 @@ pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
             }
             json!({ "hookSpecificOutput": out })
         }
+        // The agent's own prompt for a tool that changes only its own state
+        // (leaving plan mode, a question to the user) stays the user's.
+        Phase::Permission if event.actions.is_empty() => json!({}),
         Phase::Permission => {
             let mut decision = if verdict.decision == Decision::Allow {
                 json!({"behavior": "allow"})

@@ -43,22 +43,26 @@ pub enum PatchError {
 
 /// The file changes of `patch`, in order.
 pub fn changes(patch: &str) -> Result<Vec<FileChange>, PatchError> {
-    let mut lines = patch
+    let lines: Vec<(usize, &str)> = patch
         .lines()
         .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let begun = lines.by_ref().find(|(_, l)| !l.trim().is_empty());
-    if begun.map(|(_, l)| l.trim()) != Some("*** Begin Patch") {
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    if lines.first().map(|(_, l)| l.trim()) != Some("*** Begin Patch") {
         return Err(PatchError::NoBegin);
+    }
+    // The patch ends at its last line, as Codex reads it: an "*** End Patch"
+    // inside (a context line) must not hide the headers after it.
+    if lines.len() < 2 || lines.last().map(|(_, l)| l.trim()) != Some("*** End Patch") {
+        return Err(PatchError::NoEnd);
     }
     let mut out = Vec::new();
     let mut last_update: Option<usize> = None;
-    let mut ended = false;
-    for (n, line) in lines {
-        if line.trim() == "*** End Patch" {
-            ended = true;
-            break;
-        }
+    for &(n, raw) in &lines[1..lines.len() - 1] {
+        // Headers are read trimmed, as Codex reads them; hunk lines start
+        // with '+', '-' or ' ' followed by text, so an indented header counts.
+        let line = raw.trim();
         let header = |prefix: &str| line.strip_prefix(prefix).map(str::trim);
         if let Some(p) = header("*** Add File:") {
             out.push(FileChange::Write(path(p, n)?));
@@ -79,9 +83,6 @@ pub fn changes(patch: &str) -> Result<Vec<FileChange>, PatchError> {
             }
             out.push(FileChange::Write(path(p, n)?));
         }
-    }
-    if !ended {
-        return Err(PatchError::NoEnd);
     }
     if out.is_empty() {
         return Err(PatchError::Empty);
@@ -122,6 +123,19 @@ mod tests {
         let p =
             "*** Begin Patch\n*** Update File: a\n+*** Delete File: not-a-header\n*** End Patch";
         assert_eq!(changes(p).unwrap(), vec![FileChange::Write("a".into())]);
+    }
+
+    #[test]
+    fn an_end_marker_inside_or_an_indented_header_hides_nothing() {
+        let p = "*** Begin Patch\n*** Update File: a\n@@\n *** End Patch\n*** Add File: ~/.bashrc\n+x\n  *** Delete File: b\n*** End Patch\n";
+        assert_eq!(
+            changes(p).unwrap(),
+            vec![
+                FileChange::Write("a".into()),
+                FileChange::Write("~/.bashrc".into()),
+                FileChange::Delete("b".into()),
+            ]
+        );
     }
 
     #[test]
