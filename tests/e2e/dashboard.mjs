@@ -37,6 +37,16 @@ function request(opts, body) {
 }
 
 // The daemon's Unix socket, as an interceptor talks to it.
+// Waits until the daemon holds an ask for `command`: the asks page lists the
+// asks there are when it loads, so it is loaded only after.
+async function askPending(command) {
+  for (let i = 0; i < 200; i++) {
+    const asks = await api("GET", "/v1/asks");
+    if (Array.isArray(asks.body) && asks.body.some((a) => JSON.stringify(a.action).includes(command))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function api(method, p, body, headers = {}) {
   return request(
     { socketPath: socket, method, path: p, headers: { host: "warden", "content-type": "application/json", ...headers } },
@@ -84,6 +94,7 @@ try {
 
   // An ask, approved with the dashboard's button.
   const pending = decide("git push origin main", secret);
+  await askPending("git push origin main");
   await page.goto(origin + "/asks");
   await page.waitForSelector("article.ask:has-text('git push origin main')", { timeout: 10000 });
   await page.screenshot({ path: path.join(shots, "asks.png"), fullPage: true });
@@ -108,6 +119,7 @@ try {
 
   // "Always allow exactly this": allowed now, and the same action from then on.
   const release = decide("git push origin release", secret);
+  await askPending("git push origin release");
   await page.goto(origin + "/asks");
   await page.waitForSelector("article.ask:has-text('git push origin release')", { timeout: 10000 });
   await page.click("article.ask button.always");
