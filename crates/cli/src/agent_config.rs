@@ -49,7 +49,7 @@ pub fn events(agent: Agent) -> &'static [(&'static str, bool)] {
 /// Seconds an agent waits for a gating hook: longer than warden's ask
 /// timeout, so a person has the time warden gives them.
 pub const GATE_TIMEOUT_SECS: u64 = 135;
-const RECORD_TIMEOUT_SECS: u64 = 10;
+pub(crate) const RECORD_TIMEOUT_SECS: u64 = 10;
 
 /// Whether a hook command is one of warden's for `agent` (`warden-hook …
 /// AGENT --secret-file …` or `warden … hook AGENT --secret-file …`).
@@ -61,7 +61,7 @@ pub fn is_ours(command: &str, agent: Agent) -> bool {
 /// The file's text with warden's hooks (replacing any earlier ones).
 pub fn install(agent: Agent, text: &str, command: &str, managed: bool) -> Result<String, String> {
     match agent {
-        Agent::Codex => install_toml(text, command, managed),
+        Agent::Codex => crate::codex_config::install(text, command, managed),
         _ => {
             let mut v = parse_json(text)?;
             remove_json(agent, &mut v);
@@ -73,19 +73,17 @@ pub fn install(agent: Agent, text: &str, command: &str, managed: bool) -> Result
     }
 }
 
-/// The file's text without warden's hooks (and without the keys warden
-/// added to lock hooks down).
-pub fn uninstall(agent: Agent, text: &str) -> Result<String, String> {
+/// The file's text without warden's hooks, and without the key that locks
+/// hooks down unless `keep_lock` (the file had it before warden's install:
+/// an administrator's setting is not warden's to remove).
+pub fn uninstall(agent: Agent, text: &str, keep_lock: bool) -> Result<String, String> {
     match agent {
-        Agent::Codex => {
-            let mut t = parse_toml(text)?;
-            remove_toml(&mut t);
-            toml::to_string(&t).map_err(|e| e.to_string())
-        }
+        Agent::Codex => crate::codex_config::uninstall(text, keep_lock),
         _ => {
             let mut v = parse_json(text)?;
             remove_json(agent, &mut v);
             if agent == Agent::ClaudeCode
+                && !keep_lock
                 && let Some(o) = v.as_object_mut()
             {
                 o.remove("allowManagedHooksOnly");
@@ -100,7 +98,7 @@ pub fn uninstall(agent: Agent, text: &str) -> Result<String, String> {
 /// How many of warden's hook entries the file holds.
 pub fn installed(agent: Agent, text: &str) -> usize {
     match agent {
-        Agent::Codex => parse_toml(text).map(|t| count_toml(&t, agent)).unwrap_or(0),
+        Agent::Codex => crate::codex_config::installed(text),
         _ => parse_json(text)
             .map(|v| {
                 commands_json(&v)
@@ -120,13 +118,7 @@ pub fn locked(agent: Agent, text: &str) -> bool {
             .ok()
             .and_then(|v| v.get("allowManagedHooksOnly").and_then(Value::as_bool))
             .unwrap_or(false),
-        Agent::Codex => parse_toml(text)
-            .ok()
-            .and_then(|t| {
-                t.get("allow_managed_hooks_only")
-                    .and_then(toml::Value::as_bool)
-            })
-            .unwrap_or(false),
+        Agent::Codex => crate::codex_config::locked(text),
         _ => false,
     }
 }
@@ -246,97 +238,6 @@ fn add_json(agent: Agent, v: &mut Value, command: &str, managed: bool) {
     }
 }
 
-fn parse_toml(text: &str) -> Result<toml::Table, String> {
-    text.parse::<toml::Table>()
-        .map_err(|e| format!("not TOML: {e}"))
-}
-
-fn count_toml(t: &toml::Table, agent: Agent) -> usize {
-    let Some(hooks) = t.get("hooks").and_then(toml::Value::as_table) else {
-        return 0;
-    };
-    hooks
-        .values()
-        .filter_map(toml::Value::as_array)
-        .flatten()
-        .filter_map(|g| g.get("hooks").and_then(toml::Value::as_array))
-        .flatten()
-        .filter_map(|h| h.get("command").and_then(toml::Value::as_str))
-        .filter(|c| is_ours(c, agent))
-        .count()
-}
-
-fn remove_toml(t: &mut toml::Table) {
-    let ours = |h: &toml::Value| {
-        h.get("command")
-            .and_then(toml::Value::as_str)
-            .is_some_and(|c| is_ours(c, Agent::Codex))
-    };
-    if let Some(hooks) = t.get_mut("hooks").and_then(toml::Value::as_table_mut) {
-        for (_, groups) in hooks.iter_mut() {
-            let Some(groups) = groups.as_array_mut() else {
-                continue;
-            };
-            for g in groups.iter_mut() {
-                if let Some(hs) = g.get_mut("hooks").and_then(toml::Value::as_array_mut) {
-                    hs.retain(|h| !ours(h));
-                }
-            }
-            groups.retain(|g| {
-                g.get("hooks")
-                    .and_then(toml::Value::as_array)
-                    .is_none_or(|h| !h.is_empty())
-            });
-        }
-        hooks.retain(|_, g| g.as_array().is_none_or(|g| !g.is_empty()));
-        if hooks.is_empty() {
-            t.remove("hooks");
-        }
-    }
-    t.remove("allow_managed_hooks_only");
-}
-
-fn install_toml(text: &str, command: &str, managed: bool) -> Result<String, String> {
-    let mut t = parse_toml(text)?;
-    remove_toml(&mut t);
-    if managed {
-        t.insert(
-            "allow_managed_hooks_only".into(),
-            toml::Value::Boolean(true),
-        );
-    }
-    let hooks = t
-        .entry("hooks")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    let Some(hooks) = hooks.as_table_mut() else {
-        return Err("[hooks] is not a table".into());
-    };
-    for (event, gates) in events(Agent::Codex) {
-        let secs = if *gates {
-            GATE_TIMEOUT_SECS
-        } else {
-            RECORD_TIMEOUT_SECS
-        };
-        let mut handler = toml::Table::new();
-        handler.insert("type".into(), "command".into());
-        handler.insert("command".into(), command.into());
-        handler.insert("timeout".into(), toml::Value::Integer(secs as i64));
-        let mut group = toml::Table::new();
-        group.insert("matcher".into(), ".*".into());
-        group.insert(
-            "hooks".into(),
-            toml::Value::Array(vec![toml::Value::Table(handler)]),
-        );
-        let list = hooks
-            .entry(event.to_string())
-            .or_insert_with(|| toml::Value::Array(Vec::new()));
-        if let Some(l) = list.as_array_mut() {
-            l.push(toml::Value::Table(group));
-        }
-    }
-    toml::to_string(&t).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -374,7 +275,7 @@ mod tests {
             assert_eq!(once, twice, "{agent:?}");
             assert_eq!(installed(agent, &once), events(agent).len(), "{agent:?}");
             assert!(once.contains("mine"), "{agent:?}");
-            let back = uninstall(agent, &once).unwrap();
+            let back = uninstall(agent, &once, false).unwrap();
             assert_eq!(installed(agent, &back), 0, "{agent:?}");
             assert!(back.contains("mine"), "{agent:?}: {back}");
             assert!(!locked(agent, &back));
@@ -399,6 +300,20 @@ mod tests {
         assert!(!locked(Agent::ClaudeCode, &user));
         let codex = install(Agent::Codex, "", &cmd(Agent::Codex), true).unwrap();
         assert!(locked(Agent::Codex, &codex));
+    }
+
+    #[test]
+    fn an_admins_lock_survives_uninstall_when_it_was_there_before() {
+        let admin = r#"{"allowManagedHooksOnly":true}"#;
+        let once = install(Agent::ClaudeCode, admin, &cmd(Agent::ClaudeCode), true).unwrap();
+        assert!(locked(
+            Agent::ClaudeCode,
+            &uninstall(Agent::ClaudeCode, &once, true).unwrap()
+        ));
+        assert!(!locked(
+            Agent::ClaudeCode,
+            &uninstall(Agent::ClaudeCode, &once, false).unwrap()
+        ));
     }
 
     #[test]

@@ -225,7 +225,8 @@ pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
         // Edited since warden's last install: what uninstall gives back is
         // that edited file without warden's entries, not the older original.
         Some(mut b) if sha(&before) != b.installed_sha256 && existing.is_some() => {
-            b.original = agent_config::uninstall(agent, &before)
+            let keep_lock = b.existed && agent_config::locked(agent, &b.original);
+            b.original = agent_config::uninstall(agent, &before, keep_lock)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", t.settings.display()))?;
             b.existed = true;
             b
@@ -355,7 +356,12 @@ pub fn uninstall(a: InitArgs) -> Result<u8> {
             std::fs::remove_file(&backup)?;
         }
         (Some(cur), saved) => {
-            let cleaned = agent_config::uninstall(agent, &cur)
+            // The lock key goes only if warden added it; without a backup
+            // nobody can say, and the stricter setting stays.
+            let keep_lock = saved
+                .as_ref()
+                .is_none_or(|b| b.existed && agent_config::locked(agent, &b.original));
+            let cleaned = agent_config::uninstall(agent, &cur, keep_lock)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", t.settings.display()))?;
             write_file(&t.settings, &cleaned, 0o644)?;
             println!(
@@ -365,6 +371,16 @@ pub fn uninstall(a: InitArgs) -> Result<u8> {
             );
             if saved.is_some() {
                 println!("  the original is still in {}", backup.display());
+            }
+            if keep_lock && agent_config::locked(agent, &cleaned) {
+                println!(
+                    "  kept the setting that allows only managed hooks: {}",
+                    if saved.is_some() {
+                        "it was there before warden's install"
+                    } else {
+                        "no backup says warden added it (remove it yourself if it did)"
+                    }
+                );
             }
         }
     }

@@ -10,6 +10,7 @@ mod bench;
 mod bench_decide;
 mod bench_hooks;
 mod check;
+mod codex_config;
 mod codex_rules;
 mod daemon_cmd;
 mod decide_cmd;

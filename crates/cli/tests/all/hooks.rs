@@ -97,6 +97,59 @@ fn managed_install_is_idempotent_backed_up_and_restored() {
 }
 
 #[test]
+fn uninstall_after_an_edit_keeps_the_admins_lock_and_comments() {
+    let env = Env::new();
+    let root = env.home.join("root");
+    let root_arg = root.display().to_string();
+    let claude = root.join("etc/claude-code/managed-settings.json");
+    crate::support::write(
+        &claude,
+        r#"{"allowManagedHooksOnly": true, "model": "opus"}"#,
+    );
+    let codex = root.join("etc/codex/requirements.toml");
+    crate::support::write(
+        &codex,
+        "# IT: hooks are locked on every laptop\nallow_managed_hooks_only = true\nmodel = \"gpt\" # pinned\n",
+    );
+    for agent in ["claude-code", "codex"] {
+        env.run(&["init", agent, "--root", &root_arg]).code(0);
+    }
+    // Someone edits both files after the install: uninstall can no longer
+    // restore the backup, and must still leave the admin's lock in place.
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&claude).unwrap()).unwrap();
+    c["effortLevel"] = "high".into();
+    crate::support::write(&claude, &c.to_string());
+    let mut t = std::fs::read_to_string(&codex).unwrap();
+    t.push_str("\n# added later\n[profiles.fast]\nmodel = \"mini\"\n");
+    crate::support::write(&codex, &t);
+    for agent in ["claude-code", "codex"] {
+        let out = env.run(&["uninstall", agent, "--root", &root_arg]);
+        out.code(0);
+        assert!(
+            out.stdout
+                .contains("kept the setting that allows only managed hooks"),
+            "{}",
+            out.stdout
+        );
+    }
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(&claude).unwrap()).unwrap();
+    assert_eq!(c["allowManagedHooksOnly"], true, "{c}");
+    assert_eq!(c["effortLevel"], "high");
+    assert!(c.get("hooks").is_none(), "{c}");
+    let t = std::fs::read_to_string(&codex).unwrap();
+    assert!(t.contains("allow_managed_hooks_only = true"), "{t}");
+    for kept in [
+        "# IT: hooks are locked on every laptop",
+        "# pinned",
+        "# added later",
+        "[profiles.fast]",
+    ] {
+        assert!(t.contains(kept), "{kept} lost:\n{t}");
+    }
+    assert!(!t.contains("hooks."), "warden's hooks left behind:\n{t}");
+}
+
+#[test]
 fn a_settings_file_that_is_not_config_is_left_alone_with_a_clear_error() {
     let env = Env::new();
     let root = env.home.join("root");
