@@ -179,6 +179,13 @@ impl Gateway {
         Route::Reply(rpc::result(id, denial(tool, &verdict, modern(&msg))))
     }
 
+    /// Whether `msg` is a result carrying a tool list (which `from_server`
+    /// filters, and may hold while definitions are decided).
+    pub fn lists_tools(msg: &Value, kind: &Message) -> bool {
+        matches!(kind, Message::Response { .. })
+            && msg.pointer("/result/tools").is_some_and(Value::is_array)
+    }
+
     /// Handles a message from the server; `None` drops it.
     pub async fn from_server(self: &Arc<Self>, mut msg: Value, kind: &Message) -> Option<Value> {
         // Every result that carries a tool list is filtered, whatever request
@@ -276,13 +283,27 @@ impl Gateway {
         // list decides what is shown, from every definition under the name).
         let late = {
             let mut st = lock(&self.state);
-            st.decided.insert(key.clone(), shown);
+            if shown == Shown::No && !judged_the_definition(&v) {
+                // Nobody judged it (no answer in time, no daemon): hidden
+                // now, and decided again the next time the client lists.
+                st.decided.remove(&key);
+            } else {
+                st.decided.insert(key.clone(), shown);
+            }
             shown == Shown::Yes && st.hidden.contains(&key.0)
         };
         if late && let Some(n) = &self.notifier {
             n(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
         }
     }
+}
+
+/// Whether a deny is a judgement of the definition (a rule, a person) rather
+/// than the absence of one: warden's own `builtin:` denies (deadline, audit
+/// or daemon unavailable, a paused session) and an ask nobody answered.
+fn judged_the_definition(v: &Verdict) -> bool {
+    !v.rules.iter().any(|r| r.starts_with("builtin:"))
+        && v.answered.as_ref().is_none_or(|a| a.by != "timeout")
 }
 
 async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {

@@ -294,7 +294,16 @@ async fn pump_server<R: AsyncRead + Unpin>(
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .remove(&rpc::id_key(id));
                     }
-                    if let Some(out) = relay.gateway.from_server(msg, &kind).await {
+                    if Gateway::lists_tools(&msg, &kind) {
+                        // Its definitions may wait for a person (up to the
+                        // list wait): the server's later messages go ahead.
+                        let relay = Arc::clone(&relay);
+                        tokio::spawn(async move {
+                            if let Some(out) = relay.gateway.from_server(msg, &kind).await {
+                                relay.reply(out);
+                            }
+                        });
+                    } else if let Some(out) = relay.gateway.from_server(msg, &kind).await {
                         relay.reply(out);
                     }
                 }
