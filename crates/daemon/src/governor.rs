@@ -267,15 +267,26 @@ impl Governor {
         }
     }
 
+    /// The live session whose process tree holds `pid`. `/proc` is read
+    /// without holding the registry (other decisions go on meanwhile), and
+    /// the session is looked up again after, in case it stopped.
+    pub(crate) fn session_of_process(&self, pid: u32) -> Option<Session> {
+        let roots = lock(&self.registry).roots();
+        if roots.is_empty() {
+            return None;
+        }
+        let (root, start) = crate::procs::nearest_root(&self.config.proc_root, pid, &roots)?;
+        lock(&self.registry).by_root(root, start).cloned()
+    }
+
     fn identify(&self, caller: &Caller) -> Identity {
-        let registry = lock(&self.registry);
         if let Peer::Unix { pid: Some(pid), .. } = caller.peer
-            && let Some(s) = registry.by_process(&self.config.proc_root, pid)
+            && let Some(s) = self.session_of_process(pid)
         {
-            return Identity::Session(Box::new(s.clone()));
+            return Identity::Session(Box::new(s));
         }
         if let Some(secret) = &caller.secret
-            && let Some(s) = registry.by_secret(secret)
+            && let Some(s) = lock(&self.registry).by_secret(secret)
         {
             return Identity::Session(Box::new(s.clone()));
         }

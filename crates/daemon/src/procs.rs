@@ -5,6 +5,8 @@
 //! A peer's pid comes from `SO_PEERCRED` at connect time; a process that exits
 //! and whose pid is reused before we read `/proc` is a race we accept (the
 //! window is microseconds and the reused pid must also sit in the right tree).
+//! A session's root is held for longer, so it is named by pid and start time:
+//! once the root exits, a new process given its pid is nobody's session.
 
 use std::path::Path;
 
@@ -15,6 +17,9 @@ pub struct ProcStat {
     pub ppid: u32,
     /// Controlling terminal device number; 0 means none.
     pub tty_nr: i64,
+    /// When it started (clock ticks after boot): with the pid, this names one
+    /// process, where a pid alone is reused once its process exits.
+    pub start: u64,
 }
 
 /// Parses the part of a `stat` line after the command name. The name is in
@@ -28,7 +33,14 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
     let _pgrp = fields.next()?;
     let _session = fields.next()?;
     let tty_nr = fields.next()?.parse().ok()?;
-    Some(ProcStat { ppid, tty_nr })
+    // tpgid, flags, minflt, cminflt, majflt, cmajflt, utime, stime, cutime,
+    // cstime, priority, nice, num_threads, itrealvalue, then starttime.
+    let start = fields.nth(14)?.parse().ok()?;
+    Some(ProcStat {
+        ppid,
+        tty_nr,
+        start,
+    })
 }
 
 /// The `stat` of `pid`, or `None` if it is gone or unreadable.
@@ -37,18 +49,20 @@ pub fn stat(proc_root: &Path, pid: u32) -> Option<ProcStat> {
     parse_stat(&text)
 }
 
-/// The nearest of `pid` and its ancestors for which `hit` holds, reading no
-/// further up than needed (each step is a read of `/proc/<pid>/stat`).
-pub fn nearest(proc_root: &Path, pid: u32, mut hit: impl FnMut(u32) -> bool) -> Option<u32> {
+/// The nearest of `pid` and its ancestors that is one of `roots` (pid and
+/// start time: a process, not a pid that may since have been reused), reading
+/// no further up than needed (each step is a read of `/proc/<pid>/stat`).
+pub fn nearest_root(proc_root: &Path, pid: u32, roots: &[(u32, u64)]) -> Option<(u32, u64)> {
     let mut cur = pid;
     for _ in 0..256 {
-        if hit(cur) {
-            return Some(cur);
+        let s = stat(proc_root, cur)?;
+        if roots.contains(&(cur, s.start)) {
+            return Some((cur, s.start));
         }
-        match stat(proc_root, cur) {
-            Some(s) if s.ppid != 0 && s.ppid != cur => cur = s.ppid,
-            _ => return None,
+        if s.ppid == 0 || s.ppid == cur {
+            return None;
         }
+        cur = s.ppid;
     }
     None
 }
@@ -69,23 +83,6 @@ pub fn groups(proc_root: &Path, pid: u32) -> Vec<u32> {
             );
         } else if let Some(gs) = line.strip_prefix("Groups:") {
             out.extend(gs.split_whitespace().filter_map(|g| g.parse::<u32>().ok()));
-        }
-    }
-    out
-}
-
-/// `pid` and its ancestors up to init, nearest first (at most 256: a loop in a
-/// corrupted table must not hang us).
-pub fn lineage(proc_root: &Path, pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
-    let mut cur = pid;
-    while out.len() < 256 {
-        match stat(proc_root, cur) {
-            Some(s) if s.ppid != 0 && s.ppid != cur && !out.contains(&s.ppid) => {
-                out.push(s.ppid);
-                cur = s.ppid;
-            }
-            _ => break,
         }
     }
     out
@@ -123,11 +120,7 @@ mod tests {
         let proc = |pid: u32, comm: &str, ppid: u32| {
             let d = root.path().join(pid.to_string());
             std::fs::create_dir_all(&d).unwrap();
-            std::fs::write(
-                d.join("stat"),
-                format!("{pid} ({comm}) S {ppid} 1 1 34817 1"),
-            )
-            .unwrap();
+            std::fs::write(d.join("stat"), fake_stat(pid, comm, ppid, 7)).unwrap();
             std::fs::write(d.join("comm"), format!("{comm}\n")).unwrap();
         };
         proc(40, "warden-hook", 30);
@@ -142,24 +135,57 @@ mod tests {
 
     #[test]
     fn stat_lines_with_hostile_command_names_parse() {
-        let line = "4242 (a) b) (c 1) S 17 4242 4242 34817 4242 4194560 ...";
+        let line = "4242 (a) b) (c 1) S 17 4242 4242 34817 4242 4194560 0 0 0 0 5 3 0 0 20 0 1 0 98765 1 2";
         assert_eq!(
             parse_stat(line),
             Some(ProcStat {
                 ppid: 17,
-                tty_nr: 34817
+                tty_nr: 34817,
+                start: 98765,
             })
         );
+        let short = "4242 (a) S 17 4242 4242 34817 4242 4194560 ...";
+        assert_eq!(parse_stat(short), None, "no start time, no identity");
         assert_eq!(parse_stat("garbage"), None);
         assert_eq!(parse_stat("1 (x) S"), None);
     }
 
+    /// A `/proc/PID/stat` line as the kernel writes it.
+    fn fake_stat(pid: u32, comm: &str, ppid: u32, start: u64) -> String {
+        format!("{pid} ({comm}) S {ppid} 1 1 34817 1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1")
+    }
+
     #[test]
-    fn our_own_lineage_reaches_init() {
+    fn a_root_is_a_process_not_a_reused_pid() {
+        let root = tempfile::tempdir().unwrap();
+        let proc = |pid: u32, ppid: u32, start: u64| {
+            let d = root.path().join(pid.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("stat"), fake_stat(pid, "x", ppid, start)).unwrap();
+        };
+        proc(30, 20, 900);
+        proc(20, 10, 500);
+        proc(10, 1, 100);
+        proc(1, 0, 1);
+        let r = root.path();
+        assert_eq!(nearest_root(r, 30, &[(20, 500)]), Some((20, 500)));
+        assert_eq!(
+            nearest_root(r, 30, &[(10, 100), (20, 500)]),
+            Some((20, 500))
+        );
+        assert_eq!(nearest_root(r, 30, &[(10, 100)]), Some((10, 100)));
+        // Pid 20 is now a process that started later: not the root.
+        assert_eq!(nearest_root(r, 30, &[(20, 499)]), None);
+        assert_eq!(nearest_root(r, 31, &[(20, 500)]), None, "no such process");
+    }
+
+    #[test]
+    fn our_own_process_is_found_by_pid_and_start() {
         let me = std::process::id();
-        let l = lineage(Path::new("/proc"), me);
-        assert_eq!(l[0], me);
-        assert!(l.len() >= 2, "{l:?}");
-        assert!(stat(Path::new("/proc"), me).is_some());
+        let s = stat(Path::new("/proc"), me).unwrap();
+        assert!(s.start > 0);
+        let parent = stat(Path::new("/proc"), s.ppid).unwrap();
+        let roots = [(s.ppid, parent.start)];
+        assert_eq!(nearest_root(Path::new("/proc"), me, &roots), Some(roots[0]));
     }
 }

@@ -38,6 +38,11 @@ pub struct Registration {
     /// The session's root process: it and everything below it is the session.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The root process's start time, read from `/proc` by the daemon (never
+    /// taken from the caller): a session is its process, not a pid the
+    /// kernel hands to someone else once that process exits.
+    #[serde(skip)]
+    pub pid_start: Option<u64>,
 }
 
 /// What registration hands back: the secret is shown once and stored hashed.
@@ -85,6 +90,8 @@ pub struct Session {
     pub counts: Counts,
     #[serde(skip)]
     secret_hash: [u8; 32],
+    #[serde(skip)]
+    root_start: Option<u64>,
     /// When it last asked for a decision (the watchdog notices silence).
     #[serde(skip)]
     pub last_seen: Option<std::time::Instant>,
@@ -110,6 +117,10 @@ pub enum RegistryError {
 fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
+
+/// Stopped sessions kept for the session list; older ones are forgotten (their
+/// decisions stay in the audit log).
+const KEEP_STOPPED: usize = 1024;
 
 /// All sessions, in registration order.
 #[derive(Debug, Default)]
@@ -153,9 +164,11 @@ impl Registry {
             created: now,
             counts: Counts::default(),
             secret_hash: hash(&secret),
+            root_start: reg.pid_start,
             last_seen: None,
             recent_denials: std::collections::VecDeque::new(),
         });
+        self.forget_old_stopped();
         Ok(Issued {
             session: id,
             agent_id,
@@ -169,46 +182,39 @@ impl Registry {
         self.sessions.iter().find(|s| s.secret_hash == h)
     }
 
-    /// The session whose root process is the nearest in `lineage` (a pid and its
-    /// ancestors, nearest first).
-    pub fn by_lineage(&self, lineage: &[u32]) -> Option<&Session> {
-        lineage.iter().find_map(|pid| {
-            self.sessions
-                .iter()
-                .rev()
-                .find(|s| s.pid == Some(*pid) && s.state != SessionState::Stopped)
+    /// The live sessions' root processes (pid, start time), to look for among
+    /// a caller's ancestors without holding the registry.
+    pub fn roots(&self) -> Vec<(u32, u64)> {
+        self.sessions
+            .iter()
+            .filter(|s| s.state != SessionState::Stopped)
+            .filter_map(|s| Some((s.pid?, s.root_start?)))
+            .collect()
+    }
+
+    /// The live session whose root is the process `pid` started at `start`.
+    pub fn by_root(&self, pid: u32, start: u64) -> Option<&Session> {
+        self.sessions.iter().rev().find(|s| {
+            s.pid == Some(pid) && s.root_start == Some(start) && s.state != SessionState::Stopped
         })
     }
 
-    /// Whether any live session's process tree contains `lineage`'s process.
-    pub fn in_any_session(&self, lineage: &[u32]) -> bool {
-        self.by_lineage(lineage).is_some()
-    }
-
-    /// The live session whose root process is `pid`.
-    pub fn by_root(&self, pid: u32) -> Option<&Session> {
-        self.sessions
+    fn forget_old_stopped(&mut self) {
+        let stopped = self
+            .sessions
             .iter()
-            .rev()
-            .find(|s| s.pid == Some(pid) && s.state != SessionState::Stopped)
-    }
-
-    /// Whether any live session is known by its process tree (if none is, no
-    /// caller's ancestry needs reading).
-    pub fn has_roots(&self) -> bool {
-        self.sessions
-            .iter()
-            .any(|s| s.pid.is_some() && s.state != SessionState::Stopped)
-    }
-
-    /// The live session whose process tree holds `pid`, reading `/proc` only
-    /// as far up as needed.
-    pub fn by_process(&self, proc_root: &std::path::Path, pid: u32) -> Option<&Session> {
-        if !self.has_roots() {
-            return None;
+            .filter(|s| s.state == SessionState::Stopped)
+            .count();
+        let mut extra = stopped.saturating_sub(KEEP_STOPPED);
+        if extra > 0 {
+            self.sessions.retain(|s| {
+                let forget = extra > 0 && s.state == SessionState::Stopped;
+                if forget {
+                    extra -= 1;
+                }
+                !forget
+            });
         }
-        let root = crate::procs::nearest(proc_root, pid, |p| self.by_root(p).is_some())?;
-        self.by_root(root)
     }
 
     /// A session by id.
@@ -270,6 +276,7 @@ mod tests {
             autonomy: None,
             workspace: "/w".into(),
             pid,
+            pid_start: pid.map(|p| u64::from(p) * 10),
         }
     }
 
@@ -289,14 +296,35 @@ mod tests {
         assert_eq!(a.agent_id, b.agent_id, "one agent id per agent name");
         assert_eq!(r.by_secret(&a.secret).unwrap().id, a.session);
         assert!(r.by_secret("guess").is_none());
-        assert_eq!(r.by_lineage(&[300, 200, 100, 1]).unwrap().id, a.session);
-        assert!(r.by_lineage(&[300, 1]).is_none());
+        assert_eq!(r.roots(), vec![(100, 1000)]);
+        assert_eq!(r.by_root(100, 1000).unwrap().id, a.session);
+        assert!(r.by_root(100, 1001).is_none(), "the pid, reused");
         r.set_state(&a.session, SessionState::Stopped).unwrap();
-        assert!(r.by_lineage(&[100]).is_none());
+        assert!(r.by_root(100, 1000).is_none());
+        assert!(r.roots().is_empty());
         assert_eq!(
             r.set_state(&a.session, SessionState::Active).err(),
             Some(RegistryError::Stopped(a.session.clone()))
         );
+    }
+
+    #[test]
+    fn stopped_sessions_are_forgotten_beyond_a_limit_live_ones_never() {
+        let mut r = Registry::default();
+        let live = r
+            .register(reg("a", None), Autonomy::Observer, "t".into())
+            .unwrap();
+        for _ in 0..KEEP_STOPPED + 10 {
+            let s = r
+                .register(reg("a", None), Autonomy::Observer, "t".into())
+                .unwrap();
+            r.set_state(&s.session, SessionState::Stopped).unwrap();
+        }
+        let last = r
+            .register(reg("a", None), Autonomy::Observer, "t".into())
+            .unwrap();
+        assert_eq!(r.list().len(), KEEP_STOPPED + 2);
+        assert!(r.get(&live.session).is_some() && r.get(&last.session).is_some());
     }
 
     #[test]

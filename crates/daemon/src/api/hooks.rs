@@ -111,6 +111,9 @@ pub(crate) fn enrolled_caller(
         autonomy: None,
         workspace: cwd.to_string(),
         pid: root,
+        pid_start: root
+            .and_then(|p| crate::procs::stat(&state.gov.config.proc_root, p))
+            .map(|s| s.start),
     };
     let issued = lock(&state.gov.registry).register(reg, autonomy, now_rfc3339());
     match issued {

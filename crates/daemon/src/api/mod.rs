@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::governor::{Governor, Peer, lock};
+use crate::governor::{Governor, Peer};
 
 /// A refused request: a status and a message naming what was wrong.
 #[derive(Debug)]
@@ -121,10 +121,7 @@ impl AppState {
                 if *uid != self.own_uid && *uid != 0 && !in_group() {
                     return Ok(Trust::Any);
                 }
-                if lock(&self.gov.registry)
-                    .by_process(proc_root, *pid)
-                    .is_some()
-                {
+                if self.gov.session_of_process(*pid).is_some() {
                     return Ok(Trust::Any);
                 }
                 let tty = crate::procs::stat(proc_root, *pid).is_some_and(|s| s.tty_nr != 0);

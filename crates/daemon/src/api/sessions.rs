@@ -22,8 +22,18 @@ pub async fn register(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
     state.require(&peer, &headers, Trust::Trusted)?;
-    let reg: Registration = serde_json::from_slice(&body)
+    let mut reg: Registration = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("not a session registration: {e}")))?;
+    if let Some(pid) = reg.pid {
+        // The session is this process; a pid with no process behind it would
+        // name whichever process gets it next.
+        let stat = crate::procs::stat(&state.gov.config.proc_root, pid).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "no process {pid}: a session's root process must be running when it is registered"
+            ))
+        })?;
+        reg.pid_start = Some(stat.start);
+    }
     let autonomy = reg
         .autonomy
         .unwrap_or_else(|| lock(&state.gov.policies).base().autonomy_for(&reg.agent));

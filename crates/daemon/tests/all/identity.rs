@@ -101,3 +101,23 @@ async fn paused_sessions_are_denied_and_only_a_person_resumes_them() {
         .unwrap();
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_cannot_be_rooted_at_a_process_that_is_not_running() {
+    let home = Home::new();
+    let daemon = start(home.config()).await;
+    let c = client(&home.socket());
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let body = json!({ "agent": "codex", "workspace": home.workspace, "pid": gone.id() });
+    let err = c
+        .ok(Method::POST, "/v1/sessions", Some(&body))
+        .await
+        .expect_err("a session rooted at no process");
+    assert!(
+        err.to_string()
+            .contains(&format!("no process {}", gone.id())),
+        "{err}"
+    );
+    daemon.shutdown().await;
+}
