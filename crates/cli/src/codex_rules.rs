@@ -3,12 +3,15 @@
 //! does not run: `Bash(git push:*)` deny becomes
 //! `prefix_rule(pattern = ["git", "push"], decision = "forbidden", …)`.
 //!
-//! Only deny and allow rules are exported: warden's hook answers asks itself
-//! (a person approves in warden), and a Codex `prompt` would ask a second
-//! time, or refuse outright in `codex exec`, which never prompts. Only what
-//! Codex can express exactly is exported: a command prefix of literal words. An allow that would widen in translation (an exact command,
-//! which a prefix rule would extend; a rule with exceptions) is left out, and
-//! so is any pattern with a wildcard inside; each is listed as a comment.
+//! Only deny rules are exported. Asks stay with warden's hook (a person
+//! approves in warden; a Codex `prompt` would ask a second time, or refuse
+//! outright in `codex exec`, which never prompts). Allows stay with the hook
+//! too: a Codex `allow` lets a command run without Codex's own approval and
+//! sandbox checks, and where the hook does not run it would carry none of
+//! warden's other checks (threat analysis, protected paths, the workspace)
+//! either, so exporting one could only widen what runs. Only what Codex can
+//! express exactly is exported: a command prefix of literal words; a deny
+//! with a wildcard inside is listed as a comment.
 
 use warden_policy::{Policy, RuleMode};
 use warden_types::Decision;
@@ -25,7 +28,7 @@ pub fn export(policy: &Policy) -> String {
     );
     let mut skipped = Vec::new();
     for rule in policy.rules() {
-        if rule.mode != RuleMode::Enforce || rule.decision == Decision::Ask {
+        if rule.mode != RuleMode::Enforce || rule.decision != Decision::Deny {
             continue;
         }
         for spec in &rule.specs {
@@ -36,28 +39,19 @@ pub fn export(policy: &Policy) -> String {
             else {
                 continue;
             };
-            let (words, prefix) = match inner.strip_suffix(":*") {
-                Some(w) => (w, true),
-                None => (inner, false),
-            };
+            // An exact command denied becomes a prefix: stricter than the
+            // rule, never wider.
+            let words = inner.strip_suffix(":*").unwrap_or(inner);
             let tokens: Vec<&str> = words.split_whitespace().collect();
             let literal = !tokens.is_empty()
                 && tokens
                     .iter()
                     .all(|t| !t.contains(['*', '?', '[', '{', '$', '`', '\'', '"', '\\']));
-            // A rewrite rule allows only the rewritten command: exported as an
-            // allow it would let Codex run the original.
-            let widens = rule.decision == Decision::Allow
-                && (!prefix || !rule.except.is_empty() || rule.rewrite.is_some());
-            if !literal || widens {
+            if !literal {
                 skipped.push(format!("{} ({}): {}", rule.id, rule.decision, spec.text));
                 continue;
             }
-            let decision = if rule.decision == Decision::Allow {
-                "allow"
-            } else {
-                "forbidden"
-            };
+            let decision = "forbidden";
             let justification = if rule.reason.is_empty() {
                 format!("warden rule {}", rule.id)
             } else {
@@ -72,7 +66,7 @@ pub fn export(policy: &Policy) -> String {
         }
     }
     if !skipped.is_empty() {
-        out.push_str("# Not exported (Codex prefix rules cannot express them exactly):\n");
+        out.push_str("# Not exported (Codex prefix rules cannot express them):\n");
         for s in skipped {
             out.push_str(&format!("#   {s}\n"));
         }
@@ -99,6 +93,9 @@ allow = ["Bash(git status:*)", "Bash(ls -la)", "Bash(git * --help)"]
 [[rule]]
 id = "ask-installs"
 ask = ["Bash(npm install:*)"]
+[[rule]]
+id = "no-glob"
+deny = ["Bash(rm -rf * --no-preserve-root)"]
 "#,
             "t.toml",
         )
@@ -106,16 +103,15 @@ ask = ["Bash(npm install:*)"]
         let text = export(&p);
         assert!(text.contains("pattern = [\"git\", \"push\", \"--force\"],\n    decision = \"forbidden\",\n    justification = \"history is shared (warden rule no-force)\""), "{text}");
         assert!(
-            text.contains("pattern = [\"git\", \"status\"],\n    decision = \"allow\""),
-            "{text}"
+            !text.contains("\"allow\"") && !text.contains("git-ok"),
+            "allows stay with warden's hook: {text}"
         );
         assert!(
             !text.contains("npm"),
             "asks stay with warden's hook: {text}"
         );
-        assert!(text.contains("#   git-ok (allow): Bash(ls -la)"), "{text}");
         assert!(
-            text.contains("#   git-ok (allow): Bash(git * --help)"),
+            text.contains("#   no-glob (deny): Bash(rm -rf * --no-preserve-root)"),
             "{text}"
         );
     }

@@ -691,3 +691,39 @@ fn mcp_tool_calls_through_the_gateway_are_decided_in_a_real_claude() {
         "the wrapped gateway is the enrolled agent, not an unknown caller: {same:?}"
     );
 }
+
+/// The exported exec-policy rules, read by the real `codex execpolicy check`:
+/// a denied prefix is forbidden, and nothing is allowed by them (allowing
+/// stays with warden's hook).
+#[test]
+fn codex_reads_the_exported_rules_and_they_only_forbid() {
+    let Some(codex) = agent("codex") else {
+        return;
+    };
+    let env = Env::new();
+    crate::support::write(
+        &env.user_policy(),
+        "version = 1\n[[rule]]\nid = \"no-force\"\ndeny = [\"Bash(git push --force:*)\"]\n[[rule]]\nid = \"git-ok\"\nallow = [\"Bash(git status:*)\"]\n",
+    );
+    let out = env.run(&["policy", "export", "--format", "codex-rules"]);
+    out.code(0);
+    let rules = env.home.join("warden.rules");
+    std::fs::write(&rules, &out.stdout).unwrap();
+    let check = |words: &[&str]| -> Value {
+        let o = std::process::Command::new(&codex)
+            .args(["execpolicy", "check", "--rules"])
+            .arg(&rules)
+            .args(words)
+            .env("HOME", &env.home)
+            .env("CODEX_HOME", env.home.join(".codex"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    };
+    let forced = check(&["git", "push", "--force", "origin", "main"]);
+    assert!(forced.to_string().contains("forbidden"), "{forced}");
+    let status = check(&["git", "status"]);
+    assert!(!status.to_string().contains("\"allow\""), "{status}");
+}
