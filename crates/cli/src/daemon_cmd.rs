@@ -90,15 +90,18 @@ fn group_id(name: &str) -> Result<u32> {
         })
 }
 
+/// The system daemon's state directory (`warden up --system`).
+pub const SYSTEM_HOME: &str = "/var/lib/warden";
+
 /// The state directory of `warden up`: --home, $WARDEN_HOME, /var/lib/warden
 /// in system mode, else the user's default.
 pub fn up_home(args: &UpArgs, explicit: Option<&Path>) -> PathBuf {
     match explicit
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("WARDEN_HOME").map(PathBuf::from))
+        .or_else(crate::load::warden_home_env)
     {
         Some(h) => h,
-        None if args.system => PathBuf::from("/var/lib/warden"),
+        None if args.system => PathBuf::from(SYSTEM_HOME),
         None => crate::audit::home_dir(None),
     }
 }

@@ -50,7 +50,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let home = home
-        .or_else(|| std::env::var_os("WARDEN_HOME").map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("WARDEN_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| {
             std::env::var_os("HOME")
                 .map(PathBuf::from)

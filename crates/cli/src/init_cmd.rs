@@ -146,6 +146,37 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
+/// The state directory of the daemon this install's hooks talk to: the one
+/// named (`--home`, `$WARDEN_HOME`), else the invoking user's. A machine-wide
+/// install made through sudo has no invoking user's daemon to mean (root's
+/// would serve nobody's agents): it uses the system daemon's, which must have
+/// run once (its enrollment key is what the hooks' secret is derived from).
+pub fn install_home(a: &InitArgs, explicit: Option<PathBuf>, default: PathBuf) -> Result<PathBuf> {
+    if let Some(home) = explicit {
+        return Ok(home);
+    }
+    let sudo_user = std::env::var("SUDO_USER")
+        .ok()
+        .filter(|u| !u.is_empty() && u != "root");
+    let Some(user) = sudo_user.filter(|_| !a.user) else {
+        return Ok(default);
+    };
+    let system = a
+        .root
+        .join(crate::daemon_cmd::SYSTEM_HOME.trim_start_matches('/'));
+    if warden_daemon::hookauth::key_path(&system).exists() {
+        println!(
+            "hooks talk to the system daemon in {} (name another with --home DIR)",
+            system.display()
+        );
+        return Ok(system);
+    }
+    bail!(
+        "`sudo warden init` puts hooks in every user's agent, so they need a daemon every user reaches: start the system daemon once (`sudo warden up --system`, state in {}), or name a daemon with --home DIR (e.g. --home ~{user}/.local/state/warden: {user}'s own, after it has run; other users' agents are then denied)",
+        system.display()
+    )
+}
+
 pub fn init(a: InitArgs, state_dir: &Path) -> Result<u8> {
     let agent = parse_agent(&a.agent)?;
     let t = target(agent, a.user, &a.root);

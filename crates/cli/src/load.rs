@@ -14,11 +14,16 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
+/// `$WARDEN_HOME` when set to something (an empty value is unset).
+pub fn warden_home_env() -> Option<PathBuf> {
+    std::env::var_os("WARDEN_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// warden's state directory (`$WARDEN_HOME`, default `~/.local/state/warden`).
 pub fn state_dir(home: &Path) -> PathBuf {
-    std::env::var_os("WARDEN_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".local/state/warden"))
+    warden_home_env().unwrap_or_else(|| home.join(".local/state/warden"))
 }
 
 /// The user layer's path: `--policy`, else the default location.

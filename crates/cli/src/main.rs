@@ -168,7 +168,11 @@ fn main() -> ExitCode {
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
         Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),
-        Command::Init(a) => init_cmd::init(a, &audit::home_dir(cli.home.as_deref())),
+        Command::Init(a) => {
+            let explicit = cli.home.clone().or_else(load::warden_home_env);
+            init_cmd::install_home(&a, explicit, audit::home_dir(None))
+                .and_then(|home| init_cmd::init(a, &home))
+        }
         Command::Uninstall(a) => init_cmd::uninstall(a),
         Command::Doctor { root } => init_cmd::doctor(&root, &audit::home_dir(cli.home.as_deref())),
         Command::Hook(a) => hook_cmd::run(a, &audit::home_dir(cli.home.as_deref())),

@@ -95,7 +95,7 @@ impl From<Mode> for warden_audit::Durability {
 pub fn run(cmd: AuditCommand, explicit: Option<&Path>) -> Result<u8> {
     let explicit = explicit
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("WARDEN_HOME").map(PathBuf::from));
+        .or_else(crate::load::warden_home_env);
     let home = &home_dir(explicit.as_deref());
     match cmd {
         AuditCommand::Verify(a) => verify::run(a, home),

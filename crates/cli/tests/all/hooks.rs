@@ -150,6 +150,50 @@ fn uninstall_after_an_edit_keeps_the_admins_lock_and_comments() {
 }
 
 #[test]
+fn a_machine_wide_init_through_sudo_uses_the_system_daemon_or_says_to_start_it() {
+    let mut env = Env::new();
+    env.set_env("SUDO_USER", "alice");
+    env.set_env("WARDEN_HOME", "");
+    let root = env.home.join("root");
+    let root_arg = root.display().to_string();
+    let managed = root.join("etc/claude-code/managed-settings.json");
+    let refused = env.run(&["init", "claude-code", "--root", &root_arg]);
+    refused.code(1);
+    assert!(
+        refused.stderr.contains("sudo warden up --system")
+            && refused.stderr.contains("--home ~alice/"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !managed.exists(),
+        "nothing installed that would talk to root's daemon"
+    );
+    // Once the system daemon has run, its enrollment key is there.
+    let system = root.join("var/lib/warden");
+    crate::support::write(
+        &system.join("keys/hooks.key"),
+        &format!("{}\n", "ab".repeat(32)),
+    );
+    let ok = env.run(&["init", "claude-code", "--root", &root_arg]);
+    ok.code(0);
+    assert!(
+        ok.stdout.contains("hooks talk to the system daemon"),
+        "{}",
+        ok.stdout
+    );
+    let text = std::fs::read_to_string(&managed).unwrap();
+    assert!(
+        text.contains(&format!("--home '{}'", system.display())),
+        "{text}"
+    );
+    // A user's own install is that user's, sudo or not.
+    let user = env.run(&["init", "gemini", "--user"]);
+    user.code(0);
+    assert!(!user.stdout.contains("system daemon"), "{}", user.stdout);
+}
+
+#[test]
 fn a_settings_file_that_is_not_config_is_left_alone_with_a_clear_error() {
     let env = Env::new();
     let root = env.home.join("root");
