@@ -53,21 +53,12 @@ fn managed_install_is_idempotent_backed_up_and_restored() {
             .unwrap()
             .starts_with("wh1.claude-code.")
     );
-    let again = env.run(&["init", "claude-code", "--root", &root_arg]);
-    again.code(0);
-    assert!(
-        again.stdout.contains("already governed"),
-        "{}",
-        again.stdout
-    );
+    env.run(&["init", "claude-code", "--root", &root_arg])
+        .code(0)
+        .stdout_has(&["already governed"]);
     assert_eq!(std::fs::read_to_string(&managed).unwrap(), once);
     let doctor = env.run(&["doctor", "--root", &root_arg]);
-    assert!(
-        doctor.stdout.contains("claude-code  governed: 8 hooks")
-            && doctor.stdout.contains("managed, locked"),
-        "{}",
-        doctor.stdout
-    );
+    doctor.stdout_has(&["claude-code  governed: 8 hooks", "managed, locked"]);
     assert!(
         doctor.stdout.contains("codex        NOT governed"),
         "{}",
@@ -157,14 +148,9 @@ fn a_machine_wide_init_through_sudo_uses_the_system_daemon_or_says_to_start_it()
     let root = env.home.join("root");
     let root_arg = root.display().to_string();
     let managed = root.join("etc/claude-code/managed-settings.json");
-    let refused = env.run(&["init", "claude-code", "--root", &root_arg]);
-    refused.code(1);
-    assert!(
-        refused.stderr.contains("sudo warden up --system")
-            && refused.stderr.contains("--home ~alice/"),
-        "{}",
-        refused.stderr
-    );
+    env.run(&["init", "claude-code", "--root", &root_arg])
+        .code(1)
+        .stderr_has(&["sudo warden up --system", "--home ~alice/"]);
     assert!(
         !managed.exists(),
         "nothing installed that would talk to root's daemon"
@@ -175,13 +161,9 @@ fn a_machine_wide_init_through_sudo_uses_the_system_daemon_or_says_to_start_it()
         &system.join("keys/hooks.key"),
         &format!("{}\n", "ab".repeat(32)),
     );
-    let ok = env.run(&["init", "claude-code", "--root", &root_arg]);
-    ok.code(0);
-    assert!(
-        ok.stdout.contains("hooks talk to the system daemon"),
-        "{}",
-        ok.stdout
-    );
+    env.run(&["init", "claude-code", "--root", &root_arg])
+        .code(0)
+        .stdout_has(&["hooks talk to the system daemon"]);
     let text = std::fs::read_to_string(&managed).unwrap();
     assert!(
         text.contains(&format!("--home '{}'", system.display())),

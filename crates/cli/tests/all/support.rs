@@ -238,6 +238,30 @@ impl Out {
         self
     }
 
+    /// Assert that stdout holds every one of `parts`.
+    #[track_caller]
+    pub fn stdout_has(&self, parts: &[&str]) -> &Self {
+        self.has("stdout", &self.stdout, parts)
+    }
+
+    /// Assert that stderr holds every one of `parts`.
+    #[track_caller]
+    pub fn stderr_has(&self, parts: &[&str]) -> &Self {
+        self.has("stderr", &self.stderr, parts)
+    }
+
+    #[track_caller]
+    fn has(&self, name: &str, text: &str, parts: &[&str]) -> &Self {
+        for p in parts {
+            assert!(
+                text.contains(p),
+                "warden {:?}: {p:?} not in {name}:\n{text}",
+                self.args
+            );
+        }
+        self
+    }
+
     /// stdout is exactly one JSON object (one line): the Verdict.
     #[track_caller]
     pub fn verdict(&self) -> Value {
