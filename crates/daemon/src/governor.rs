@@ -267,21 +267,26 @@ impl Governor {
         }
     }
 
-    /// The live session whose process tree holds `pid`. `/proc` is read
-    /// without holding the registry (other decisions go on meanwhile), and
-    /// the session is looked up again after, in case it stopped.
-    pub(crate) fn session_of_process(&self, pid: u32) -> Option<Session> {
+    /// The live session whose process tree holds `pid` (`Ok(None)`: none
+    /// does; `Err(())`: its ancestry could not be read, so it may be in one).
+    /// `/proc` is read without holding the registry (other decisions go on
+    /// meanwhile), and the session is looked up again after, in case it
+    /// stopped.
+    pub(crate) fn session_of_process(&self, pid: u32) -> Result<Option<Session>, ()> {
         let roots = lock(&self.registry).roots();
         if roots.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let (root, start) = crate::procs::nearest_root(&self.config.proc_root, pid, &roots)?;
-        lock(&self.registry).by_root(root, start).cloned()
+        let Some((root, start)) = crate::procs::nearest_root(&self.config.proc_root, pid, &roots)?
+        else {
+            return Ok(None);
+        };
+        Ok(lock(&self.registry).by_root(root, start).cloned())
     }
 
     fn identify(&self, caller: &Caller) -> Identity {
         if let Peer::Unix { pid: Some(pid), .. } = caller.peer
-            && let Some(s) = self.session_of_process(pid)
+            && let Ok(Some(s)) = self.session_of_process(pid)
         {
             return Identity::Session(Box::new(s));
         }

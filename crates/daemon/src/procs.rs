@@ -52,19 +52,27 @@ pub fn stat(proc_root: &Path, pid: u32) -> Option<ProcStat> {
 /// The nearest of `pid` and its ancestors that is one of `roots` (pid and
 /// start time: a process, not a pid that may since have been reused), reading
 /// no further up than needed (each step is a read of `/proc/<pid>/stat`).
-pub fn nearest_root(proc_root: &Path, pid: u32, roots: &[(u32, u64)]) -> Option<(u32, u64)> {
+/// `Ok(None)`: the top was reached without one. `Err(())`: a step could not be
+/// read (the process is gone, `/proc` hides it), so nobody can say — callers
+/// must not take that for "outside every session".
+#[allow(clippy::result_unit_err)]
+pub fn nearest_root(
+    proc_root: &Path,
+    pid: u32,
+    roots: &[(u32, u64)],
+) -> Result<Option<(u32, u64)>, ()> {
     let mut cur = pid;
     for _ in 0..256 {
-        let s = stat(proc_root, cur)?;
+        let s = stat(proc_root, cur).ok_or(())?;
         if roots.contains(&(cur, s.start)) {
-            return Some((cur, s.start));
+            return Ok(Some((cur, s.start)));
         }
         if s.ppid == 0 || s.ppid == cur {
-            return None;
+            return Ok(None);
         }
         cur = s.ppid;
     }
-    None
+    Err(())
 }
 
 /// The effective gid and supplementary groups of `pid` (`/proc/<pid>/status`).
@@ -168,15 +176,25 @@ mod tests {
         proc(10, 1, 100);
         proc(1, 0, 1);
         let r = root.path();
-        assert_eq!(nearest_root(r, 30, &[(20, 500)]), Some((20, 500)));
+        assert_eq!(nearest_root(r, 30, &[(20, 500)]), Ok(Some((20, 500))));
         assert_eq!(
             nearest_root(r, 30, &[(10, 100), (20, 500)]),
-            Some((20, 500))
+            Ok(Some((20, 500)))
         );
-        assert_eq!(nearest_root(r, 30, &[(10, 100)]), Some((10, 100)));
+        assert_eq!(nearest_root(r, 30, &[(10, 100)]), Ok(Some((10, 100))));
         // Pid 20 is now a process that started later: not the root.
-        assert_eq!(nearest_root(r, 30, &[(20, 499)]), None);
-        assert_eq!(nearest_root(r, 31, &[(20, 500)]), None, "no such process");
+        assert_eq!(nearest_root(r, 30, &[(20, 499)]), Ok(None));
+        assert_eq!(
+            nearest_root(r, 31, &[(20, 500)]),
+            Err(()),
+            "no such process"
+        );
+        proc(40, 35, 950);
+        assert_eq!(
+            nearest_root(r, 40, &[(20, 500)]),
+            Err(()),
+            "an ancestor that cannot be read"
+        );
     }
 
     #[test]
@@ -186,6 +204,9 @@ mod tests {
         assert!(s.start > 0);
         let parent = stat(Path::new("/proc"), s.ppid).unwrap();
         let roots = [(s.ppid, parent.start)];
-        assert_eq!(nearest_root(Path::new("/proc"), me, &roots), Some(roots[0]));
+        assert_eq!(
+            nearest_root(Path::new("/proc"), me, &roots),
+            Ok(Some(roots[0]))
+        );
     }
 }

@@ -121,7 +121,9 @@ impl AppState {
                 if *uid != self.own_uid && *uid != 0 && !in_group() {
                     return Ok(Trust::Any);
                 }
-                if self.gov.session_of_process(*pid).is_some() {
+                // In a session, or not known not to be (an ancestry that cannot
+                // be read): an agent, never a person.
+                if !matches!(self.gov.session_of_process(*pid), Ok(None)) {
                     return Ok(Trust::Any);
                 }
                 let tty = crate::procs::stat(proc_root, *pid).is_some_and(|s| s.tty_nr != 0);
