@@ -95,18 +95,33 @@ pub fn uninstall(agent: Agent, text: &str, keep_lock: bool) -> Result<String, St
     }
 }
 
-/// How many of warden's hook entries the file holds.
-pub fn installed(agent: Agent, text: &str) -> usize {
-    match agent {
-        Agent::Codex => crate::codex_config::installed(text),
+/// warden's hook commands in the file.
+pub fn our_commands(agent: Agent, text: &str) -> Vec<String> {
+    let all = match agent {
+        Agent::Codex => crate::codex_config::commands(text),
         _ => parse_json(text)
-            .map(|v| {
-                commands_json(&v)
-                    .iter()
-                    .filter(|c| is_ours(c, agent))
-                    .count()
-            })
-            .unwrap_or(0),
+            .map(|v| commands_json(&v))
+            .unwrap_or_default(),
+    };
+    all.into_iter().filter(|c| is_ours(c, agent)).collect()
+}
+
+/// The state directory a hook command names with `--home '…'` (as `warden
+/// init` quotes it), i.e. the daemon it talks to.
+pub fn command_home(command: &str) -> Option<std::path::PathBuf> {
+    let rest = command.split_once(" --home '")?.1;
+    let mut home = String::new();
+    let mut chars = rest.chars();
+    loop {
+        match chars.next()? {
+            // `'\''` closes the quote, adds a quote, opens it again.
+            '\'' if chars.as_str().starts_with("\\''") => {
+                home.push('\'');
+                chars.nth(2);
+            }
+            '\'' => return Some(home.into()),
+            c => home.push(c),
+        }
     }
 }
 
@@ -273,10 +288,14 @@ mod tests {
             let once = install(agent, text, &cmd(agent), true).unwrap();
             let twice = install(agent, &once, &cmd(agent), true).unwrap();
             assert_eq!(once, twice, "{agent:?}");
-            assert_eq!(installed(agent, &once), events(agent).len(), "{agent:?}");
+            assert_eq!(
+                our_commands(agent, &once).len(),
+                events(agent).len(),
+                "{agent:?}"
+            );
             assert!(once.contains("mine"), "{agent:?}");
             let back = uninstall(agent, &once, false).unwrap();
-            assert_eq!(installed(agent, &back), 0, "{agent:?}");
+            assert_eq!(our_commands(agent, &back).len(), 0, "{agent:?}");
             assert!(back.contains("mine"), "{agent:?}: {back}");
             assert!(!locked(agent, &back));
         }
@@ -314,6 +333,18 @@ mod tests {
             Agent::ClaudeCode,
             &uninstall(Agent::ClaudeCode, &once, false).unwrap()
         ));
+    }
+
+    #[test]
+    fn the_daemon_a_hook_talks_to_is_read_back_from_its_command() {
+        assert_eq!(
+            command_home(&cmd(Agent::Codex)),
+            Some("/var/lib/warden".into())
+        );
+        let odd = "'/bin/warden-hook' --home '/home/o'\\''brien/s t' codex --secret-file '/x'";
+        assert_eq!(command_home(odd), Some("/home/o'brien/s t".into()));
+        assert_eq!(command_home("'/bin/warden-hook' codex"), None);
+        assert_eq!(command_home("x --home '/unterminated"), None);
     }
 
     #[test]

@@ -163,53 +163,47 @@ pub fn uninstall(text: &str, keep_lock: bool) -> Result<String, String> {
     Ok(doc.to_string())
 }
 
-/// How many of warden's hook handlers the file holds.
-pub fn installed(text: &str) -> usize {
+/// Every hook handler's command in the file.
+pub fn commands(text: &str) -> Vec<String> {
     let Ok(doc) = parse(text) else {
-        return 0;
+        return Vec::new();
     };
     let Some(hooks) = doc.get("hooks").and_then(Item::as_table_like) else {
-        return 0;
+        return Vec::new();
     };
-    let mut n = 0;
+    let inline = |hs: &toml_edit::Array| -> Vec<String> {
+        hs.iter()
+            .filter_map(|v| v.as_inline_table()?.get("command")?.as_str())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut out = Vec::new();
     for (_, item) in hooks.iter() {
         match item {
             Item::ArrayOfTables(groups) => {
                 for g in groups.iter() {
-                    n += match g.get("hooks") {
-                        Some(Item::ArrayOfTables(hs)) => hs
-                            .iter()
-                            .filter(|h| ours(h.get("command").and_then(Item::as_str)))
-                            .count(),
-                        Some(Item::Value(Value::Array(hs))) => count_inline(hs),
-                        _ => 0,
-                    };
+                    match g.get("hooks") {
+                        Some(Item::ArrayOfTables(hs)) => out.extend(
+                            hs.iter()
+                                .filter_map(|h| h.get("command").and_then(Item::as_str))
+                                .map(str::to_string),
+                        ),
+                        Some(Item::Value(Value::Array(hs))) => out.extend(inline(hs)),
+                        _ => {}
+                    }
                 }
             }
             Item::Value(Value::Array(groups)) => {
                 for g in groups.iter().filter_map(Value::as_inline_table) {
                     if let Some(Value::Array(hs)) = g.get("hooks") {
-                        n += count_inline(hs);
+                        out.extend(inline(hs));
                     }
                 }
             }
             _ => {}
         }
     }
-    n
-}
-
-fn count_inline(handlers: &toml_edit::Array) -> usize {
-    handlers
-        .iter()
-        .filter(|v| {
-            ours(
-                v.as_inline_table()
-                    .and_then(|t| t.get("command"))
-                    .and_then(Value::as_str),
-            )
-        })
-        .count()
+    out
 }
 
 /// Whether the file restricts Codex to managed hooks.
@@ -227,6 +221,13 @@ mod tests {
 
     const CMD: &str = "'/usr/bin/warden-hook' codex --secret-file '/etc/warden/hooks/codex.secret'";
 
+    fn count_ours(text: &str) -> usize {
+        commands(text)
+            .iter()
+            .filter(|c| is_ours(c, Agent::Codex))
+            .count()
+    }
+
     #[test]
     fn comments_and_the_users_own_hooks_survive_install_and_uninstall() {
         let text = "# Managed by IT: do not edit by hand.\nmodel = \"gpt\" # pinned\n\n# our audit hook\n[[hooks.Stop]]\n[[hooks.Stop.hooks]]\ntype = \"command\"\ncommand = \"mine\"\n";
@@ -236,7 +237,7 @@ mod tests {
             "{once}"
         );
         assert!(once.contains("# pinned") && once.contains("# our audit hook"));
-        assert_eq!(installed(&once), events(Agent::Codex).len());
+        assert_eq!(count_ours(&once), events(Agent::Codex).len());
         assert!(locked(&once));
         assert_eq!(install(&once, CMD, true).unwrap(), once, "idempotent");
         let back = uninstall(&once, false).unwrap();
@@ -247,9 +248,9 @@ mod tests {
     fn inline_arrays_get_inline_entries() {
         let text = "hooks.Stop = [{ matcher = \"x\", hooks = [{ type = \"command\", command = \"mine\" }] }]\n";
         let once = install(text, CMD, false).unwrap();
-        assert_eq!(installed(&once), events(Agent::Codex).len(), "{once}");
+        assert_eq!(count_ours(&once), events(Agent::Codex).len(), "{once}");
         let back = uninstall(&once, false).unwrap();
-        assert_eq!(installed(&back), 0);
+        assert_eq!(count_ours(&back), 0);
         assert!(back.contains("mine"));
     }
 

@@ -437,7 +437,6 @@ pub fn doctor(root: &Path, state_dir: &Path) -> Result<u8> {
             )
         }
     );
-    let key = warden_daemon::hookauth::EnrollKey::load_or_create(state_dir).ok();
     for agent in Agent::ALL {
         let mut lines = Vec::new();
         for user in [false, true] {
@@ -445,26 +444,44 @@ pub fn doctor(root: &Path, state_dir: &Path) -> Result<u8> {
             let Ok(text) = std::fs::read_to_string(&t.settings) else {
                 continue;
             };
-            let n = agent_config::installed(agent, &text);
+            let commands = agent_config::our_commands(agent, &text);
+            let n = commands.len();
             if n == 0 {
                 continue;
             }
+            // The daemon these hooks talk to is the one their command names
+            // (a machine-wide install names the system daemon), not
+            // necessarily the one this doctor was pointed at.
+            let home = commands
+                .iter()
+                .find_map(|c| agent_config::command_home(c))
+                .unwrap_or_else(|| state_dir.to_path_buf());
             let secret = std::fs::read_to_string(&t.secret).unwrap_or_default();
-            let valid = key
-                .as_ref()
-                .is_some_and(|k| k.verify(secret.trim()).as_deref() == Some(agent.name()));
+            // Read only: a diagnosis creates no keys.
+            let valid = warden_daemon::hookauth::EnrollKey::load(&home)
+                .is_ok_and(|k| k.verify(secret.trim()).as_deref() == Some(agent.name()));
+            let elsewhere = if home == state_dir {
+                String::new()
+            } else {
+                let up = std::os::unix::net::UnixStream::connect(home.join("warden.sock")).is_ok();
+                format!(
+                    "; its hooks talk to the daemon in {} ({})",
+                    home.display(),
+                    if up { "running" } else { "NOT running" }
+                )
+            };
             let strength = match (user, agent_config::locked(agent, &text)) {
                 (false, true) => "managed, locked: projects and users cannot switch it off",
                 (false, false) => "machine-wide: other hook sources may still switch it off",
                 (true, _) => "user settings: a project or the user can switch it off",
             };
             lines.push(format!(
-                "{n} hooks in {} ({strength}){}",
+                "{n} hooks in {} ({strength}){elsewhere}{}",
                 t.settings.display(),
                 if valid {
                     ""
                 } else {
-                    "; its enrollment secret does not match this daemon: run `warden init` again"
+                    "; its enrollment secret does not match that daemon: run `warden init` again"
                 }
             ));
         }

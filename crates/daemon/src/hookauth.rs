@@ -70,6 +70,16 @@ impl EnrollKey {
                 Err(e) => return Err(err(e.to_string())),
             }
         }
+        EnrollKey::load(state_dir)
+    }
+
+    /// Loads the key; an error if the daemon of `state_dir` never made one.
+    pub fn load(state_dir: &Path) -> Result<EnrollKey, EnrollError> {
+        let path = key_path(state_dir);
+        let err = |message: String| EnrollError::Key {
+            path: path.clone(),
+            message,
+        };
         let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
         let bytes = hex::decode(text.trim()).map_err(|e| err(format!("not a key: {e}")))?;
         let key: [u8; 32] = bytes

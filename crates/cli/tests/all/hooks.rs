@@ -169,6 +169,19 @@ fn a_machine_wide_init_through_sudo_uses_the_system_daemon_or_says_to_start_it()
         text.contains(&format!("--home '{}'", system.display())),
         "{text}"
     );
+    // The doctor checks the hooks against the daemon they name, and makes
+    // no keys of its own while looking.
+    let doctor = env.run(&["doctor", "--root", &root_arg]);
+    doctor.code(0).stdout_has(&[&format!(
+        "its hooks talk to the daemon in {} (NOT running)",
+        system.display()
+    )]);
+    assert!(
+        !doctor.stdout.contains("does not match"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(!env.home.join(".local/state/warden/keys/hooks.key").exists());
     // A user's own install is that user's, sudo or not.
     let user = env.run(&["init", "gemini", "--user"]);
     user.code(0);
