@@ -29,17 +29,21 @@ fn is_empty_list(item: &Item) -> bool {
     }
 }
 
+/// The command of an inline handler (`{ type = "command", command = … }`).
+fn inline_command(v: &Value) -> Option<&str> {
+    v.as_inline_table()?.get("command")?.as_str()
+}
+
+/// Drops warden's handlers from an inline `hooks` list.
+fn strip_inline(handlers: &mut toml_edit::Array) {
+    handlers.retain(|v| !ours(inline_command(v)));
+}
+
 /// Drops warden's handlers from one group's `hooks` list.
 fn strip_handlers(item: &mut Item) {
     match item {
         Item::ArrayOfTables(a) => a.retain(|t| !ours(t.get("command").and_then(Item::as_str))),
-        Item::Value(Value::Array(a)) => a.retain(|v| {
-            !ours(
-                v.as_inline_table()
-                    .and_then(|t| t.get("command"))
-                    .and_then(Value::as_str),
-            )
-        }),
+        Item::Value(Value::Array(a)) => strip_inline(a),
         _ => {}
     }
 }
@@ -60,13 +64,7 @@ fn strip_groups(item: &mut Item) {
                 if let Some(Value::Array(hs)) =
                     g.as_inline_table_mut().and_then(|t| t.get_mut("hooks"))
                 {
-                    hs.retain(|v| {
-                        !ours(
-                            v.as_inline_table()
-                                .and_then(|t| t.get("command"))
-                                .and_then(Value::as_str),
-                        )
-                    });
+                    strip_inline(hs);
                 }
             }
             groups.retain(|g| {
@@ -173,7 +171,7 @@ pub fn commands(text: &str) -> Vec<String> {
     };
     let inline = |hs: &toml_edit::Array| -> Vec<String> {
         hs.iter()
-            .filter_map(|v| v.as_inline_table()?.get("command")?.as_str())
+            .filter_map(inline_command)
             .map(str::to_string)
             .collect()
     };

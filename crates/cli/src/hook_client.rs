@@ -19,16 +19,34 @@ pub const MAX_PAYLOAD: usize = 16 << 20;
 /// The daemon's answer is small; anything larger is not a reply.
 const MAX_ANSWER: usize = 4 << 20;
 
+// Where things are, for both binaries (this module is all `warden-hook`
+// has; `warden`'s `load` builds on it).
+
+/// The invoking user's home directory.
+pub(crate) fn user_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// `$WARDEN_HOME` when set to something (an empty value is unset).
+pub(crate) fn warden_home_env() -> Option<PathBuf> {
+    std::env::var_os("WARDEN_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// warden's state directory for a user whose home is `home`:
+/// `$WARDEN_HOME`, else `~/.local/state/warden`.
+pub(crate) fn state_dir_of(home: &Path) -> PathBuf {
+    warden_home_env().unwrap_or_else(|| home.join(".local/state/warden"))
+}
+
 /// warden's configuration directory of the user (`$XDG_CONFIG_HOME/warden`).
 pub(crate) fn user_config_dir() -> PathBuf {
     std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/root"))
-                .join(".config")
-        })
+        .unwrap_or_else(|| user_home().join(".config"))
         .join("warden")
 }
 
@@ -132,15 +150,17 @@ fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
         let mut out = Vec::new();
         let mut at = 0;
         loop {
-            let nl = rest[at..].windows(2).position(|w| w == b"\r\n")? + at;
+            // A reply cut short (the daemon died mid-write) is no reply.
+            let nl = rest.get(at..)?.windows(2).position(|w| w == b"\r\n")? + at;
             let size_text = std::str::from_utf8(&rest[at..nl]).ok()?;
             let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
             at = nl + 2;
             if size == 0 {
                 break out;
             }
-            out.extend_from_slice(rest.get(at..at + size)?);
-            at += size + 2;
+            let end = at.checked_add(size)?;
+            out.extend_from_slice(rest.get(at..end)?);
+            at = end.checked_add(2)?;
         }
     } else {
         match length {
@@ -152,8 +172,13 @@ fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
 }
 
 /// Runs the hook for `agent` against the daemon in `home`; returns the exit
-/// code the agent understands.
+/// code the agent understands. A panic anywhere in it is a deny (2): the
+/// agents run the tool on any other failing exit code.
 pub fn run(agent: &str, home: &Path, secret_file: Option<&Path>, timeout: Duration) -> u8 {
+    std::panic::catch_unwind(|| run_guarded(agent, home, secret_file, timeout)).unwrap_or(2)
+}
+
+fn run_guarded(agent: &str, home: &Path, secret_file: Option<&Path>, timeout: Duration) -> u8 {
     let Some(agent) = Agent::from_name(agent) else {
         eprintln!(
             "warden: no hook adapter for {agent:?}; use claude-code, codex, gemini or cursor"

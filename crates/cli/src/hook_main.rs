@@ -49,18 +49,7 @@ fn main() -> ExitCode {
         eprintln!("warden-hook: no AGENT\n{USAGE}");
         return ExitCode::from(2);
     };
-    let home = home
-        .or_else(|| {
-            std::env::var_os("WARDEN_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/root"))
-                .join(".local/state/warden")
-        });
+    let home = home.unwrap_or_else(|| hook_client::state_dir_of(&hook_client::user_home()));
     let code = hook_client::run(
         &agent,
         &home,

@@ -7,24 +7,9 @@ use warden_policy::defaults::DEFAULT_POLICY;
 use warden_policy::file::{LayerKind, default_paths, parse_layer, read_layer};
 use warden_policy::{EvalContext, Policy};
 
-/// The invoking user's home directory.
-pub fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"))
-}
-
-/// `$WARDEN_HOME` when set to something (an empty value is unset).
-pub fn warden_home_env() -> Option<PathBuf> {
-    std::env::var_os("WARDEN_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-/// warden's state directory (`$WARDEN_HOME`, default `~/.local/state/warden`).
-pub fn state_dir(home: &Path) -> PathBuf {
-    warden_home_env().unwrap_or_else(|| home.join(".local/state/warden"))
-}
+pub(crate) use crate::hook_client::{
+    state_dir_of as state_dir, user_home as home, warden_home_env,
+};
 
 /// The user layer's path: `--policy`, else the default location.
 pub fn user_policy_path(explicit: Option<&Path>, home: &Path) -> PathBuf {

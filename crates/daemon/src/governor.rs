@@ -268,11 +268,14 @@ impl Governor {
     }
 
     /// The live session whose process tree holds `pid` (`Ok(None)`: none
-    /// does; `Err(())`: its ancestry could not be read, so it may be in one).
+    /// does; `Err`: its ancestry could not be read, so it may be in one).
     /// `/proc` is read without holding the registry (other decisions go on
     /// meanwhile), and the session is looked up again after, in case it
     /// stopped.
-    pub(crate) fn session_of_process(&self, pid: u32) -> Result<Option<Session>, ()> {
+    pub(crate) fn session_of_process(
+        &self,
+        pid: u32,
+    ) -> Result<Option<Session>, crate::procs::Unreadable> {
         let roots = lock(&self.registry).roots();
         if roots.is_empty() {
             return Ok(None);

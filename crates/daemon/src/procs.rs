@@ -52,18 +52,17 @@ pub fn stat(proc_root: &Path, pid: u32) -> Option<ProcStat> {
 /// The nearest of `pid` and its ancestors that is one of `roots` (pid and
 /// start time: a process, not a pid that may since have been reused), reading
 /// no further up than needed (each step is a read of `/proc/<pid>/stat`).
-/// `Ok(None)`: the top was reached without one. `Err(())`: a step could not be
-/// read (the process is gone, `/proc` hides it), so nobody can say — callers
-/// must not take that for "outside every session".
-#[allow(clippy::result_unit_err)]
+/// `Ok(None)`: the top was reached without one. `Err(Unreadable)`: a step
+/// could not be read (the process is gone, `/proc` hides it), so nobody can
+/// say — callers must not take that for "outside every session".
 pub fn nearest_root(
     proc_root: &Path,
     pid: u32,
     roots: &[(u32, u64)],
-) -> Result<Option<(u32, u64)>, ()> {
+) -> Result<Option<(u32, u64)>, Unreadable> {
     let mut cur = pid;
     for _ in 0..256 {
-        let s = stat(proc_root, cur).ok_or(())?;
+        let s = stat(proc_root, cur).ok_or(Unreadable)?;
         if roots.contains(&(cur, s.start)) {
             return Ok(Some((cur, s.start)));
         }
@@ -72,8 +71,12 @@ pub fn nearest_root(
         }
         cur = s.ppid;
     }
-    Err(())
+    Err(Unreadable)
 }
+
+/// A process's ancestry could not be read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreadable;
 
 /// The effective gid and supplementary groups of `pid` (`/proc/<pid>/status`).
 pub fn groups(proc_root: &Path, pid: u32) -> Vec<u32> {
@@ -186,13 +189,13 @@ mod tests {
         assert_eq!(nearest_root(r, 30, &[(20, 499)]), Ok(None));
         assert_eq!(
             nearest_root(r, 31, &[(20, 500)]),
-            Err(()),
+            Err(Unreadable),
             "no such process"
         );
         proc(40, 35, 950);
         assert_eq!(
             nearest_root(r, 40, &[(20, 500)]),
-            Err(()),
+            Err(Unreadable),
             "an ancestor that cannot be read"
         );
     }

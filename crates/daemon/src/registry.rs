@@ -100,6 +100,13 @@ pub struct Session {
     pub recent_denials: std::collections::VecDeque<std::time::Instant>,
 }
 
+impl Session {
+    /// Its root process (pid, start time), if it has one.
+    fn root(&self) -> Option<(u32, u64)> {
+        self.pid.zip(self.root_start)
+    }
+}
+
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
@@ -126,6 +133,8 @@ const KEEP_STOPPED: usize = 1024;
 #[derive(Debug, Default)]
 pub struct Registry {
     sessions: Vec<Session>,
+    /// Processes paused or stopped with `hold`.
+    holds: HashMap<(u32, u64), SessionState>,
     agent_ids: HashMap<String, String>,
 }
 
@@ -153,6 +162,13 @@ impl Registry {
             .clone();
         let id = format!("sess-{}", &random_token()[..16]);
         let secret = random_token();
+        // A new session on a process someone paused or stopped (`hold`)
+        // starts that way: an agent cannot undo it by opening another.
+        let state = reg
+            .pid
+            .zip(reg.pid_start)
+            .and_then(|r| self.holds.get(&r).copied())
+            .unwrap_or(SessionState::Active);
         self.sessions.push(Session {
             id: id.clone(),
             agent_id: agent_id.clone(),
@@ -160,7 +176,7 @@ impl Registry {
             autonomy,
             workspace: reg.workspace,
             pid: reg.pid,
-            state: SessionState::Active,
+            state,
             created: now,
             counts: Counts::default(),
             secret_hash: hash(&secret),
@@ -188,15 +204,16 @@ impl Registry {
         self.sessions
             .iter()
             .filter(|s| s.state != SessionState::Stopped)
-            .filter_map(|s| Some((s.pid?, s.root_start?)))
+            .filter_map(Session::root)
             .collect()
     }
 
     /// The live session whose root is the process `pid` started at `start`.
     pub fn by_root(&self, pid: u32, start: u64) -> Option<&Session> {
-        self.sessions.iter().rev().find(|s| {
-            s.pid == Some(pid) && s.root_start == Some(start) && s.state != SessionState::Stopped
-        })
+        self.sessions
+            .iter()
+            .rev()
+            .find(|s| s.root() == Some((pid, start)) && s.state != SessionState::Stopped)
     }
 
     fn forget_old_stopped(&mut self) {
@@ -234,6 +251,28 @@ impl Registry {
         }
         s.state = state;
         Ok(s)
+    }
+
+    /// Pauses, resumes or stops a session as a person or an interceptor
+    /// asks: for its whole process — every live session on the same root,
+    /// and any the process opens later (an agent session ending on its own
+    /// is `set_state`, and holds nothing).
+    pub fn hold(&mut self, id: &str, state: SessionState) -> Result<&Session, RegistryError> {
+        let root = self.set_state(id, state)?.root();
+        if let Some(root) = root {
+            for other in &mut self.sessions {
+                if other.root() == Some(root) && other.state != SessionState::Stopped {
+                    other.state = state;
+                }
+            }
+            if state == SessionState::Active {
+                self.holds.remove(&root);
+            } else {
+                self.holds.insert(root, state);
+            }
+        }
+        self.get(id)
+            .ok_or_else(|| RegistryError::NoSession(id.to_string()))
     }
 
     /// Counts a decision for a session.
@@ -325,6 +364,49 @@ mod tests {
             .unwrap();
         assert_eq!(r.list().len(), KEEP_STOPPED + 2);
         assert!(r.get(&live.session).is_some() && r.get(&last.session).is_some());
+    }
+
+    #[test]
+    fn pausing_or_stopping_a_process_holds_for_all_its_sessions_old_and_new() {
+        let mut r = Registry::default();
+        let t = || "t".to_string();
+        let a = r
+            .register(reg("claude-code", Some(7)), Autonomy::Executor, t())
+            .unwrap();
+        let b = r
+            .register(reg("claude-code", Some(7)), Autonomy::Executor, t())
+            .unwrap();
+        r.hold(&b.session, SessionState::Paused).unwrap();
+        assert_eq!(r.get(&a.session).unwrap().state, SessionState::Paused);
+        assert!(
+            r.by_root(7, 70)
+                .is_some_and(|s| s.state == SessionState::Paused)
+        );
+        let c = r
+            .register(reg("claude-code", Some(7)), Autonomy::Executor, t())
+            .unwrap();
+        assert_eq!(
+            r.get(&c.session).unwrap().state,
+            SessionState::Paused,
+            "a new one cannot undo it"
+        );
+        r.hold(&c.session, SessionState::Stopped).unwrap();
+        assert!(r.by_root(7, 70).is_none(), "stopped, every one");
+        let d = r
+            .register(reg("claude-code", Some(7)), Autonomy::Executor, t())
+            .unwrap();
+        assert_eq!(r.get(&d.session).unwrap().state, SessionState::Stopped);
+        let other = r
+            .register(reg("claude-code", Some(8)), Autonomy::Executor, t())
+            .unwrap();
+        assert_eq!(r.get(&other.session).unwrap().state, SessionState::Active);
+        // A session that ends on its own (the agent's SessionEnd) holds
+        // nothing: the next one of that process starts active.
+        r.set_state(&other.session, SessionState::Stopped).unwrap();
+        let next = r
+            .register(reg("claude-code", Some(8)), Autonomy::Executor, t())
+            .unwrap();
+        assert_eq!(r.get(&next.session).unwrap().state, SessionState::Active);
     }
 
     #[test]

@@ -211,10 +211,11 @@ pub(crate) fn parse(v: &Value) -> Result<Event, HookError> {
 }
 
 pub(crate) fn reply(event: &Event, verdict: &Verdict) -> Reply {
-    let verdict = &crate::unless_rewritten(verdict, &crate::rewritten_input(event, verdict));
+    let updated = crate::rewritten_input(event, verdict);
+    let verdict = &crate::unless_rewritten(verdict, &updated);
     let body = match event.phase {
         Phase::Gate | Phase::Permission if verdict.decision == Decision::Allow => {
-            match crate::rewritten_input(event, verdict) {
+            match updated {
                 // Gemini runs the tool with the input a hook hands back.
                 Some(input) => {
                     json!({"decision": "allow", "hookSpecificOutput": {"tool_input": input}})

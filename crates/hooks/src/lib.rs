@@ -33,6 +33,13 @@ pub enum Agent {
 }
 
 impl Agent {
+    /// Whether the agent runs the tool input a hook hands back (Claude Code's
+    /// `updatedInput`, Gemini's `tool_input`): only then can a rewritten
+    /// command be run instead of the original.
+    pub fn takes_rewrites(self) -> bool {
+        matches!(self, Agent::ClaudeCode | Agent::Gemini)
+    }
+
     /// Every adapter.
     pub const ALL: [Agent; 4] = [
         Agent::ClaudeCode,
@@ -276,11 +283,8 @@ pub(crate) fn action(agent: Agent, cwd: &str, kind: ActionKind, ids: &Ids) -> Ac
     if let Some(t) = &ids.tool {
         ctx.extra.insert("agent_tool".into(), t.clone());
     }
-    // Claude Code and Gemini CLI run the input a hook hands back; the others
-    // are not known to, so a rewrite of theirs is a deny (in the policy).
-    if matches!(agent, Agent::ClaudeCode | Agent::Gemini)
-        && matches!(a.kind, ActionKind::Shell { .. })
-    {
+    // Elsewhere a rewrite is a deny (in the policy).
+    if agent.takes_rewrites() && matches!(a.kind, ActionKind::Shell { .. }) {
         ctx.extra
             .insert(warden_types::TAKES_REWRITES.into(), "yes".into());
     }
@@ -355,11 +359,10 @@ pub(crate) fn excerpt(v: &Value) -> String {
 /// The tool input with its command replaced by the verdict's rewrite, when
 /// the verdict allows a rewritten shell command.
 pub(crate) fn rewritten_input(event: &Event, verdict: &Verdict) -> Option<Value> {
-    let takes = matches!(event.agent, Agent::ClaudeCode | Agent::Gemini);
     let new = verdict
         .rewrite
         .as_ref()
-        .filter(|_| takes && verdict.decision == Decision::Allow)?;
+        .filter(|_| event.agent.takes_rewrites() && verdict.decision == Decision::Allow)?;
     let mut input = event.input.clone();
     let obj = input.as_object_mut()?;
     obj.contains_key("command").then(|| {

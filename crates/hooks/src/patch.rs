@@ -43,26 +43,27 @@ pub enum PatchError {
 
 /// The file changes of `patch`, in order.
 pub fn changes(patch: &str) -> Result<Vec<FileChange>, PatchError> {
+    // Lines are read trimmed, as Codex reads headers: hunk lines start with
+    // '+', '-' or ' ', so an indented header (or a context line that looks
+    // like one) counts as a header — more file changes, never fewer.
     let lines: Vec<(usize, &str)> = patch
         .lines()
         .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
         .collect();
-    if lines.first().map(|(_, l)| l.trim()) != Some("*** Begin Patch") {
+    if lines.first().map(|(_, l)| *l) != Some("*** Begin Patch") {
         return Err(PatchError::NoBegin);
     }
     // The patch ends at its last line, as Codex reads it: an "*** End Patch"
-    // inside (a context line) must not hide the headers after it.
-    if lines.len() < 2 || lines.last().map(|(_, l)| l.trim()) != Some("*** End Patch") {
+    // inside (a context line) must not hide the headers after it. (A lone
+    // line cannot be both; the length check keeps the slice below sound.)
+    if lines.len() < 2 || lines.last().map(|(_, l)| *l) != Some("*** End Patch") {
         return Err(PatchError::NoEnd);
     }
     let mut out = Vec::new();
     let mut last_update: Option<usize> = None;
-    for &(n, raw) in &lines[1..lines.len() - 1] {
-        // Headers are read trimmed, as Codex reads them; hunk lines start
-        // with '+', '-' or ' ' followed by text, so an indented header counts.
-        let line = raw.trim();
+    for &(n, line) in &lines[1..lines.len() - 1] {
         let header = |prefix: &str| line.strip_prefix(prefix).map(str::trim);
         if let Some(p) = header("*** Add File:") {
             out.push(FileChange::Write(path(p, n)?));
@@ -118,8 +119,7 @@ mod tests {
 
     #[test]
     fn a_hunk_line_that_looks_like_a_header_is_still_a_header() {
-        // Hunk lines start with ' ', '+' or '-'; a header inside a hunk can
-        // only be written without that prefix, so it is a real header.
+        // A '+' or '-' line is hunk content, never a header.
         let p =
             "*** Begin Patch\n*** Update File: a\n+*** Delete File: not-a-header\n*** End Patch";
         assert_eq!(changes(p).unwrap(), vec![FileChange::Write("a".into())]);

@@ -57,6 +57,9 @@ struct State {
     decided: HashMap<(String, String), Shown>,
     /// Tools removed from the last list the client saw.
     hidden: HashSet<String>,
+    /// Tools of a list being answered whose definitions are not yet shown:
+    /// not callable until that list is answered (and then as `hidden` says).
+    deciding: HashSet<String>,
 }
 
 /// Settings of one gateway.
@@ -150,7 +153,11 @@ impl Gateway {
                 "Invalid params: tools/call needs params.name (a string)",
             ));
         };
-        if lock(&self.state).hidden.contains(tool) {
+        let refused = {
+            let st = lock(&self.state);
+            st.hidden.contains(tool) || st.deciding.contains(tool)
+        };
+        if refused {
             return Route::Reply(rpc::error(
                 id,
                 code::INVALID_PARAMS,
@@ -179,21 +186,18 @@ impl Gateway {
         Route::Reply(rpc::result(id, denial(tool, &verdict, modern(&msg))))
     }
 
-    /// Whether `msg` is a result carrying a tool list (which `from_server`
-    /// filters, and may hold while definitions are decided).
-    pub fn lists_tools(msg: &Value, kind: &Message) -> bool {
-        matches!(kind, Message::Response { .. })
-            && msg.pointer("/result/tools").is_some_and(Value::is_array)
+    /// Whether `msg` carries a tool list in a result: what `from_server`
+    /// filters, and may hold while definitions are decided. Whatever the
+    /// message's kind and whatever request it answers: clients match
+    /// response ids loosely ("1" and 1), and a message with both `method` and
+    /// `result` may still be read as a response.
+    pub fn lists_tools(msg: &Value) -> bool {
+        msg.pointer("/result/tools").is_some_and(Value::is_array)
     }
 
-    /// Handles a message from the server; `None` drops it.
-    pub async fn from_server(self: &Arc<Self>, mut msg: Value, kind: &Message) -> Option<Value> {
-        // Every result that carries a tool list is filtered, whatever request
-        // it answers: clients match response ids loosely ("1" and 1), so a
-        // server could otherwise answer a list under another id.
-        if !matches!(kind, Message::Response { .. }) {
-            return Some(msg);
-        }
+    /// A message from the server as the client may see it: tool lists
+    /// filtered, everything else as it came.
+    pub async fn from_server(self: &Arc<Self>, mut msg: Value) -> Value {
         if let Some(tools) = msg
             .pointer_mut("/result/tools")
             .and_then(Value::as_array_mut)
@@ -201,7 +205,7 @@ impl Gateway {
             let listed = std::mem::take(tools);
             *tools = self.filter(listed).await;
         }
-        Some(msg)
+        msg
     }
 
     async fn filter(self: &Arc<Self>, listed: Vec<Value>) -> Vec<Value> {
@@ -219,17 +223,21 @@ impl Gateway {
             })
             .collect();
         let mut waits = Vec::new();
-        for (key, tool) in &keyed {
-            {
-                let mut st = lock(&self.state);
+        {
+            let mut st = lock(&self.state);
+            for (key, tool) in &keyed {
+                // Not callable while it is being decided (or was refused).
+                if st.decided.get(key) != Some(&Shown::Yes) {
+                    st.deciding.insert(key.0.clone());
+                }
                 if st.decided.contains_key(key) {
                     continue;
                 }
                 st.decided.insert(key.clone(), Shown::Waiting);
+                waits.push(tokio::spawn(
+                    Arc::clone(self).decide_definition(key.clone(), tool.clone()),
+                ));
             }
-            waits.push(tokio::spawn(
-                Arc::clone(self).decide_definition(key.clone(), tool.clone()),
-            ));
         }
         let _ = tokio::time::timeout(self.settings.list_wait, futures_join(waits)).await;
         let mut st = lock(&self.state);
@@ -242,6 +250,7 @@ impl Gateway {
             .collect();
         let mut shown = Vec::new();
         for ((name, _), tool) in keyed {
+            st.deciding.remove(&name);
             if hidden.contains(&name) {
                 st.hidden.insert(name);
             } else {

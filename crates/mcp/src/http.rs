@@ -335,7 +335,7 @@ async fn filter_event(gw: &Arc<Gateway>, event: &[u8]) -> Vec<u8> {
         .map(|d| d.strip_prefix(' ').unwrap_or(d))
         .collect::<Vec<_>>()
         .join("\n");
-    let Ok((msg, kind)) = rpc::parse(data.as_bytes()) else {
+    let Ok((msg, _)) = rpc::parse(data.as_bytes()) else {
         // Comments, priming events and the like have no data; data that is
         // not one message (a batch, garbage) could not be filtered: dropped.
         return if data.trim().is_empty() {
@@ -344,22 +344,17 @@ async fn filter_event(gw: &Arc<Gateway>, event: &[u8]) -> Vec<u8> {
             Vec::new()
         };
     };
-    if !matches!(kind, Message::Response { .. }) {
+    if !Gateway::lists_tools(&msg) {
         return event.to_vec();
     }
-    match gw.from_server(msg.clone(), &kind).await {
-        Some(out) if out == msg => event.to_vec(),
-        Some(out) => {
-            let mut e: String = text
-                .lines()
-                .filter(|l| !l.starts_with("data:") && !l.is_empty())
-                .map(|l| format!("{l}\n"))
-                .collect();
-            e.push_str(&format!("data: {out}\n\n"));
-            e.into_bytes()
-        }
-        None => Vec::new(),
-    }
+    let out = gw.from_server(msg).await;
+    let mut e: String = text
+        .lines()
+        .filter(|l| !l.starts_with("data:") && !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    e.push_str(&format!("data: {out}\n\n"));
+    e.into_bytes()
 }
 
 async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
@@ -483,10 +478,9 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         }
     };
     let out = match rpc::parse(&body) {
-        Ok((m, k @ Message::Response { .. })) => match sh.gateway.from_server(m, &k).await {
-            Some(v) => Bytes::from(v.to_string()),
-            None => Bytes::new(),
-        },
+        Ok((m, _)) if Gateway::lists_tools(&m) => {
+            Bytes::from(sh.gateway.from_server(m).await.to_string())
+        }
         Ok(_) => body,
         // An answer that is not one message could not be filtered.
         Err(_) if !body.is_empty() => {

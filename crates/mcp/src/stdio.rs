@@ -287,24 +287,27 @@ async fn pump_server<R: AsyncRead + Unpin>(
         match read_frame(&mut reader, max).await {
             Ok(Frame::Line(line)) => match rpc::parse(&line) {
                 Ok((msg, kind)) => {
-                    if let Message::Response { id } = &kind {
-                        relay
+                    let answers_a_request = match &kind {
+                        Message::Response { id } => relay
                             .pending
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .remove(&rpc::id_key(id));
-                    }
-                    if Gateway::lists_tools(&msg, &kind) {
+                            .remove(&rpc::id_key(id))
+                            .is_some(),
+                        _ => false,
+                    };
+                    if answers_a_request && Gateway::lists_tools(&msg) {
                         // Its definitions may wait for a person (up to the
                         // list wait): the server's later messages go ahead.
+                        // One task per request the client made; lists nobody
+                        // asked for are filtered in line, one at a time.
                         let relay = Arc::clone(&relay);
                         tokio::spawn(async move {
-                            if let Some(out) = relay.gateway.from_server(msg, &kind).await {
-                                relay.reply(out);
-                            }
+                            let out = relay.gateway.from_server(msg).await;
+                            relay.reply(out);
                         });
-                    } else if let Some(out) = relay.gateway.from_server(msg, &kind).await {
-                        relay.reply(out);
+                    } else {
+                        relay.reply(relay.gateway.from_server(msg).await);
                     }
                 }
                 Err(e) => {

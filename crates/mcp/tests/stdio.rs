@@ -364,6 +364,25 @@ async fn a_list_waiting_for_a_person_does_not_hold_back_other_answers() {
 }
 
 #[tokio::test]
+async fn a_tool_cannot_be_called_while_its_listed_definition_waits_for_a_person() {
+    let mut a = Agent::start(vec![poisoned_add()], 1 << 20).await;
+    a.send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}))
+        .await;
+    for _ in 0..200 {
+        if !a.decider.held.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let call = a
+        .request(2, "tools/call", json!({"name": "add", "arguments": {}}))
+        .await;
+    assert_eq!(call["error"]["message"], "Unknown tool: add", "{call}");
+    assert!(a.calls_seen_by_server().is_empty());
+    a.close().await;
+}
+
+#[tokio::test]
 async fn a_changed_definition_is_hidden_and_raised_as_an_ask() {
     let mut a = Agent::start(vec![tool("fact", "Get a fact of the day.")], 1 << 20).await;
     assert_eq!(a.list(1).await, vec!["fact"]);

@@ -61,7 +61,7 @@ pub async fn decide(
             "the only query parameter is deadline_ms (milliseconds)".into(),
         );
     };
-    let action: Action = match serde_json::from_slice(&body) {
+    let mut action: Action = match serde_json::from_slice(&body) {
         Ok(a) => a,
         Err(e) => {
             state.gov.metrics.rejected();
@@ -79,6 +79,12 @@ pub async fn decide(
             StatusCode::BAD_REQUEST,
             "notices and the origin \"warden\" are warden's own; no caller may submit them".into(),
         );
+    }
+    // Whether the caller runs a rewritten command is for warden's own hook
+    // adapters to say: a caller that claims it and then runs the original
+    // would turn a rewrite into a plain allow.
+    if let Some(ctx) = action.context.as_mut() {
+        ctx.extra.remove(warden_types::TAKES_REWRITES);
     }
     if action.v != CONTRACT_VERSION {
         return refuse(

@@ -33,8 +33,13 @@ use crate::registry::{Registration, SessionState};
 /// Sessions opened for enrolled agents, by (agent, the agent's session id).
 #[derive(Debug, Default)]
 pub struct HookSessions {
-    open: Mutex<HashMap<(String, String), (String, String)>>,
+    open: Mutex<HashMap<(String, String), OpenSession>>,
+    opened: std::sync::atomic::AtomicU64,
 }
+
+/// (session id, its secret, when it was opened: a count, for evicting the
+/// oldest).
+type OpenSession = (String, String, u64);
 
 /// The largest hook payload read (the hook command reads as much).
 const MAX_HOOK_BODY: usize = 16 << 20;
@@ -91,7 +96,7 @@ pub(crate) fn enrolled_caller(
     // A known session keeps its identity whatever its state: a stopped or
     // paused session stays denied, it is not re-opened by its next event.
     let known = lock(&state.hook_sessions.open).get(&key).cloned();
-    if let Some((_, secret)) = known {
+    if let Some((_, secret, _)) = known {
         return Caller {
             peer,
             secret: Some(secret),
@@ -124,28 +129,20 @@ pub(crate) fn enrolled_caller(
                 state: "registered".into(),
             });
             tracing::info!(agent, native, session = %issued.session, "enrolled agent session opened");
-            let mut open = lock(&state.hook_sessions.open);
+            let hs = &state.hook_sessions;
+            let seq = hs.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut open = lock(&hs.open);
             if open.len() >= MAX_HOOK_SESSIONS {
-                // Session ids sort by nothing useful; registration order is
-                // the registry's, so stop the registry's oldest of ours.
-                let registry = lock(&state.gov.registry);
                 let oldest = open
                     .iter()
-                    .min_by_key(|(_, (sess, _))| {
-                        registry
-                            .list()
-                            .iter()
-                            .position(|s| &s.id == sess)
-                            .unwrap_or(0)
-                    })
+                    .min_by_key(|(_, v)| v.2)
                     .map(|(k, v)| (k.clone(), v.0.clone()));
-                drop(registry);
                 if let Some((k, sess)) = oldest {
                     open.remove(&k);
                     let _ = lock(&state.gov.registry).set_state(&sess, SessionState::Stopped);
                 }
             }
-            open.insert(key, (issued.session, issued.secret.clone()));
+            open.insert(key, (issued.session, issued.secret.clone(), seq));
             Caller {
                 peer,
                 secret: Some(issued.secret),
@@ -300,7 +297,7 @@ async fn observe(state: &AppState, ev: &Event, caller: &Caller) -> Verdict {
 fn end_session(state: &AppState, agent: Agent, ev: &Event) {
     let Some(native) = &ev.session else { return };
     let key = (agent.name().to_string(), native.clone());
-    if let Some((session, _)) = lock(&state.hook_sessions.open).remove(&key) {
+    if let Some((session, _, _)) = lock(&state.hook_sessions.open).remove(&key) {
         let _ = lock(&state.gov.registry).set_state(&session, SessionState::Stopped);
         state.gov.feed.send(FeedEvent::Session {
             id: session,

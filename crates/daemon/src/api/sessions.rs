@@ -77,7 +77,7 @@ pub async fn change(
     state.require(&peer, &headers, need)?;
     let agent = {
         let mut r = lock(&state.gov.registry);
-        r.set_state(&id, target)
+        r.hold(&id, target)
             .map_err(|e| match e {
                 RegistryError::NoSession(_) => ApiError::not_found(e.to_string()),
                 _ => ApiError::new(StatusCode::CONFLICT, e.to_string()),

@@ -121,3 +121,23 @@ async fn a_session_cannot_be_rooted_at_a_process_that_is_not_running() {
     );
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_cannot_claim_it_runs_rewrites() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.policy.parent().unwrap()).unwrap();
+    std::fs::write(
+        &home.policy,
+        "version = 1\n[defaults]\nautonomy = \"executor\"\n[[rule]]\nid = \"lease\"\nallow = [\"Bash(git push --force:*)\"]\nrewrite = \"git push --force-with-lease\"\n",
+    )
+    .unwrap();
+    let daemon = start(home.config()).await;
+    let c = client(&home.socket());
+    let (_, secret) = register(&c, "codex", "executor", &home.workspace, None).await;
+    let push = json!({ "cwd": home.workspace, "kind": { "shell": { "command": "git push --force" } },
+        "context": { "extra": { "takes_rewrites": "yes" } } });
+    let v = decide_action(&c, &push, Some(&secret)).await;
+    assert_eq!(v["decision"], "deny", "{v}");
+    assert!(v["rewrite"].is_null(), "{v}");
+    daemon.shutdown().await;
+}

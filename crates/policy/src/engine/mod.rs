@@ -70,6 +70,9 @@ pub struct Policy {
     /// Per rule, the tools its specifiers name (see `tool_bit`).
     rule_tools: Vec<u16>,
     other_rules: Vec<usize>,
+    /// Enforced rewrite rules and the word prefixes they rewrite, parsed
+    /// once (nearly always empty: shell decisions then skip rewriting).
+    pub(crate) rewrites: Vec<(usize, Vec<Vec<String>>)>,
     default_autonomy: Autonomy,
     agents: BTreeMap<String, Autonomy>,
     /// `(layer, file)` of each layer loaded, most trusted first.
@@ -162,6 +165,7 @@ impl Policy {
             rule_tools: Vec::new(),
             path_by_root: HashMap::new(),
             other_rules: Vec::new(),
+            rewrites: Vec::new(),
             default_autonomy,
             agents,
             layers: names,
@@ -183,6 +187,19 @@ impl Policy {
     }
 
     fn index(&mut self) {
+        self.rewrites = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.rewrite.is_some() && r.mode == crate::file::RuleMode::Enforce)
+            .map(|(i, r)| {
+                let prefixes = r
+                    .specs
+                    .iter()
+                    .filter_map(|s| rewrite::prefix_words(&s.text));
+                (i, prefixes.collect())
+            })
+            .collect();
         self.rule_tools = self
             .rules
             .iter()

@@ -11,7 +11,6 @@
 use warden_types::{Action, ActionKind, Decision};
 
 use super::{EvalContext, Evaluation, Policy};
-use crate::file::RuleMode;
 
 /// Characters that make a command line more than plain words.
 pub(crate) const SHELL_SYNTAX: [char; 24] = [
@@ -37,21 +36,19 @@ pub(crate) fn prefix_words(spec: &str) -> Option<Vec<String>> {
 impl Policy {
     /// The rule that rewrites `command`, with the rewritten command.
     fn rewrite_of(&self, command: &str, agent: &str) -> Option<(String, String, String)> {
-        if command.contains(SHELL_SYNTAX) {
+        if self.rewrites.is_empty() || command.contains(SHELL_SYNTAX) {
             return None;
         }
         let words: Vec<&str> = command.split_whitespace().collect();
-        self.rules().iter().find_map(|r| {
+        self.rewrites.iter().find_map(|(i, prefixes)| {
+            let r = &self.rules[*i];
             let to = r.rewrite.as_ref()?;
-            if r.mode != RuleMode::Enforce
-                || !(r.agents.is_empty() || r.agents.iter().any(|a| a == agent))
-            {
+            if !(r.agents.is_empty() || r.agents.iter().any(|a| a == agent)) {
                 return None;
             }
-            r.specs.iter().find_map(|s| {
-                let prefix = prefix_words(&s.text)?;
-                let matches =
-                    words.len() >= prefix.len() && words.iter().zip(&prefix).all(|(w, p)| w == p);
+            prefixes.iter().find_map(|prefix| {
+                let matches = words.len() >= prefix.len()
+                    && words.iter().zip(prefix.iter()).all(|(w, p)| w == p);
                 matches.then(|| {
                     let rest = &words[prefix.len()..];
                     let new = std::iter::once(to.as_str())
