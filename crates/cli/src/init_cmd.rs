@@ -497,6 +497,8 @@ pub fn doctor(root: &Path, state_dir: &Path) -> Result<u8> {
             }
         }
     }
-    println!("sandbox:     not available yet (`warden run` comes with kernel containment)");
+    for line in crate::run_cmd::kernel_report() {
+        println!("{line}");
+    }
     Ok(0)
 }

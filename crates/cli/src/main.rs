@@ -23,6 +23,8 @@ mod mcp_scan;
 mod mcp_wrap;
 mod policy_cmd;
 mod render;
+mod run_cmd;
+mod run_supervise;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,6 +110,10 @@ enum Command {
     /// The hook an agent runs (installed by `warden init`): payload on stdin,
     /// the agent's own reply on stdout.
     Hook(hook_cmd::HookArgs),
+    /// Run a command (an agent, a shell, a package install) inside the kernel
+    /// sandbox as a governed session: every exec decided by the daemon.
+    #[command(after_help = run_cmd::RUN_HELP)]
+    Run(run_cmd::RunArgs),
     /// The MCP gateway in front of a server (`warden mcp -- cmd…`), and an
     /// offline audit of MCP configurations (`warden mcp scan FILE…`).
     Mcp(mcp_cmd::McpArgs),
@@ -176,6 +182,11 @@ fn main() -> ExitCode {
         Command::Uninstall(a) => init_cmd::uninstall(a),
         Command::Doctor { root } => init_cmd::doctor(&root, &audit::home_dir(cli.home.as_deref())),
         Command::Hook(a) => hook_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
+        Command::Run(a) => run_cmd::run(
+            a,
+            &audit::home_dir(cli.home.as_deref()),
+            cli.policy.as_deref(),
+        ),
         Command::Mcp(a) => mcp_cmd::run_cmd(a, &audit::home_dir(cli.home.as_deref())),
     };
     match result {

@@ -30,3 +30,4 @@ mod net;
 mod notify;
 mod paths;
 mod policy_files;
+mod sandbox;

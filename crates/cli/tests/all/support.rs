@@ -39,9 +39,16 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
+        Env::new_in(&std::env::temp_dir())
+    }
+
+    /// Like [`Env::new`], below `dir` (the sandbox tests need a place that
+    /// is not under /tmp, which the sandbox replaces with its own).
+    pub fn new_in(dir: &Path) -> Env {
+        std::fs::create_dir_all(dir).expect("create the test base dir");
         let root = tempfile::Builder::new()
             .prefix("warden-cli-test-")
-            .tempdir()
+            .tempdir_in(dir)
             .expect("tempdir");
         // Canonical, so the paths we expect match the resolved paths warden reports.
         let base = root.path().canonicalize().expect("canonical tempdir");
@@ -151,10 +158,20 @@ impl Env {
         self.run_with_stdin(args, &[])
     }
 
+    /// Run `warden ARGS` with more environment for this run only.
+    pub fn run_with_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Out {
+        let mut c = self.command(args);
+        c.envs(envs.iter().copied());
+        self.finish(c, args, &[])
+    }
+
     /// Run `warden ARGS` with `stdin` written to it (raw bytes, any size).
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Out {
-        let mut child = self
-            .command(args)
+        self.finish(self.command(args), args, stdin)
+    }
+
+    fn finish(&self, mut c: Command, args: &[&str], stdin: &[u8]) -> Out {
+        let mut child = c
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

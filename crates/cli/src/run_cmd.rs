@@ -1,0 +1,285 @@
+//! `warden run -- <command…>`: the command as a registered agent session
+//! inside the kernel sandbox, every exec of its tree decided by the daemon.
+//! Fails closed: no daemon, no sandbox (nothing runs); a daemon that stops
+//! answering means every later exec is refused.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hyper::Method;
+use serde_json::json;
+use warden_daemon::client::Client;
+use warden_sandbox::{Choices, Limits};
+
+pub const RUN_HELP: &str = "\
+Examples:
+  warden run -- claude                 Claude Code, profile claude-code
+  warden run --profile install -- npm install
+  warden run --workspace ~/src/app -- bash
+  warden run --explain -- codex        print what would be enforced, run nothing
+
+Inside: the host's files read-only at their usual paths, the workspace
+writable, a private /tmp, no network (an empty network namespace), secrets
+(~/.ssh, ~/.aws, keyrings, browser profiles, warden's own files) not visible
+at all, git hooks and config, shell rc files and agent settings read-only.
+Every program the tree executes is decided by the daemon (`warden up` must
+be running); a denied exec fails with \"Operation not permitted\".
+
+Profiles: claude-code, codex, shell, install (default: from the command's
+name). Exit code: the command's own; 125 when the sandbox could not start.";
+
+/// Arguments of `warden run`.
+#[derive(Debug, Args)]
+#[command(after_help = RUN_HELP)]
+pub struct RunArgs {
+    /// The profile: claude-code, codex, shell or install.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// The writable workspace (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// The session's autonomy level (0-4; default: the policy's for the agent).
+    #[arg(long, value_name = "LEVEL")]
+    autonomy: Option<u8>,
+    /// Start even if the kernel cannot enforce every protection (prints what
+    /// is missing).
+    #[arg(long)]
+    allow_degraded: bool,
+    /// Print the effective grants and exit without running anything.
+    #[arg(long)]
+    explain: bool,
+    /// Pass this variable of your environment into the sandbox (repeatable;
+    /// `NAME*` passes every variable starting with NAME). The environment is
+    /// otherwise clean: PATH, HOME, TERM, locale and the profile's names.
+    #[arg(long = "env", value_name = "NAME")]
+    pass_env: Vec<String>,
+    /// Kill the whole tree after this long (e.g. 30m, 2h).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<humantime::Duration>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// A profile: the agent name the session is registered under and what the
+/// agent needs beyond the defaults.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: &'static str,
+    /// The agent name (selects `[agents.NAME]` in the policy).
+    pub agent: &'static str,
+    /// Writable paths relative to the home directory.
+    pub home_read_write: &'static [&'static str],
+    /// Environment variables passed (a trailing `*` is a prefix).
+    pub env: &'static [&'static str],
+    pub limits: Limits,
+}
+
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        name: "claude-code",
+        agent: "claude-code",
+        home_read_write: &[".claude", ".claude.json", ".cache/claude"],
+        env: &["ANTHROPIC_*", "CLAUDE_*", "DISABLE_*"],
+        limits: Limits::none(),
+    },
+    Profile {
+        name: "codex",
+        agent: "codex",
+        home_read_write: &[".codex"],
+        env: &["OPENAI_*", "CODEX_*"],
+        limits: Limits::none(),
+    },
+    Profile {
+        name: "shell",
+        agent: "shell",
+        home_read_write: &[],
+        env: &[],
+        limits: Limits::none(),
+    },
+    Profile {
+        name: "install",
+        agent: "install",
+        home_read_write: &[
+            ".npm",
+            ".cache",
+            ".cargo/registry",
+            ".cargo/git",
+            ".rustup/tmp",
+        ],
+        env: &["npm_config_*", "PIP_*", "CARGO_HOME", "RUSTUP_HOME"],
+        limits: Limits::none(),
+    },
+];
+
+/// The profile named, or the one the command's name suggests.
+pub fn profile(name: Option<&str>, command: &[String]) -> Result<&'static Profile> {
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => {
+            let program = command
+                .first()
+                .map(|c| c.rsplit('/').next().unwrap_or(c).to_string())
+                .unwrap_or_default();
+            match program.as_str() {
+                "claude" => "claude-code",
+                "codex" => "codex",
+                "npm" | "npx" | "pnpm" | "yarn" | "pip" | "pip3" | "uv" | "cargo" => "install",
+                _ => "shell",
+            }
+            .to_string()
+        }
+    };
+    PROFILES.iter().find(|p| p.name == name).with_context(|| {
+        let known: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+        format!("no profile {name:?} (profiles: {})", known.join(", "))
+    })
+}
+
+pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
+    let profile = profile(a.profile.as_deref(), &a.command)?;
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let workspace = a.workspace.clone().unwrap_or_else(|| cwd.clone());
+    let workspace = workspace
+        .canonicalize()
+        .with_context(|| format!("the workspace {}", workspace.display()))?;
+    if workspace == Path::new("/") {
+        bail!("the workspace cannot be / (the sandbox would protect nothing)");
+    }
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    let cwd = if cwd.starts_with(&workspace) {
+        cwd
+    } else {
+        workspace.clone()
+    };
+    let user_home = crate::load::home();
+    let mut hidden = vec![home.to_path_buf(), crate::hook_client::user_config_dir()];
+    hidden.push("/etc/warden".into());
+    if let Some(p) = policy {
+        hidden.push(p.to_path_buf());
+    }
+    let choices = Choices {
+        workspace: workspace.clone(),
+        home: user_home.clone(),
+        read_write: profile
+            .home_read_write
+            .iter()
+            .map(|p| user_home.join(p))
+            .collect(),
+        hidden,
+        env: profile
+            .env
+            .iter()
+            .map(|s| s.to_string())
+            .chain(a.pass_env.iter().cloned())
+            .collect(),
+        set_env: Vec::new(),
+        tcp_bind: Vec::new(),
+        tcp_connect: Vec::new(),
+        limits: profile.limits.clone(),
+        allow_degraded: a.allow_degraded,
+    };
+    let caller_env: Vec<(String, String)> = std::env::vars().collect();
+    let (spec, notes) = warden_sandbox::plan(&choices, a.command.clone(), cwd, &caller_env);
+    if a.explain {
+        println!("profile:     {} (agent {})", profile.name, profile.agent);
+        print!("{}", warden_sandbox::explain(&spec, &notes));
+        return Ok(0);
+    }
+    let features = warden_sandbox::features();
+    if !features.landlock_missing.is_empty() {
+        eprintln!(
+            "warden run: Landlock on this kernel (ABI {}) cannot enforce: {}{}",
+            features.landlock_abi,
+            features.landlock_missing.join("; "),
+            if a.allow_degraded {
+                " (going on: --allow-degraded)"
+            } else {
+                ""
+            }
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let socket = home.join("warden.sock");
+    let api = Client::new(&socket, Duration::from_secs(10));
+    let registration = json!({
+        "agent": profile.agent,
+        "autonomy": a.autonomy,
+        "workspace": workspace.to_string_lossy(),
+        "pid": std::process::id(),
+    });
+    let issued = rt
+        .block_on(api.ok(Method::POST, "/v1/sessions", Some(&registration)))
+        .context(
+            "warden run needs the daemon to decide the sandbox's execs; nothing was started",
+        )?;
+    let session = issued["session"].as_str().unwrap_or_default().to_string();
+    let secret = issued["secret"].as_str().unwrap_or_default().to_string();
+    let mut sandbox = match warden_sandbox::launch(&spec) {
+        Ok(s) => s,
+        Err(e) => {
+            stop(&rt, &api, &session);
+            eprintln!("warden run: refusing to start: {e}");
+            return Ok(125);
+        }
+    };
+    let code = rt.block_on(crate::run_supervise::supervise(
+        &mut sandbox,
+        &socket,
+        &session,
+        &secret,
+        a.timeout.map(Into::into),
+    ));
+    stop(&rt, &api, &session);
+    Ok(u8::try_from(code).unwrap_or(125))
+}
+
+fn stop(rt: &tokio::runtime::Runtime, api: &Client, session: &str) {
+    let path = format!("/v1/sessions/{session}/stop");
+    if let Err(e) = rt.block_on(api.ok(Method::POST, &path, None)) {
+        tracing::warn!("marking the session {session} stopped: {e}");
+    }
+}
+
+/// What `warden run` can enforce on this kernel, for `warden doctor`.
+pub fn kernel_report() -> Vec<String> {
+    let f = warden_sandbox::features();
+    let mark = |r: &Result<(), String>| match r {
+        Ok(()) => "yes".to_string(),
+        Err(e) => format!("NO ({e})"),
+    };
+    let landlock = if f.landlock_missing.is_empty() {
+        format!("ABI {}, every required feature", f.landlock_abi)
+    } else {
+        format!(
+            "ABI {}, missing: {} (warden run refuses unless --allow-degraded)",
+            f.landlock_abi,
+            f.landlock_missing.join("; ")
+        )
+    };
+    let unix = if f.landlock_abi >= 9 {
+        "enforced by Landlock"
+    } else {
+        "hidden by the mount view only (Landlock ABI 9 enforces it)"
+    };
+    vec![
+        "sandbox:     `warden run` on this kernel".to_string(),
+        format!("  user namespaces        {}", mark(&f.user_namespaces)),
+        format!("  Landlock               {landlock}"),
+        format!("  exec supervision       {}", mark(&f.user_notification)),
+        format!("  pathname Unix sockets  {unix}"),
+        format!(
+            "  resource limits        rlimits{}",
+            if f.cgroup2 {
+                " (cgroup v2 is mounted but not used yet)"
+            } else {
+                " (no cgroup v2 at /sys/fs/cgroup)"
+            }
+        ),
+    ]
+}

@@ -1,0 +1,210 @@
+//! The exec supervisor of `warden run`. A thread waits on the sandbox's
+//! seccomp listener and hands each exec to the async side, which asks the
+//! daemon, one task per exec, so that an exec waiting for a person does not
+//! hold up the others. Fails closed: an unreadable exec, an unreachable
+//! daemon or a timeout refuses the exec.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Method;
+use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use warden_daemon::client::Client;
+use warden_sandbox::{ExecRequest, Listener, NotifyError, Request, Sandbox, Wait};
+use warden_types::{Decision, Verdict};
+
+/// How long one exec may wait for its verdict (an ask waits for a person).
+const DECIDE_TIMEOUT: Duration = Duration::from_secs(130);
+
+/// What the listener thread reports.
+enum Event {
+    Exec(ExecRequest),
+    /// A call on the deny list was refused.
+    Refused(&'static str),
+    /// The sandbox exited (or can no longer be supervised).
+    Done(Option<String>),
+}
+
+/// Runs until the sandbox exits; its exit code.
+pub async fn supervise(
+    sandbox: &mut Sandbox,
+    socket: &Path,
+    session: &str,
+    secret: &str,
+    timeout: Option<Duration>,
+) -> i32 {
+    let exited = match sandbox.exit_fd() {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("warden run: watching the sandbox: {e}; stopping it");
+            sandbox.kill();
+            return sandbox.wait().unwrap_or(125);
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let listener = sandbox.take_listener().map(Arc::new);
+    match listener.clone() {
+        Some(l) => {
+            std::thread::spawn(move || watch(&l, &exited, &tx));
+        }
+        None => {
+            drop(exited);
+            let problem = "the sandbox has no exec listener, so its execs cannot be decided";
+            let _ = tx.send(Event::Done(Some(problem.into())));
+        }
+    }
+    let ctx = Arc::new(Ctx {
+        client: Client::keep_alive(socket, DECIDE_TIMEOUT),
+        session: session.to_string(),
+        secret: secret.to_string(),
+    });
+    let mut refused: BTreeMap<&'static str, u32> = BTreeMap::new();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let limit = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(limit);
+    loop {
+        tokio::select! {
+            event = rx.recv() => match event {
+                Some(Event::Exec(req)) => {
+                    if let Some(l) = listener.clone() {
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move { ctx.decide(req, &l).await });
+                    }
+                }
+                Some(Event::Refused(call)) => *refused.entry(call).or_default() += 1,
+                Some(Event::Done(problem)) => {
+                    if let Some(p) = problem {
+                        eprintln!("warden run: {p}; stopping the sandbox");
+                        sandbox.kill();
+                    }
+                    break;
+                }
+                None => break,
+            },
+            _ = recv(&mut term) => {
+                eprintln!("warden run: terminated; stopping the sandbox");
+                sandbox.kill();
+            }
+            _ = recv(&mut hup) => sandbox.kill(),
+            _ = recv(&mut int) => {
+                // At a terminal ^C reaches the command itself (same process
+                // group); elsewhere an interrupt is meant for the whole run.
+                if !interactive {
+                    sandbox.kill();
+                }
+            }
+            _ = &mut limit => {
+                eprintln!(
+                    "warden run: the time limit ({}) is up; stopping the sandbox",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                );
+                sandbox.kill();
+            }
+        }
+    }
+    if !refused.is_empty() {
+        let list: Vec<String> = refused.iter().map(|(c, n)| format!("{c} x{n}")).collect();
+        eprintln!("warden run: refused system calls: {}", list.join(", "));
+    }
+    sandbox.wait().unwrap_or(125)
+}
+
+/// The listener thread: every waiting call goes to the async side, except
+/// those on the deny list, refused here at once.
+fn watch(l: &Listener, exited: &std::os::fd::OwnedFd, tx: &mpsc::UnboundedSender<Event>) {
+    loop {
+        match l.wait(exited) {
+            Wait::Call => {}
+            Wait::Exited | Wait::Closed => {
+                let _ = tx.send(Event::Done(None));
+                return;
+            }
+        }
+        let event = match l.receive() {
+            Ok(Request::Exec(req)) => Event::Exec(req),
+            Ok(Request::Denied { id, call, .. }) => {
+                let _ = l.deny(id);
+                Event::Refused(call)
+            }
+            Err((id, NotifyError::Unreadable { pid, detail })) => {
+                eprintln!("warden run: refused an exec of process {pid}: {detail}");
+                let _ = l.deny(id);
+                continue;
+            }
+            Err((_, NotifyError::Gone)) => continue,
+            Err((_, e)) => Event::Done(Some(e.to_string())),
+        };
+        let done = matches!(event, Event::Done(_));
+        if tx.send(event).is_err() || done {
+            return;
+        }
+    }
+}
+
+async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+struct Ctx {
+    client: Client,
+    session: String,
+    secret: String,
+}
+
+impl Ctx {
+    async fn decide(&self, req: ExecRequest, listener: &Listener) {
+        // The program the kernel will run, not what the caller calls it:
+        // argv[0] is the caller's to choose.
+        let argv: Vec<String> = std::iter::once(req.path.clone())
+            .chain(req.argv.iter().skip(1).cloned())
+            .collect();
+        let action = json!({
+            "cwd": req.cwd,
+            "origin": "sandbox",
+            "session": self.session,
+            "kind": {"exec": {"argv": argv, "env_keys": req.env_keys}},
+        });
+        let path = format!(
+            "/v1/decide?deadline_ms={}",
+            DECIDE_TIMEOUT.as_millis().saturating_sub(2_000)
+        );
+        let headers = [(warden_daemon::api::SECRET_HEADER, self.secret.as_str())];
+        let verdict = match self
+            .client
+            .call(Method::POST, &path, Some(&action), &headers)
+            .await
+        {
+            Ok((_, body)) => serde_json::from_value::<Verdict>(body).unwrap_or_else(|e| {
+                Verdict::malformed(format!("the daemon's answer is not a verdict: {e}"))
+            }),
+            Err(e) => Verdict::malformed(format!("no verdict from the daemon: {e}")),
+        };
+        if verdict.decision == Decision::Allow {
+            let _ = listener.allow(req.id);
+        } else {
+            eprintln!(
+                "warden: refused exec of {}: {}",
+                argv.join(" "),
+                verdict.reason
+            );
+            let _ = listener.deny(req.id);
+        }
+    }
+}

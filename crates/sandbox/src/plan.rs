@@ -1,0 +1,444 @@
+//! From a workspace and a profile's few choices to the full [`Spec`]: which
+//! secrets to hide, which files to protect inside the grants, which
+//! environment to pass, what Landlock allows. Kept apart from the launching
+//! so that `warden run --explain` prints exactly what would be enforced.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::floor::FloorGrants;
+use crate::launch::{Limits, Spec};
+use crate::view::{DEVICES, ViewPlan};
+
+/// Secrets under the home directory that the sandbox never shows.
+pub const HOME_SECRETS: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".azure",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".git-credentials",
+    ".password-store",
+    ".vault-token",
+    ".npmrc",
+    ".pypirc",
+    ".pki",
+    ".mozilla",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".config/gh",
+    ".config/gcloud",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".config/BraveSoftware",
+    ".config/warden",
+    ".local/share/keyrings",
+    ".local/state/warden",
+    ".terraform.d/credentials.tfrc.json",
+];
+
+/// Secrets of the machine.
+pub const SYSTEM_SECRETS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
+    "/var/lib/warden",
+];
+
+/// Files that run code later on the host, or configure the agent, and so stay
+/// read-only even inside a writable grant.
+pub const PROTECTED_NAMES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zprofile",
+    ".zshenv",
+    ".zlogin",
+    ".envrc",
+    ".warden",
+    ".config/fish",
+    ".claude/settings.json",
+    ".claude/settings.local.json",
+    ".codex/config.toml",
+    ".codex/requirements.toml",
+    ".gemini/settings.json",
+    ".cursor/hooks.json",
+    ".mcp.json",
+    ".vscode/settings.json",
+    ".vscode/tasks.json",
+];
+
+/// Environment variables that make a program load code of the caller's
+/// choosing; dropped unless a profile passes them by name.
+pub const CODE_LOADING_ENV: &[&str] = &[
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "NODE_OPTIONS",
+    "BASH_ENV",
+    "ENV",
+    "PYTHONSTARTUP",
+    "PYTHONPATH",
+    "PERL5OPT",
+    "PERL5LIB",
+    "RUBYOPT",
+    "GIT_CONFIG_GLOBAL",
+    "PROMPT_COMMAND",
+];
+
+/// Variables passed from the caller's environment by default.
+pub const DEFAULT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TERM",
+    "COLORTERM",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "NO_COLOR",
+];
+
+/// Most entries visited when looking for git repositories in the workspace.
+const WALK_LIMIT: usize = 200_000;
+
+/// The choices a profile makes; everything else follows from them.
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    /// The workspace (read-write).
+    pub workspace: PathBuf,
+    /// The caller's home directory.
+    pub home: PathBuf,
+    /// Further writable paths (missing ones are skipped).
+    pub read_write: Vec<PathBuf>,
+    /// Further hidden paths (warden's own state and config among them).
+    pub hidden: Vec<PathBuf>,
+    /// Environment variables to pass beyond [`DEFAULT_ENV`] (a name ending
+    /// in `*` passes every variable with that prefix).
+    pub env: Vec<String>,
+    /// Variables to set.
+    pub set_env: Vec<(String, String)>,
+    /// TCP ports that may be bound / connected to (inside the sandbox's own
+    /// network namespace).
+    pub tcp_bind: Vec<u16>,
+    /// See `tcp_bind`.
+    pub tcp_connect: Vec<u16>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Start even when protections are missing.
+    pub allow_degraded: bool,
+}
+
+/// What planning found worth telling the user.
+#[derive(Debug, Clone, Default)]
+pub struct Notes {
+    /// Git repositories found in the workspace.
+    pub repos: usize,
+    /// Whether the walk stopped at [`WALK_LIMIT`] entries.
+    pub walk_truncated: bool,
+}
+
+/// Builds the spec for `argv` in `cwd` from `choices` and the caller's
+/// environment `env`.
+pub fn plan(
+    choices: &Choices,
+    argv: Vec<String>,
+    cwd: PathBuf,
+    env: &[(String, String)],
+) -> (Spec, Notes) {
+    let mut read_write = vec![choices.workspace.clone()];
+    read_write.extend(choices.read_write.iter().filter(|p| p.exists()).cloned());
+    let mut hidden: Vec<PathBuf> = HOME_SECRETS.iter().map(|s| choices.home.join(s)).collect();
+    hidden.extend(SYSTEM_SECRETS.iter().map(PathBuf::from));
+    hidden.extend(choices.hidden.iter().cloned());
+    let hidden = canonical_set(hidden);
+    let mut notes = Notes::default();
+    let mut protected = BTreeSet::new();
+    for root in &read_write {
+        for name in PROTECTED_NAMES {
+            let p = root.join(name);
+            if p.exists() {
+                protected.insert(p);
+            }
+        }
+        find_git_dirs(root, &mut protected, &mut notes);
+    }
+    let view = ViewPlan {
+        read_write: read_write.clone(),
+        hidden,
+        protected: protected.into_iter().collect(),
+    };
+    let mut writable = read_write;
+    writable.extend(["/tmp", "/var/tmp", "/dev/shm"].map(PathBuf::from));
+    let mut devices: Vec<PathBuf> = DEVICES.iter().map(|d| Path::new("/dev").join(d)).collect();
+    devices.push("/dev/pts".into());
+    let floor = FloorGrants {
+        read: vec!["/".into()],
+        write: writable,
+        devices,
+        tcp_bind: choices.tcp_bind.clone(),
+        tcp_connect: choices.tcp_connect.clone(),
+    };
+    let spec = Spec {
+        argv,
+        cwd,
+        env: environment(env, &choices.env, &choices.set_env),
+        view,
+        floor,
+        limits: choices.limits.clone(),
+        supervise: true,
+        allow_degraded: choices.allow_degraded,
+    };
+    (spec, notes)
+}
+
+/// The command's environment: the defaults and the profile's names from the
+/// caller's, code-loading variables only when named exactly, then the
+/// profile's own settings; `TMPDIR` is always the sandbox's `/tmp`.
+pub fn environment(
+    caller: &[(String, String)],
+    pass: &[String],
+    set: &[(String, String)],
+) -> Vec<(String, String)> {
+    let wanted = |k: &str| {
+        if CODE_LOADING_ENV.contains(&k) {
+            return pass.iter().any(|p| p == k);
+        }
+        DEFAULT_ENV.contains(&k)
+            || k.starts_with("LC_")
+            || pass.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => k.starts_with(prefix),
+                None => p == k,
+            })
+    };
+    let mut out: Vec<(String, String)> = caller
+        .iter()
+        .filter(|(k, _)| wanted(k) && k != "TMPDIR")
+        .cloned()
+        .collect();
+    for (k, v) in set {
+        out.retain(|(o, _)| o != k);
+        out.push((k.clone(), v.clone()));
+    }
+    out.push(("TMPDIR".into(), "/tmp".into()));
+    out.push(("WARDEN_SANDBOX".into(), "1".into()));
+    out
+}
+
+fn canonical_set(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut out = BTreeSet::new();
+    for p in paths {
+        if let Ok(c) = p.canonicalize() {
+            out.insert(c);
+        }
+        if p.symlink_metadata()
+            .is_ok_and(|m| !m.file_type().is_symlink())
+        {
+            out.insert(p);
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Adds each repository's hooks directory and config below `root` (nested
+/// repositories and submodules included) to `protected`. A missing hooks
+/// directory is created first, so that it cannot be planted.
+fn find_git_dirs(root: &Path, protected: &mut BTreeSet<PathBuf>, notes: &mut Notes) {
+    let mut stack = vec![root.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            seen += 1;
+            if seen > WALK_LIMIT {
+                notes.walk_truncated = true;
+                return;
+            }
+            let Ok(t) = e.file_type() else { continue };
+            if !t.is_dir() {
+                continue;
+            }
+            let path = e.path();
+            if path.join("HEAD").is_file() && path.join("objects").is_dir() {
+                notes.repos += 1;
+                let hooks = path.join("hooks");
+                let _ = std::fs::create_dir_all(&hooks);
+                protected.insert(hooks);
+                protected.insert(path.join("config"));
+            }
+            stack.push(path);
+        }
+    }
+}
+
+/// A plain-language account of what `spec` enforces.
+pub fn explain(spec: &Spec, notes: &Notes) -> String {
+    let mut s = String::new();
+    let abi = crate::floor::kernel_abi();
+    let _ = writeln!(s, "command:     {}", spec.argv.join(" "));
+    let _ = writeln!(s, "working dir: {}", spec.cwd.display());
+    let _ = writeln!(
+        s,
+        "namespaces:  user, mount, pid, ipc, uts, network (empty: loopback only), cgroup"
+    );
+    let _ = writeln!(s, "\nfiles (mount view):");
+    let _ = writeln!(s, "  read-only   / (the host tree, at the same paths)");
+    for p in &spec.view.read_write {
+        let _ = writeln!(s, "  read-write  {}", p.display());
+    }
+    let _ = writeln!(
+        s,
+        "  fresh       /tmp, /var/tmp, /run, /dev/shm, /proc (own pids only)"
+    );
+    let _ = writeln!(s, "  devices     {}, /dev/pts", DEVICES.join(", "));
+    for p in &spec.view.hidden {
+        let _ = writeln!(s, "  hidden      {}", p.display());
+    }
+    for p in &spec.view.protected {
+        let _ = writeln!(s, "  protected   {} (read-only)", p.display());
+    }
+    let _ = writeln!(
+        s,
+        "  ({} git repositories found{})",
+        notes.repos,
+        if notes.walk_truncated {
+            "; the search stopped early, nested repositories may be missing"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(s, "\nLandlock (kernel ABI {abi}):");
+    for (needs, feature) in crate::floor::FEATURES {
+        let state = if *needs <= abi {
+            "enforced"
+        } else {
+            "not on this kernel"
+        };
+        let _ = writeln!(s, "  {state:<19} {feature}");
+    }
+    let ports = |v: &[u16]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let _ = writeln!(
+        s,
+        "  TCP bind: {}; TCP connect: {}",
+        ports(&spec.floor.tcp_bind),
+        ports(&spec.floor.tcp_connect)
+    );
+    let _ = writeln!(s, "\nseccomp (refused, each reported to the supervisor):");
+    for d in crate::seccomp::denied() {
+        let _ = writeln!(s, "  {:<18} {}", d.name, d.why);
+    }
+    for r in crate::seccomp::ARGUMENT_RULES {
+        let _ = writeln!(s, "  {r}");
+    }
+    let _ = writeln!(
+        s,
+        "\nexecs:       every execve/execveat of the tree is decided by the daemon"
+    );
+    let _ = writeln!(s, "privileges:  no_new_privs, every capability dropped");
+    let keys: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
+    let _ = writeln!(s, "environment: {}", keys.join(" "));
+    let l = &spec.limits;
+    let show = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
+    let _ = writeln!(
+        s,
+        "limits:      cpu {} s, memory {} bytes, processes {}, open files {} (rlimits)",
+        show(l.cpu_seconds),
+        show(l.memory_bytes),
+        show(l.processes),
+        show(l.open_files)
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_is_clean_unless_the_profile_passes_a_name() {
+        let caller = env(&[
+            ("PATH", "/usr/bin"),
+            ("LD_PRELOAD", "/evil.so"),
+            ("NODE_OPTIONS", "--require /evil.js"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+            ("ANTHROPIC_API_KEY", "k"),
+            ("TMPDIR", "/host/tmp"),
+            ("LC_ALL", "C"),
+        ]);
+        let out = environment(&caller, &["ANTHROPIC_*".into()], &[]);
+        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "PATH",
+                "ANTHROPIC_API_KEY",
+                "LC_ALL",
+                "TMPDIR",
+                "WARDEN_SANDBOX"
+            ]
+        );
+        assert!(out.contains(&("TMPDIR".into(), "/tmp".into())));
+        // A wildcard does not reach code-loading variables; the exact name does.
+        let out = environment(&caller, &["*".into(), "NODE_OPTIONS".into()], &[]);
+        assert!(out.iter().any(|(k, _)| k == "NODE_OPTIONS"));
+        assert!(!out.iter().any(|(k, _)| k == "LD_PRELOAD"));
+    }
+
+    #[test]
+    fn git_hooks_and_config_of_nested_repositories_are_protected() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().canonicalize().unwrap();
+        for repo in [ws.join(".git"), ws.join("vendor/lib/.git")] {
+            std::fs::create_dir_all(repo.join("objects")).unwrap();
+            std::fs::write(repo.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+            std::fs::write(repo.join("config"), "").unwrap();
+        }
+        std::fs::write(ws.join(".envrc"), "").unwrap();
+        let choices = Choices {
+            workspace: ws.clone(),
+            home: ws.join("home"),
+            ..Choices::default()
+        };
+        let (spec, notes) = plan(&choices, vec!["true".into()], ws.clone(), &[]);
+        assert_eq!(notes.repos, 2);
+        for p in [
+            ".git/hooks",
+            ".git/config",
+            "vendor/lib/.git/hooks",
+            ".envrc",
+        ] {
+            assert!(
+                spec.view.protected.contains(&ws.join(p)),
+                "{p} not protected"
+            );
+        }
+        assert!(ws.join("vendor/lib/.git/hooks").is_dir());
+    }
+}
