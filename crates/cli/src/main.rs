@@ -8,6 +8,7 @@ mod agent_config;
 mod audit;
 mod bench;
 mod bench_decide;
+mod bench_exec;
 mod bench_hooks;
 mod check;
 mod codex_config;
@@ -128,6 +129,9 @@ enum BenchCommand {
     /// Agent hooks and the MCP gateway, timed as the agents see them: hook
     /// process, HTTP hook round trip, gateway added latency per call.
     Hooks(bench_hooks::BenchHooksArgs),
+    /// What the sandbox's exec supervision adds to each exec: a loop of
+    /// execs bare and inside `warden run`, against a scratch daemon.
+    Exec(bench_exec::BenchExecArgs),
 }
 
 fn main() -> ExitCode {
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
         Command::Asks { json } => daemon_cmd::asks(&audit::home_dir(cli.home.as_deref()), json),
         Command::Bench(BenchCommand::Decide(a)) => bench_decide::run(a),
         Command::Bench(BenchCommand::Hooks(a)) => bench_hooks::run(a),
+        Command::Bench(BenchCommand::Exec(a)) => bench_exec::run(a),
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
         Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),

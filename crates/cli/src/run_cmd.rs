@@ -3,6 +3,7 @@
 //! Fails closed: no daemon, no sandbox (nothing runs); a daemon that stops
 //! answering means every later exec is refused.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,7 +29,15 @@ Every program the tree executes is decided by the daemon (`warden up` must
 be running); a denied exec fails with \"Operation not permitted\".
 
 Profiles: claude-code, codex, shell, install (default: from the command's
-name). Exit code: the command's own; 125 when the sandbox could not start.";
+name), extended or added by the policy's [profile.NAME] tables, e.g.
+
+  [profile.claude-code]
+  read_write = [\"~/.cache/pip\"]      # more writable paths
+  hidden = [\"~/work/secrets\"]        # more hidden paths
+  env = [\"GOPATH\", \"AWS_REGION\"]    # more variables passed in
+  memory_mb = 4096                    # rlimits: cpu_seconds, processes, open_files
+
+Exit code: the command's own; 125 when the sandbox could not start.";
 
 /// Arguments of `warden run`.
 #[derive(Debug, Args)]
@@ -63,10 +72,10 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
-/// A profile: the agent name the session is registered under and what the
-/// agent needs beyond the defaults.
+/// A built-in profile: the agent name the session is registered under and
+/// what the agent needs beyond the defaults.
 #[derive(Debug, Clone)]
-pub struct Profile {
+pub struct Builtin {
     pub name: &'static str,
     /// The agent name (selects `[agents.NAME]` in the policy).
     pub agent: &'static str,
@@ -74,32 +83,28 @@ pub struct Profile {
     pub home_read_write: &'static [&'static str],
     /// Environment variables passed (a trailing `*` is a prefix).
     pub env: &'static [&'static str],
-    pub limits: Limits,
 }
 
-pub const PROFILES: &[Profile] = &[
-    Profile {
+pub const BUILTIN: &[Builtin] = &[
+    Builtin {
         name: "claude-code",
         agent: "claude-code",
         home_read_write: &[".claude", ".claude.json", ".cache/claude"],
         env: &["ANTHROPIC_*", "CLAUDE_*", "DISABLE_*"],
-        limits: Limits::none(),
     },
-    Profile {
+    Builtin {
         name: "codex",
         agent: "codex",
         home_read_write: &[".codex"],
         env: &["OPENAI_*", "CODEX_*"],
-        limits: Limits::none(),
     },
-    Profile {
+    Builtin {
         name: "shell",
         agent: "shell",
         home_read_write: &[],
         env: &[],
-        limits: Limits::none(),
     },
-    Profile {
+    Builtin {
         name: "install",
         agent: "install",
         home_read_write: &[
@@ -110,36 +115,87 @@ pub const PROFILES: &[Profile] = &[
             ".rustup/tmp",
         ],
         env: &["npm_config_*", "PIP_*", "CARGO_HOME", "RUSTUP_HOME"],
-        limits: Limits::none(),
     },
 ];
 
-/// The profile named, or the one the command's name suggests.
-pub fn profile(name: Option<&str>, command: &[String]) -> Result<&'static Profile> {
-    let name = match name {
-        Some(n) => n.to_string(),
-        None => {
-            let program = command
-                .first()
-                .map(|c| c.rsplit('/').next().unwrap_or(c).to_string())
-                .unwrap_or_default();
-            match program.as_str() {
-                "claude" => "claude-code",
-                "codex" => "codex",
-                "npm" | "npx" | "pnpm" | "yarn" | "pip" | "pip3" | "uv" | "cargo" => "install",
-                _ => "shell",
-            }
-            .to_string()
+/// The profile in force: a built-in, extended by the policy's
+/// `[profile.NAME]` of the same name, or a profile only the policy defines.
+#[derive(Debug, Clone, Default)]
+pub struct Effective {
+    pub name: String,
+    pub agent: String,
+    pub read_write: Vec<PathBuf>,
+    pub hidden: Vec<PathBuf>,
+    pub env: Vec<String>,
+    pub tcp_bind: Vec<u16>,
+    pub tcp_connect: Vec<u16>,
+    pub limits: Limits,
+}
+
+/// The name the command suggests when no profile is named.
+fn suggested(command: &[String]) -> &'static str {
+    let program = command
+        .first()
+        .map(|c| c.rsplit('/').next().unwrap_or(c).to_string())
+        .unwrap_or_default();
+    match program.as_str() {
+        "claude" => "claude-code",
+        "codex" => "codex",
+        "npm" | "npx" | "pnpm" | "yarn" | "pip" | "pip3" | "uv" | "cargo" => "install",
+        _ => "shell",
+    }
+}
+
+/// Resolves the profile named (or suggested by the command).
+pub fn profile(
+    name: Option<&str>,
+    command: &[String],
+    policy: &BTreeMap<String, warden_policy::profile::Profile>,
+    home: &Path,
+) -> Result<Effective> {
+    let name = name.unwrap_or_else(|| suggested(command));
+    let builtin = BUILTIN.iter().find(|b| b.name == name);
+    let defined = policy.get(name);
+    let mut e = match (builtin, defined) {
+        (None, None) => {
+            let mut known: Vec<&str> = BUILTIN.iter().map(|b| b.name).collect();
+            known.extend(policy.keys().map(String::as_str));
+            bail!("no profile {name:?} (profiles: {})", known.join(", "));
         }
+        (Some(b), _) => Effective {
+            name: name.to_string(),
+            agent: b.agent.to_string(),
+            read_write: b.home_read_write.iter().map(|p| home.join(p)).collect(),
+            env: b.env.iter().map(|s| s.to_string()).collect(),
+            ..Effective::default()
+        },
+        (None, Some(_)) => Effective {
+            name: name.to_string(),
+            agent: name.to_string(),
+            ..Effective::default()
+        },
     };
-    PROFILES.iter().find(|p| p.name == name).with_context(|| {
-        let known: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
-        format!("no profile {name:?} (profiles: {})", known.join(", "))
-    })
+    if let Some(p) = defined {
+        if let Some(a) = &p.agent {
+            e.agent = a.clone();
+        }
+        e.read_write.extend(p.read_write.iter().cloned());
+        e.hidden.extend(p.hidden.iter().cloned());
+        e.env.extend(p.env.iter().cloned());
+        e.tcp_bind.extend(&p.tcp_bind);
+        e.tcp_connect.extend(&p.tcp_connect);
+        e.limits = Limits {
+            cpu_seconds: p.cpu_seconds,
+            memory_bytes: p.memory_bytes,
+            processes: p.processes,
+            open_files: p.open_files,
+        };
+    }
+    Ok(e)
 }
 
 pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
-    let profile = profile(a.profile.as_deref(), &a.command)?;
+    let user_home = crate::load::home();
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let workspace = a.workspace.clone().unwrap_or_else(|| cwd.clone());
     let workspace = workspace
@@ -154,30 +210,29 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     } else {
         workspace.clone()
     };
-    let user_home = crate::load::home();
+    // The policy decides which profiles exist; one that does not load
+    // starts nothing.
+    let loaded = crate::load::load_policy(policy, Some(&workspace))?;
+    let profile = profile(
+        a.profile.as_deref(),
+        &a.command,
+        &loaded.profiles,
+        &user_home,
+    )?;
     let mut hidden = vec![home.to_path_buf(), crate::hook_client::user_config_dir()];
     hidden.push("/etc/warden".into());
-    if let Some(p) = policy {
-        hidden.push(p.to_path_buf());
-    }
+    hidden.extend(std::env::var_os("WARDEN_SYSTEM_POLICY").map(PathBuf::from));
+    hidden.extend(policy.map(Path::to_path_buf));
+    hidden.extend(profile.hidden.iter().cloned());
     let choices = Choices {
         workspace: workspace.clone(),
         home: user_home.clone(),
-        read_write: profile
-            .home_read_write
-            .iter()
-            .map(|p| user_home.join(p))
-            .collect(),
+        read_write: profile.read_write.clone(),
         hidden,
-        env: profile
-            .env
-            .iter()
-            .map(|s| s.to_string())
-            .chain(a.pass_env.iter().cloned())
-            .collect(),
+        env: profile.env.iter().chain(&a.pass_env).cloned().collect(),
         set_env: Vec::new(),
-        tcp_bind: Vec::new(),
-        tcp_connect: Vec::new(),
+        tcp_bind: profile.tcp_bind.clone(),
+        tcp_connect: profile.tcp_connect.clone(),
         limits: profile.limits.clone(),
         allow_degraded: a.allow_degraded,
     };

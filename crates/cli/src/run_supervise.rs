@@ -23,8 +23,8 @@ const DECIDE_TIMEOUT: Duration = Duration::from_secs(130);
 /// What the listener thread reports.
 enum Event {
     Exec(ExecRequest),
-    /// A call on the deny list was refused.
-    Refused(&'static str),
+    /// A call on the deny list was refused (and by which process).
+    Refused(&'static str, u32),
     /// The sandbox exited (or can no longer be supervised).
     Done(Option<String>),
 }
@@ -74,6 +74,7 @@ pub async fn supervise(
         }
     };
     tokio::pin!(limit);
+    let mut limit_reached = false;
     loop {
         tokio::select! {
             event = rx.recv() => match event {
@@ -83,7 +84,16 @@ pub async fn supervise(
                         tokio::spawn(async move { ctx.decide(req, &l).await });
                     }
                 }
-                Some(Event::Refused(call)) => *refused.entry(call).or_default() += 1,
+                Some(Event::Refused(call, pid)) => {
+                    let n = refused.entry(call).or_default();
+                    *n += 1;
+                    // The first of each kind is reported at once; repeats
+                    // are summed up when the session ends.
+                    if *n == 1 {
+                        let ctx = ctx.clone();
+                        tokio::spawn(async move { ctx.report(call, 1, Some(pid)).await });
+                    }
+                }
                 Some(Event::Done(problem)) => {
                     if let Some(p) = problem {
                         eprintln!("warden run: {p}; stopping the sandbox");
@@ -105,7 +115,8 @@ pub async fn supervise(
                     sandbox.kill();
                 }
             }
-            _ = &mut limit => {
+            _ = &mut limit, if !limit_reached => {
+                limit_reached = true;
                 eprintln!(
                     "warden run: the time limit ({}) is up; stopping the sandbox",
                     humantime::format_duration(timeout.unwrap_or_default())
@@ -117,6 +128,9 @@ pub async fn supervise(
     if !refused.is_empty() {
         let list: Vec<String> = refused.iter().map(|(c, n)| format!("{c} x{n}")).collect();
         eprintln!("warden run: refused system calls: {}", list.join(", "));
+        for (call, n) in refused.iter().filter(|(_, n)| **n > 1) {
+            ctx.report(call, *n, None).await;
+        }
     }
     sandbox.wait().unwrap_or(125)
 }
@@ -134,9 +148,9 @@ fn watch(l: &Listener, exited: &std::os::fd::OwnedFd, tx: &mpsc::UnboundedSender
         }
         let event = match l.receive() {
             Ok(Request::Exec(req)) => Event::Exec(req),
-            Ok(Request::Denied { id, call, .. }) => {
+            Ok(Request::Denied { id, call, pid }) => {
                 let _ = l.deny(id);
-                Event::Refused(call)
+                Event::Refused(call, pid)
             }
             Err((id, NotifyError::Unreadable { pid, detail })) => {
                 eprintln!("warden run: refused an exec of process {pid}: {detail}");
@@ -169,6 +183,26 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// Tells the daemon what the kernel refused (recorded and raised as an
+    /// alert there); a report that does not arrive is logged, it decides
+    /// nothing.
+    async fn report(&self, call: &str, count: u32, pid: Option<u32>) {
+        let body = json!({"kind": "seccomp", "detail": call, "count": count, "pid": pid});
+        let path = format!("/v1/sessions/{}/violations", self.session);
+        let headers = [(warden_daemon::api::SECRET_HEADER, self.secret.as_str())];
+        match self
+            .client
+            .call(Method::POST, &path, Some(&body), &headers)
+            .await
+        {
+            Ok((status, _)) if status.is_success() => {}
+            Ok((status, v)) => {
+                tracing::warn!("the daemon refused a violation report ({status}): {v}")
+            }
+            Err(e) => tracing::warn!("reporting a violation: {e}"),
+        }
+    }
+
     async fn decide(&self, req: ExecRequest, listener: &Listener) {
         // The program the kernel will run, not what the caller calls it:
         // argv[0] is the caller's to choose.

@@ -110,6 +110,16 @@ pub enum PolicyError {
         /// What it tried.
         message: String,
     },
+    /// A `[profile.NAME]` table is wrong.
+    #[error("{file}: [profile.{profile}]: {message}")]
+    Profile {
+        /// The policy file.
+        file: String,
+        /// The profile's name.
+        profile: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The file could not be read.
     #[error("{file}: {error}")]
     Io {
@@ -132,6 +142,8 @@ struct RawPolicy {
     rule: Vec<toml::Spanned<RawRule>>,
     #[serde(default)]
     approval: Vec<toml::Spanned<RawApproval>>,
+    #[serde(default)]
+    profile: BTreeMap<String, crate::profile::RawProfile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,6 +252,8 @@ pub struct Layer {
     pub rules: Vec<Rule>,
     /// Its standing approvals (`[[approval]]`).
     pub approvals: Vec<Approval>,
+    /// Its sandbox profiles (`[profile.NAME]`).
+    pub profiles: BTreeMap<String, crate::profile::Profile>,
 }
 
 /// Byte offset → 1-based line, via a table of line starts built once per file
@@ -406,9 +420,28 @@ pub fn parse_layer(
         let line = lines.line(spanned.span().start);
         approvals.push(Approval::compile(spanned.into_inner(), file, line, kind)?);
     }
+    if kind == LayerKind::Project && !raw.profile.is_empty() {
+        return Err(PolicyError::Profile {
+            file: file.into(),
+            profile: raw.profile.keys().next().cloned().unwrap_or_default(),
+            message: "a project layer cannot define profiles: they widen the sandbox, and the workspace is the agent's".into(),
+        });
+    }
+    let mut profiles = BTreeMap::new();
+    for (name, raw_profile) in raw.profile {
+        let compiled = crate::profile::compile(&name, raw_profile, home).map_err(|message| {
+            PolicyError::Profile {
+                file: file.into(),
+                profile: name.clone(),
+                message,
+            }
+        })?;
+        profiles.insert(name, compiled);
+    }
     Ok(Layer {
         kind,
         approvals,
+        profiles,
         file: file.into(),
         default_autonomy: raw.defaults.autonomy,
         agents: raw

@@ -30,6 +30,7 @@ pub mod file;
 pub mod net;
 pub mod path;
 mod pathglob;
+pub mod profile;
 pub mod shell;
 pub mod spec;
 mod subject;

@@ -212,14 +212,7 @@ fn fail(chan: &OwnedFd, what: &dyn std::fmt::Display) -> ! {
 }
 
 fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t) -> ! {
-    let die_with_parent = || {
-        sys::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            "PR_SET_PDEATHSIG",
-        )
-    };
-    if let Err(e) = die_with_parent() {
+    if let Err(e) = sys::die_with_parent() {
         fail(&chan, &e);
     }
     // SAFETY: getppid has no arguments and cannot fail.
@@ -271,11 +264,7 @@ fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t) -> ! {
 }
 
 fn init_main(spec: &Spec, chan: OwnedFd) -> ! {
-    if let Err(e) = sys::prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::SIGKILL as libc::c_ulong,
-        "PR_SET_PDEATHSIG",
-    ) {
+    if let Err(e) = sys::die_with_parent() {
         fail(&chan, &e);
     }
     if let Err(e) = view::enter(&spec.view) {
@@ -305,11 +294,7 @@ fn init_main(spec: &Spec, chan: OwnedFd) -> ! {
 fn command_main(spec: &Spec, chan: OwnedFd) -> ! {
     sys::default_signal(libc::SIGINT);
     sys::default_signal(libc::SIGQUIT);
-    if let Err(e) = sys::prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::SIGKILL as libc::c_ulong,
-        "PR_SET_PDEATHSIG",
-    ) {
+    if let Err(e) = sys::die_with_parent() {
         fail(&chan, &e);
     }
     if let Err(e) = std::env::set_current_dir(&spec.cwd) {

@@ -199,6 +199,15 @@ pub fn prctl(option: libc::c_int, arg: libc::c_ulong, what: &'static str) -> Sys
     check(r.into(), "prctl", &|| what.into()).map(drop)
 }
 
+/// SIGKILL for this process when its parent dies.
+pub fn die_with_parent() -> SysResult<()> {
+    prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        "PR_SET_PDEATHSIG",
+    )
+}
+
 pub fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64, what: &str) -> SysResult<()> {
     let lim = libc::rlimit {
         rlim_cur: value,

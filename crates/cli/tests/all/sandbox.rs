@@ -240,6 +240,8 @@ fn kernel_attack_surface_and_other_processes_are_refused() {
     let out = probe(&s.env, "io-uring");
     refused(&out, &["EPERM"]);
     out.stderr_has(&["refused system calls: io_uring_setup x1"]);
+    // Reported to the daemon: an alert, recorded in the audit log.
+    wait_for_audit(&s.env, "the sandbox refused seccomp io_uring_setup");
     refused(&probe(&s.env, "ptrace 1"), &["EPERM"]);
     refused(&probe(&s.env, "signal 1"), &["EPERM"]);
     let me = std::process::id();
@@ -331,4 +333,79 @@ fn explain_prints_the_grants_and_runs_nothing() {
         "Landlock (kernel ABI",
     ]);
     assert!(!s.env.ws.join("x").exists());
+}
+
+/// Waits (a little) until the audit log holds `text`: notices are recorded
+/// in the background.
+#[track_caller]
+fn wait_for_audit(env: &Env, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = env.run(&["audit", "search", text]);
+        if out.code == Some(0) && out.stdout.contains(text) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{text:?} never reached the audit log: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn profiles_in_the_policy_add_grants_and_hide_more() {
+    let s = scene();
+    let extra = s.env.home.join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    write(
+        &s.env.user_policy(),
+        "version = 1\n\n[profile.shell]\nread_write = [\"~/extra\"]\nhidden = [\"~/outside\"]\n\n[profile.tester]\nagent = \"test-agent\"\n",
+    );
+    probe(&s.env, &format!("write {}", extra.join("f").display())).code(0);
+    assert!(extra.join("f").exists());
+    refused(
+        &probe(&s.env, &format!("read {}", s.outside.display())),
+        &["EACCES", "ENOENT"],
+    );
+    // A profile only the policy defines, under its own agent name.
+    let out = s
+        .env
+        .run(&["run", "--explain", "--profile", "tester", "--", "true"]);
+    out.code(0)
+        .stdout_has(&["profile:     tester (agent test-agent)"]);
+    let out = s
+        .env
+        .run(&["run", "--explain", "--profile", "nope", "--", "true"]);
+    out.code(1)
+        .stderr_has(&["no profile \"nope\"", "claude-code", "tester"]);
+}
+
+#[test]
+fn a_project_layer_cannot_widen_the_sandbox() {
+    let s = scene();
+    s.env
+        .write_project_policy("version = 1\n[profile.shell]\nread_write = [\"/etc\"]\n");
+    let marker = s.env.ws.join("ran");
+    let out = probe(&s.env, &format!("write {}", marker.display()));
+    out.code(1)
+        .stderr_has(&["[profile.shell]", "a project layer cannot define profiles"]);
+    assert!(!marker.exists());
+}
+
+#[test]
+fn the_time_limit_kills_the_tree_and_nothing_stays_mounted() {
+    let s = scene();
+    let mounts = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let before = mounts();
+    let started = std::time::Instant::now();
+    let out = probe_with(&s.env, "linger forever", &["--timeout", "1s"]);
+    out.code(137).stderr_has(&["the time limit (1s) is up"]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(mounts(), before, "the sandbox left mounts on the host");
 }

@@ -72,6 +72,7 @@ pub fn document() -> Value {
             "/v1/sessions/{id}/pause": { "post": op("Deny every action of the session until resumed", "trusted") },
             "/v1/sessions/{id}/resume": { "post": op("Resume a paused session", "human") },
             "/v1/sessions/{id}/stop": { "post": op("End the session; its actions are denied", "trusted") },
+            "/v1/sessions/{id}/violations": { "post": op("Report what the session's sandbox refused (a seccomp call, an exec): recorded in the audit log and raised as an alert", "the session's own secret (its supervisor)") },
             "/v1/audit/checkpoint": { "get": op("The latest signed checkpoint", "anyone") },
             "/v1/audit/entries": { "get": op("Decrypted entries: ?from=SEQ&limit=N (newest first without from)", "trusted") },
             "/v1/audit/prove/{seq}": { "get": op("Inclusion proof of an entry with its signed checkpoint", "anyone") },

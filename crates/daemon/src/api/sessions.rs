@@ -2,6 +2,8 @@
 //! `POST /v1/sessions/{id}/pause|resume|stop`. Registration and pausing need a
 //! trusted caller (an interceptor); resuming a paused session needs a person,
 //! since an agent resuming itself would undo the pause.
+//! `POST /v1/sessions/{id}/violations` is the sandbox supervisor's report of
+//! what the kernel refused the session; only the session's secret may file it.
 
 use axum::Extension;
 use axum::Json;
@@ -92,4 +94,73 @@ pub async fn change(
         state: state_name.clone(),
     });
     Ok(Json(json!({ "session": id, "state": state_name })))
+}
+
+/// What a sandbox supervisor reports.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Violation {
+    /// What refused it: `seccomp`, `exec`, `landlock`.
+    pub kind: String,
+    /// What was refused (a system call's name, a program).
+    pub detail: String,
+    /// How many times (default 1).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// The process that tried (host pid).
+    #[serde(default)]
+    pub pid: Option<u32>,
+}
+
+/// Longest `detail` kept; a report is a line on the dashboard, not a log.
+const MAX_DETAIL: usize = 300;
+
+pub async fn violation(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.check_transport(&peer, &headers)?;
+    let secret = headers
+        .get(super::decide::SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let agent = {
+        let reg = lock(&state.gov.registry);
+        match reg.by_secret(secret) {
+            Some(s) if s.id == id => s.agent.clone(),
+            _ => {
+                return Err(ApiError::forbidden(format!(
+                    "a violation of session {id} is reported with that session's secret"
+                )));
+            }
+        }
+    };
+    let v: Violation = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("not a violation report: {e}")))?;
+    if !matches!(v.kind.as_str(), "seccomp" | "exec" | "landlock") {
+        return Err(ApiError::bad_request(format!(
+            "{:?} is not a kind of violation (seccomp, exec, landlock)",
+            v.kind
+        )));
+    }
+    let detail: String = v.detail.chars().take(MAX_DETAIL).collect();
+    let times = match v.count {
+        Some(n) if n > 1 => format!(" ({n} times)"),
+        _ => String::new(),
+    };
+    let by = v
+        .pid
+        .map(|p| format!(" by process {p}"))
+        .unwrap_or_default();
+    state.gov.alert(
+        "sandbox-violation",
+        format!(
+            "session {id} ({agent}): the sandbox refused {} {detail}{by}{times}",
+            v.kind
+        ),
+    );
+    Ok((StatusCode::ACCEPTED, Json(json!({ "recorded": true }))))
 }

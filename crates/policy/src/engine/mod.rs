@@ -80,6 +80,8 @@ pub struct Policy {
     home: PathBuf,
     /// Standing approvals by action fingerprint.
     approvals: HashMap<String, Approval>,
+    /// Sandbox profiles, the most trusted layer's definition of each name.
+    pub profiles: BTreeMap<String, crate::profile::Profile>,
 }
 
 /// One subject's outcome, for `explain`.
@@ -133,6 +135,7 @@ impl Policy {
         let mut names = Vec::new();
         let mut ids = std::collections::HashSet::new();
         let mut approvals = HashMap::new();
+        let mut profiles = BTreeMap::new();
         for (i, layer) in layers.into_iter().enumerate() {
             if i > 0 {
                 check_tightens(default_autonomy, &agents, &layer)?;
@@ -141,6 +144,7 @@ impl Policy {
                 default_autonomy = a;
             }
             agents.extend(layer.agents);
+            crate::profile::merge(&mut profiles, layer.profiles);
             names.push((layer.kind, layer.file));
             for a in layer.approvals {
                 approvals.entry(a.action.clone()).or_insert(a);
@@ -171,6 +175,7 @@ impl Policy {
             layers: names,
             home: home.to_path_buf(),
             approvals,
+            profiles,
         };
         policy.index();
         policy.check_examples()?;
