@@ -204,6 +204,7 @@ impl Ctx {
     }
 
     async fn decide(&self, req: ExecRequest, listener: &Listener) {
+        let started = std::time::Instant::now();
         // The program the kernel will run, not what the caller calls it:
         // argv[0] is the caller's to choose.
         let argv: Vec<String> = std::iter::once(req.path.clone())
@@ -230,8 +231,15 @@ impl Ctx {
             }),
             Err(e) => Verdict::malformed(format!("no verdict from the daemon: {e}")),
         };
+        let asked = started.elapsed();
         if verdict.decision == Decision::Allow {
             let _ = listener.allow(req.id);
+            tracing::debug!(
+                program = %req.path,
+                since_read_us = req.read_at.elapsed().as_micros() as u64,
+                daemon_us = asked.as_micros() as u64,
+                "exec allowed"
+            );
         } else {
             eprintln!(
                 "warden: refused exec of {}: {}",

@@ -80,6 +80,9 @@ pub struct ExecRequest {
     pub env_keys: Vec<String>,
     /// The caller's working directory.
     pub cwd: String,
+    /// When the supervisor took the call off the listener (for latency
+    /// figures).
+    pub read_at: std::time::Instant,
 }
 
 /// Why a notification could not be read or answered.
@@ -254,6 +257,7 @@ fn read_exec(n: &SeccompNotif) -> Result<ExecRequest, NotifyError> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let mem =
         File::open(proc.join("mem")).map_err(|e| unreadable(format!("/proc/{pid}/mem: {e}")))?;
+    let read_at = std::time::Instant::now();
     let mut budget = MAX_ARGS_BYTES;
     let (dirfd, path_ptr, argv_ptr, envp_ptr) = if i64::from(n.data.nr) == libc::SYS_execveat {
         let a = n.data.args;
@@ -298,6 +302,7 @@ fn read_exec(n: &SeccompNotif) -> Result<ExecRequest, NotifyError> {
         argv,
         env_keys,
         cwd,
+        read_at,
     })
 }
 

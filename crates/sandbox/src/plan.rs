@@ -52,21 +52,12 @@ pub const SYSTEM_SECRETS: &[&str] = &[
     "/var/lib/warden",
 ];
 
-/// Files that run code later on the host, or configure the agent, and so stay
-/// read-only even inside a writable grant.
+/// Files that run code later on the host, or configure the agent or warden,
+/// and so stay read-only even inside a writable grant (as do the login
+/// scripts, [`warden_types::LOGIN_SCRIPTS`]).
 pub const PROTECTED_NAMES: &[&str] = &[
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zprofile",
-    ".zshenv",
-    ".zlogin",
     ".envrc",
     ".warden",
-    ".config/fish",
     ".claude/settings.json",
     ".claude/settings.local.json",
     ".codex/config.toml",
@@ -167,7 +158,7 @@ pub fn plan(
     let mut notes = Notes::default();
     let mut protected = BTreeSet::new();
     for root in &read_write {
-        for name in PROTECTED_NAMES {
+        for name in PROTECTED_NAMES.iter().chain(warden_types::LOGIN_SCRIPTS) {
             let p = root.join(name);
             if p.exists() {
                 protected.insert(p);

@@ -271,7 +271,9 @@ pub fn program(supervision: Supervision) -> Vec<libc::sock_filter> {
 
 /// The name of a denied call, by number.
 pub fn denied_name(nr: i32) -> Option<&'static str> {
-    denied().find(|d| d.nr == nr.into()).map(|d| d.name)
+    denied()
+        .find(|d| d.nr == libc::c_long::from(nr))
+        .map(|d| d.name)
 }
 
 /// Installs the filter on this thread (its children and execs inherit it);

@@ -29,3 +29,21 @@ pub fn action_schema() -> serde_json::Value {
 pub fn verdict_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Verdict)).unwrap_or_default()
 }
+
+/// Files in a home directory that a shell or a desktop session runs at login:
+/// writing one is a way to run code later, outside any agent session. The
+/// policy flags writes to them; the sandbox keeps them read-only.
+pub const LOGIN_SCRIPTS: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zprofile",
+    ".zshenv",
+    ".zlogin",
+    ".config/fish",
+    ".xinitrc",
+    ".xprofile",
+];

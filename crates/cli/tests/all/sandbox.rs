@@ -409,3 +409,88 @@ fn the_time_limit_kills_the_tree_and_nothing_stays_mounted() {
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(mounts(), before, "the sandbox left mounts on the host");
 }
+
+/// The battery under bubblewrap with a typical agent profile (read-only
+/// host, writable workspace, private /tmp, new PID and network namespaces),
+/// side by side with warden: informational for bwrap, binding for warden.
+#[test]
+fn side_by_side_with_bubblewrap() {
+    let Some(bwrap) = ["/usr/bin/bwrap", "/bin/bwrap"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bwrap is missing in CI (scripts/test installs bubblewrap)"
+        );
+        println!("SKIP side_by_side_with_bubblewrap: bwrap is not installed");
+        return;
+    };
+    let s = scene();
+    let ws = s.env.ws.display().to_string();
+    let o = s.outside.display().to_string();
+    let key = s.env.home.join(".ssh/id_ed25519").display().to_string();
+    let state = s.env.state.display().to_string();
+    let docker = format!("/run/warden-test-bwrap-{}.sock", std::process::id());
+    let _ = std::fs::remove_file(&docker);
+    let _docker = UnixListener::bind(&docker).unwrap();
+    let acts: Vec<(&str, String)> = vec![
+        ("write outside the workspace", format!("write {o}")),
+        (
+            "write via /proc/self/root",
+            format!("write /proc/self/root{o}"),
+        ),
+        (
+            "plant .git/hooks/pre-commit",
+            format!("write {ws}/.git/hooks/pre-commit"),
+        ),
+        (
+            "plant a nested repo's hook",
+            format!("write {ws}/vendor/lib/.git/hooks/x"),
+        ),
+        ("rewrite .git/config", format!("write {ws}/.git/config")),
+        ("read ~/.ssh key", format!("read {key}")),
+        ("read warden's audit log", format!("read {state}/audit.db")),
+        (
+            "connect to warden's socket",
+            format!("connect-unix {state}/warden.sock"),
+        ),
+        (
+            "connect to /run docker.sock",
+            format!("connect-unix {docker}"),
+        ),
+        ("io_uring_setup", "io-uring".into()),
+        ("TIOCSTI", "tiocsti".into()),
+        ("unshare(CLONE_NEWUSER)", "unshare-user".into()),
+        ("AF_NETLINK socket", "netlink".into()),
+        ("AF_PACKET socket", "packet".into()),
+        ("ptrace pid 1", "ptrace 1".into()),
+    ];
+    let probe_path = probe_bin().display().to_string();
+    let mut table = vec![format!("{:<30} {:<8} bwrap", "act", "warden")];
+    for (label, act) in &acts {
+        let ours = probe(&s.env, act);
+        assert_eq!(ours.code, Some(1), "warden let {label:?} through: {ours:?}");
+        let theirs = std::process::Command::new(bwrap)
+            .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
+            .args(["--tmpfs", "/tmp", "--bind", &ws, &ws, "--chdir", &ws])
+            .args([
+                "--unshare-pid",
+                "--unshare-net",
+                "--die-with-parent",
+                "--new-session",
+            ])
+            .arg(&probe_path)
+            .env("WARDEN_PROBE", act)
+            .output()
+            .expect("run bwrap");
+        let verdict = match theirs.status.code() {
+            Some(1) => "blocked".to_string(),
+            Some(0) => "ALLOWED".to_string(),
+            other => format!("error {other:?}"),
+        };
+        table.push(format!("{label:<30} {:<8} {verdict}", "blocked"));
+    }
+    let _ = std::fs::remove_file(&docker);
+    println!("{}", table.join("\n"));
+}

@@ -167,8 +167,9 @@ fn act(args: &[String]) -> Result<io::Result<()>, String> {
         }
         "ptrace" => {
             let pid: i32 = arg(1)?.parse().map_err(|_| "ptrace needs a pid")?;
-            // SAFETY: PTRACE_ATTACH takes integers only.
-            sys(unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0, 0) }).map(drop)
+            // SAFETY: PTRACE_SEIZE takes integers only (and, unlike ATTACH, does
+            // not stop the target).
+            sys(unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) }).map(drop)
         }
         "signal" => {
             let pid: i32 = arg(1)?.parse().map_err(|_| "signal needs a pid")?;

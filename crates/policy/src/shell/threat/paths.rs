@@ -182,19 +182,9 @@ const PERSIST_SYSTEM: &[&str] = &[
     "/etc/udev/rules.d",
     "/etc/network/if-up.d",
 ];
+/// Persistence under the home directory beyond the login scripts
+/// ([`warden_types::LOGIN_SCRIPTS`]).
 const PERSIST_HOME: &[&str] = &[
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zprofile",
-    ".zshenv",
-    ".zlogin",
-    ".config/fish",
-    ".xinitrc",
-    ".xprofile",
     ".config/autostart",
     ".config/systemd",
     ".ssh/authorized_keys",
@@ -261,9 +251,10 @@ pub fn classify(raw: &str, home: &str) -> PathRisk {
             && rel != ".ssh/config";
         r.log |= HISTORY.iter().any(|s| under(rel, s));
         r.secret |= r.log;
-        r.persistence |= PERSIST_HOME.iter().any(|s| under(rel, s));
+        let login = warden_types::LOGIN_SCRIPTS.iter().any(|s| under(rel, s));
+        r.persistence |= login || PERSIST_HOME.iter().any(|s| under(rel, s));
         r.auth |= under(rel, ".ssh/authorized_keys");
-        r.login_script |= PERSIST_HOME[..11].iter().any(|s| under(rel, s));
+        r.login_script |= login;
         r.system |= root_home;
     }
     let name = lex.rsplit('/').next().unwrap_or("");
