@@ -282,6 +282,22 @@ fn a_double_forked_daemon_dies_with_the_command() {
         .filter(|c| c.contains(&token))
         .collect();
     assert!(alive.is_empty(), "outlived the sandbox: {alive:?}");
+    // The detached grandchild's exec was supervised like any other.
+    wait_for_audit(&s.env, &token);
+}
+
+#[test]
+fn a_profiles_limits_are_applied() {
+    let s = scene();
+    write(
+        &s.env.user_policy(),
+        "version = 1\n[profile.shell]\nopen_files = 32\nprocesses = 64\n",
+    );
+    let out = s
+        .env
+        .run(&["run", "--", "/bin/bash", "-c", "ulimit -n; ulimit -u"]);
+    out.code(0);
+    assert_eq!(out.stdout, "32\n64\n", "{out:?}");
 }
 
 #[test]
