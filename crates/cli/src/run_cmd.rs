@@ -278,7 +278,7 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     let mut sandbox = match warden_sandbox::launch(&spec) {
         Ok(s) => s,
         Err(e) => {
-            stop(&rt, &api, &session);
+            stop(&rt, &api, &session, &secret);
             eprintln!("warden run: refusing to start: {e}");
             return Ok(125);
         }
@@ -290,14 +290,19 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         &secret,
         a.timeout.map(Into::into),
     ));
-    stop(&rt, &api, &session);
+    stop(&rt, &api, &session, &secret);
     Ok(u8::try_from(code).unwrap_or(125))
 }
 
-fn stop(rt: &tokio::runtime::Runtime, api: &Client, session: &str) {
+/// Marks the session stopped (with its own secret: `warden run` is the
+/// session's root, so to the daemon it is inside the session).
+fn stop(rt: &tokio::runtime::Runtime, api: &Client, session: &str, secret: &str) {
     let path = format!("/v1/sessions/{session}/stop");
-    if let Err(e) = rt.block_on(api.ok(Method::POST, &path, None)) {
-        tracing::warn!("marking the session {session} stopped: {e}");
+    let headers = [(warden_daemon::api::SECRET_HEADER, secret)];
+    match rt.block_on(api.call(Method::POST, &path, None, &headers)) {
+        Ok((status, _)) if status.is_success() => {}
+        Ok((status, v)) => tracing::warn!("marking the session {session} stopped ({status}): {v}"),
+        Err(e) => tracing::warn!("marking the session {session} stopped: {e}"),
     }
 }
 

@@ -92,6 +92,26 @@ fn the_workspace_is_writable_and_the_command_runs_as_a_session() {
     // The session was registered with the daemon and the exec was audited.
     let audit = s.env.run(&["audit", "search", "warden-sandbox-probe"]);
     audit.code(0).stdout_has(&["sandbox"]);
+    // …and ended with the command.
+    let sessions = get(&s.env.state.join("warden.sock"), "/v1/sessions");
+    assert!(
+        sessions.contains("\"agent\":\"shell\"") && sessions.contains("\"state\":\"stopped\""),
+        "{sessions}"
+    );
+}
+
+/// A GET over the daemon's Unix socket (the test is outside every session).
+fn get(socket: &Path, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: warden\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
 }
 
 #[test]

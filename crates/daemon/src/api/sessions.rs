@@ -76,7 +76,12 @@ pub async fn change(
             )));
         }
     };
-    state.require(&peer, &headers, need)?;
+    // A session may always end itself (its supervisor does, when the
+    // sandboxed command exits): stopping only takes away.
+    let own = target == SessionState::Stopped && holds_secret_of(&state, &headers, &id);
+    if !own {
+        state.require(&peer, &headers, need)?;
+    }
     let agent = {
         let mut r = lock(&state.gov.registry);
         r.hold(&id, target)
@@ -94,6 +99,18 @@ pub async fn change(
         state: state_name.clone(),
     });
     Ok(Json(json!({ "session": id, "state": state_name })))
+}
+
+/// Whether the request carries the secret of session `id`.
+fn holds_secret_of(state: &AppState, headers: &HeaderMap, id: &str) -> bool {
+    let secret = headers
+        .get(super::decide::SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    !secret.is_empty()
+        && lock(&state.gov.registry)
+            .by_secret(secret)
+            .is_some_and(|s| s.id == id)
 }
 
 /// What a sandbox supervisor reports.
@@ -123,21 +140,15 @@ pub async fn violation(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     state.check_transport(&peer, &headers)?;
-    let secret = headers
-        .get(super::decide::SECRET_HEADER)
-        .and_then(|v| v.to_str().ok())
+    if !holds_secret_of(&state, &headers, &id) {
+        return Err(ApiError::forbidden(format!(
+            "a violation of session {id} is reported with that session's secret"
+        )));
+    }
+    let agent = lock(&state.gov.registry)
+        .get(&id)
+        .map(|s| s.agent.clone())
         .unwrap_or_default();
-    let agent = {
-        let reg = lock(&state.gov.registry);
-        match reg.by_secret(secret) {
-            Some(s) if s.id == id => s.agent.clone(),
-            _ => {
-                return Err(ApiError::forbidden(format!(
-                    "a violation of session {id} is reported with that session's secret"
-                )));
-            }
-        }
-    };
     let v: Violation = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("not a violation report: {e}")))?;
     if !matches!(v.kind.as_str(), "seccomp" | "exec" | "landlock") {
