@@ -204,6 +204,17 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     if workspace == Path::new("/") {
         bail!("the workspace cannot be / (the sandbox would protect nothing)");
     }
+    let user_home_c = user_home
+        .canonicalize()
+        .unwrap_or_else(|_| user_home.clone());
+    if user_home_c.starts_with(&workspace) {
+        bail!(
+            "the workspace cannot be {} : it holds your home directory, whose startup files, \
+             autostart entries and tools would all be writable (run warden from a project \
+             directory, or pass --workspace DIR)",
+            workspace.display()
+        );
+    }
     let cwd = cwd.canonicalize().unwrap_or(cwd);
     let cwd = if cwd.starts_with(&workspace) {
         cwd

@@ -232,7 +232,9 @@ impl Ctx {
             Err(e) => Verdict::malformed(format!("no verdict from the daemon: {e}")),
         };
         let asked = started.elapsed();
-        if verdict.decision == Decision::Allow {
+        // A rewrite cannot be run in place of an exec: the verdict is then a
+        // deny (as the Verdict's contract says).
+        if verdict.decision == Decision::Allow && verdict.rewrite.is_none() {
             let _ = listener.allow(req.id);
             tracing::debug!(
                 program = %req.path,

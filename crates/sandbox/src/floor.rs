@@ -138,7 +138,14 @@ pub fn enforce(grants: &FloorGrants, allow_degraded: bool) -> Result<(), FloorEr
         created = created.add_rule(PathBeneath::new(open(p)?, read))?;
     }
     for p in &grants.write {
-        created = created.add_rule(PathBeneath::new(open(p)?, fs))?;
+        // A file takes only the rights a file can have; a missing path
+        // (no /var/tmp on this system) grants nothing.
+        if p.is_dir() {
+            created = created.add_rule(PathBeneath::new(open(p)?, fs))?;
+        } else if p.exists() {
+            let file = fs & AccessFs::from_file(if with_unix { ABI::V9 } else { REQUIRED });
+            created = created.add_rule(PathBeneath::new(open(p)?, file))?;
+        }
     }
     let device = AccessFs::from_file(REQUIRED);
     for p in &grants.devices {

@@ -81,6 +81,11 @@ pub enum LaunchError {
         "the sandbox must be started from a single-threaded process (this one has {0} threads)"
     )]
     Threads(usize),
+    /// Whether the caller is single-threaded cannot be told.
+    #[error(
+        "cannot tell whether this process is single-threaded (/proc/self/status is unreadable)"
+    )]
+    ThreadsUnknown,
     /// No command.
     #[error("no command to run")]
     NoCommand,
@@ -163,8 +168,10 @@ pub fn launch(spec: &Spec) -> Result<Sandbox, LaunchError> {
     if spec.argv.is_empty() {
         return Err(LaunchError::NoCommand);
     }
-    if let Some(n) = sys::thread_count().filter(|n| *n != 1) {
-        return Err(LaunchError::Threads(n));
+    match sys::thread_count() {
+        Some(1) => {}
+        Some(n) => return Err(LaunchError::Threads(n)),
+        None => return Err(LaunchError::ThreadsUnknown),
     }
     let gaps = floor::missing(floor::kernel_abi());
     if !gaps.is_empty() && !spec.allow_degraded {
@@ -182,7 +189,7 @@ pub fn launch(spec: &Spec) -> Result<Sandbox, LaunchError> {
     let keeper = sys::fork()?;
     if keeper == 0 {
         drop(ours);
-        keeper_main(spec, theirs, parent);
+        in_child(|| keeper_main(spec, theirs, parent));
     }
     drop(theirs);
     let sandbox = |listener| Sandbox { keeper, listener };
@@ -203,6 +210,13 @@ pub fn launch(spec: &Spec) -> Result<Sandbox, LaunchError> {
             Err(e.into())
         }
     }
+}
+
+/// Runs a forked child's body; a panic ends the child (exit 125) instead of
+/// unwinding into the code of the process it was forked from.
+fn in_child(body: impl FnOnce()) -> ! {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    sys::exit_now(125)
 }
 
 /// Reports a setup failure to the caller and exits.
@@ -256,7 +270,7 @@ fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t) -> ! {
         Err(e) => fail(&chan, &e),
     };
     if init == 0 {
-        init_main(spec, chan);
+        in_child(|| init_main(spec, chan));
     }
     drop(chan);
     let code = sys::wait_for(init).map(sys::exit_code).unwrap_or(125);
@@ -280,7 +294,7 @@ fn init_main(spec: &Spec, chan: OwnedFd) -> ! {
         Err(e) => fail(&chan, &e),
     };
     if command == 0 {
-        command_main(spec, chan);
+        in_child(|| command_main(spec, chan));
     }
     drop(chan);
     while let Some((pid, status)) = sys::wait_any() {

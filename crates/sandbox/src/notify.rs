@@ -147,22 +147,26 @@ impl Listener {
     /// for readability first to avoid that).
     pub fn receive(&self) -> Result<Request, (u64, NotifyError)> {
         let mut n = SeccompNotif::default();
-        if let Err(e) = self.ioctl(NOTIF_RECV, &mut n) {
-            let gone = e.raw_os_error() == Some(libc::ENOENT);
-            return Err((
-                0,
-                if gone {
-                    NotifyError::Gone
-                } else {
-                    NotifyError::Listener(e)
-                },
-            ));
+        loop {
+            match self.ioctl(NOTIF_RECV, &mut n) {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                    n = SeccompNotif::default();
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    return Err((0, NotifyError::Gone));
+                }
+                Err(e) => return Err((0, NotifyError::Listener(e))),
+            }
         }
-        if let Some(call) = crate::seccomp::denied_name(n.data.nr) {
+        let nr = libc::c_long::from(n.data.nr);
+        if nr != libc::SYS_execve && nr != libc::SYS_execveat {
+            // Anything but an exec is refused, whatever it is: reading its
+            // registers as an exec's would let a crafted call pass for one.
             return Ok(Request::Denied {
                 id: n.id,
                 pid: n.pid,
-                call,
+                call: crate::seccomp::denied_name(n.data.nr).unwrap_or("an unexpected call"),
             });
         }
         let read = read_exec(&n).map_err(|e| (n.id, e))?;

@@ -150,25 +150,50 @@ pub fn plan(
     env: &[(String, String)],
 ) -> (Spec, Notes) {
     let mut read_write = vec![choices.workspace.clone()];
-    read_write.extend(choices.read_write.iter().filter(|p| p.exists()).cloned());
+    read_write.extend(
+        choices
+            .read_write
+            .iter()
+            .filter_map(|p| p.canonicalize().ok()),
+    );
     let mut hidden: Vec<PathBuf> = HOME_SECRETS.iter().map(|s| choices.home.join(s)).collect();
     hidden.extend(SYSTEM_SECRETS.iter().map(PathBuf::from));
     hidden.extend(choices.hidden.iter().cloned());
+    // Connecting to a socket needs no write access, and Landlock below ABI 9
+    // does not govern it: every socket the host has bound is covered.
+    hidden.extend(bound_unix_sockets());
     let hidden = canonical_set(hidden);
     let mut notes = Notes::default();
-    let mut protected = BTreeSet::new();
+    let mut found = BTreeSet::new();
+    let names = || PROTECTED_NAMES.iter().chain(warden_types::LOGIN_SCRIPTS);
     for root in &read_write {
-        for name in PROTECTED_NAMES.iter().chain(warden_types::LOGIN_SCRIPTS) {
-            let p = root.join(name);
-            if p.exists() {
-                protected.insert(p);
-            }
+        found.extend(names().map(|n| root.join(n)));
+        find_git_dirs(root, &mut found, &mut notes);
+    }
+    // Names under the home directory count inside a grant below it too
+    // (`~/.claude/settings.json` when `~/.claude` is writable).
+    found.extend(names().map(|n| choices.home.join(n)));
+    let inside = |p: &Path| read_write.iter().any(|r| p.starts_with(r) && p != r);
+    let protected: BTreeSet<PathBuf> = found
+        .into_iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .filter(|p| inside(p))
+        .collect();
+    // Each directory between a grant and a protected path is pinned (a mount
+    // point cannot be renamed), so that `mv .git x` and a fresh `.git` with
+    // a planted config cannot take a protected path's place.
+    let mut pinned = BTreeSet::new();
+    for p in &protected {
+        let mut dir = p.parent();
+        while let Some(d) = dir.filter(|d| inside(d)) {
+            pinned.insert(d.to_path_buf());
+            dir = d.parent();
         }
-        find_git_dirs(root, &mut protected, &mut notes);
     }
     let view = ViewPlan {
         read_write: read_write.clone(),
         hidden,
+        pinned: pinned.into_iter().collect(),
         protected: protected.into_iter().collect(),
     };
     let mut writable = read_write;
@@ -226,6 +251,22 @@ pub fn environment(
     out.push(("TMPDIR".into(), "/tmp".into()));
     out.push(("WARDEN_SANDBOX".into(), "1".into()));
     out
+}
+
+/// The paths of the Unix sockets bound in this (the host's) network
+/// namespace, from /proc/net/unix (its last column; `@` marks abstract ones,
+/// which the sandbox's own network namespace already separates).
+pub fn bound_unix_sockets() -> Vec<PathBuf> {
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .filter(|p| p.starts_with('/'))
+        .map(PathBuf::from)
+        .collect()
 }
 
 fn canonical_set(paths: Vec<PathBuf>) -> Vec<PathBuf> {
@@ -298,6 +339,9 @@ pub fn explain(spec: &Spec, notes: &Notes) -> String {
     let _ = writeln!(s, "  devices     {}, /dev/pts", DEVICES.join(", "));
     for p in &spec.view.hidden {
         let _ = writeln!(s, "  hidden      {}", p.display());
+    }
+    for p in &spec.view.pinned {
+        let _ = writeln!(s, "  pinned      {} (cannot be renamed)", p.display());
     }
     for p in &spec.view.protected {
         let _ = writeln!(s, "  protected   {} (read-only)", p.display());

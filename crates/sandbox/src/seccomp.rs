@@ -77,7 +77,16 @@ mod libc_sys {
         quotactl = SYS_quotactl,
     );
     #[cfg(target_arch = "x86_64")]
-    nrs!(iopl = SYS_iopl, ioperm = SYS_ioperm);
+    nrs!(
+        iopl = SYS_iopl,
+        ioperm = SYS_ioperm,
+        modify_ldt = SYS_modify_ldt
+    );
+    // Newer than the `libc` crate's tables; numbered alike on every
+    // architecture (the unified numbering of calls from 424 on).
+    pub const statmount: libc::c_long = 457;
+    pub const listmount: libc::c_long = 458;
+    pub const open_tree_attr: libc::c_long = 467;
 }
 
 /// The refused calls every architecture has, in review order.
@@ -111,6 +120,9 @@ const COMMON: &[Denied] = denied![
     fsmount => "would change the sandbox's view of the files",
     fspick => "would change the sandbox's view of the files",
     mount_setattr => "would make read-only mounts writable",
+    open_tree_attr => "would change the sandbox's view of the files",
+    statmount => "reads the mount table past the sandbox's view",
+    listmount => "reads the mount table past the sandbox's view",
     unshare => "new namespaces would shed the sandbox's restrictions",
     setns => "would join another namespace",
     open_by_handle_at => "opens files by handle, past every path check",
@@ -127,6 +139,7 @@ const COMMON: &[Denied] = denied![
 const ARCH_ONLY: &[Denied] = denied![
     iopl => "raw port I/O",
     ioperm => "raw port I/O",
+    modify_ldt => "a classic aid to kernel exploits",
 ];
 #[cfg(not(target_arch = "x86_64"))]
 const ARCH_ONLY: &[Denied] = &[];
@@ -167,7 +180,31 @@ pub const ARGUMENT_RULES: &[&str] = &[
     "clone3: ENOSYS, so that C libraries fall back to clone, whose flags the filter can read",
     "ioctl TIOCSTI / TIOCLINUX: EPERM (typing into the terminal of whoever holds it)",
     "socket with a family other than AF_UNIX, AF_INET, AF_INET6: EAFNOSUPPORT",
+    "chmod, fchmod, fchmodat(2), open(at), creat, mknod(at) with a setuid or setgid bit: EPERM (a setuid file left in the workspace would run as the caller on the host later)",
+    "openat2: ENOSYS (its mode is in a struct the filter cannot read; C libraries fall back to openat)",
 ];
+
+/// The mode bits no file made in the sandbox may carry (S_ISUID | S_ISGID).
+const SET_ID_BITS: u32 = 0o6000;
+
+/// The calls that set a file's mode, and which argument holds it.
+fn mode_setters() -> Vec<(libc::c_long, u32)> {
+    let mut v = vec![
+        (libc::SYS_fchmod, 1),
+        (libc::SYS_fchmodat, 2),
+        (libc::SYS_fchmodat2, 2),
+        (libc::SYS_openat, 3),
+        (libc::SYS_mknodat, 2),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    v.extend([
+        (libc::SYS_chmod, 1),
+        (libc::SYS_open, 2),
+        (libc::SYS_creat, 1),
+        (libc::SYS_mknod, 1),
+    ]);
+    v
+}
 
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
 const RET_ERRNO: u32 = 0x0005_0000;
@@ -239,23 +276,38 @@ pub fn program(supervision: Supervision) -> Vec<libc::sock_filter> {
         on_nr(&mut p, d.nr, vec![refused]);
     }
     on_nr(&mut p, libc::SYS_clone3, vec![errno(libc::ENOSYS)]);
+    // Argument-filtered refusals are answered in the filter itself: the
+    // supervisor only ever sees calls it can tell apart by number.
     on_nr(
         &mut p,
         libc::SYS_clone,
         vec![
             op(LD_W_ABS, 0, 0, arg_low(0)),
             op(JSET_K, 0, 1, NEW_NAMESPACES),
-            refused,
+            errno(libc::EPERM),
             ret(RET_ALLOW),
         ],
     );
+    on_nr(&mut p, libc::SYS_openat2, vec![errno(libc::ENOSYS)]);
+    for (nr, arg) in mode_setters() {
+        on_nr(
+            &mut p,
+            nr,
+            vec![
+                op(LD_W_ABS, 0, 0, arg_low(arg)),
+                op(JSET_K, 0, 1, SET_ID_BITS),
+                errno(libc::EPERM),
+                ret(RET_ALLOW),
+            ],
+        );
+    }
     let mut ioctl = vec![op(LD_W_ABS, 0, 0, arg_low(1))];
     for (i, (_, cmd)) in DENIED_IOCTLS.iter().enumerate() {
         let to_deny = u8::try_from(DENIED_IOCTLS.len() - i).unwrap_or(u8::MAX);
         ioctl.push(op(JEQ_K, to_deny, 0, *cmd));
     }
     ioctl.push(ret(RET_ALLOW));
-    ioctl.push(refused);
+    ioctl.push(errno(libc::EPERM));
     on_nr(&mut p, libc::SYS_ioctl, ioctl);
     let mut socket = vec![op(LD_W_ABS, 0, 0, arg_low(0))];
     for (i, (_, fam)) in ALLOWED_FAMILIES.iter().enumerate() {

@@ -32,6 +32,9 @@ pub struct ViewPlan {
     pub read_write: Vec<PathBuf>,
     /// Paths covered by an empty read-only mount.
     pub hidden: Vec<PathBuf>,
+    /// Directories mounted onto themselves (still writable) so that they
+    /// cannot be renamed or replaced.
+    pub pinned: Vec<PathBuf>,
     /// Paths read-only even inside a writable grant.
     pub protected: Vec<PathBuf>,
 }
@@ -116,6 +119,13 @@ pub fn enter(plan: &ViewPlan) -> SysResult<()> {
         let target = under(root, p);
         make_mount_point(&target, *is_dir)?;
         move_mount(fd, &target)?;
+    }
+    for p in &plan.pinned {
+        let target = under(root, p);
+        if target.is_dir() {
+            let fd = clone_tree(&target, true)?;
+            move_mount(&fd, &target)?;
+        }
     }
     for p in &plan.hidden {
         let target = under(root, p);

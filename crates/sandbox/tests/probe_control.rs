@@ -54,6 +54,8 @@ fn the_probes_acts_work_where_nothing_stops_them() {
     works("unshare-user");
     works("clone-newuser");
     works("exists /");
+    works(&format!("chmod-setuid {d}/written"));
+    works(&format!("create-setuid {d}/setuid-new"));
     works("exec /bin/true");
 }
 

@@ -156,6 +156,25 @@ fn git_hooks_and_config_cannot_be_planted_even_in_nested_repositories() {
             &["EROFS"],
         );
     }
+    // Nor can the repository (or a directory above a nested one) be moved
+    // aside and replaced by one with a planted config.
+    for (from, to) in [
+        (".git", "git-aside"),
+        ("vendor", "vendor-aside"),
+        ("vendor/lib", "lib-aside"),
+    ] {
+        refused(
+            &probe(
+                &s.env,
+                &format!(
+                    "rename {} {}",
+                    ws.join(from).display(),
+                    ws.join(to).display()
+                ),
+            ),
+            &["EBUSY", "EXDEV"],
+        );
+    }
     assert!(!ws.join(".git/hooks/pre-commit").exists());
     assert_eq!(
         std::fs::read_to_string(ws.join(".git/config")).unwrap(),
@@ -231,6 +250,13 @@ fn host_sockets_and_the_network_are_out_of_reach() {
         &probe(&s.env, &format!("connect-unix {}", docker.display())),
         &["ENOENT"],
     );
+    // A socket the host bound anywhere else in the read-only view is covered too.
+    let elsewhere = s.env.home.join("agent-forwarding.sock");
+    let _elsewhere = UnixListener::bind(&elsewhere).unwrap();
+    refused(
+        &probe(&s.env, &format!("connect-unix {}", elsewhere.display())),
+        &["ECONNREFUSED", "ENOTSOCK", "EACCES", "ENOENT"],
+    );
     refused(
         &probe(&s.env, &format!("connect-abstract {name}")),
         &["EPERM", "ECONNREFUSED"],
@@ -268,6 +294,20 @@ fn kernel_attack_surface_and_other_processes_are_refused() {
     refused(&probe(&s.env, &format!("signal {me}")), &["ESRCH"]);
     refused(&probe(&s.env, "tiocsti"), &["EPERM"]);
     refused(&probe(&s.env, "unshare-user"), &["EPERM"]);
+    // A setuid file left in the workspace would run as the caller on the host.
+    let suid = s.env.ws.join("suid");
+    probe(&s.env, &format!("write {}", suid.display())).code(0);
+    refused(
+        &probe(&s.env, &format!("chmod-setuid {}", suid.display())),
+        &["EPERM"],
+    );
+    refused(
+        &probe(
+            &s.env,
+            &format!("create-setuid {}", s.env.ws.join("suid2").display()),
+        ),
+        &["EPERM"],
+    );
     refused(&probe(&s.env, "clone-newuser"), &["EPERM"]);
     refused(
         &probe(&s.env, &format!("mount {}", s.env.ws.display())),
@@ -529,4 +569,45 @@ fn side_by_side_with_bubblewrap() {
     }
     let _ = std::fs::remove_file(&docker);
     println!("{}", table.join("\n"));
+}
+
+#[test]
+fn the_home_directory_cannot_be_the_workspace() {
+    let s = scene();
+    let home = s.env.home.display().to_string();
+    let out = s.env.run(&["run", "--workspace", &home, "--", "true"]);
+    out.code(1).stderr_has(&["holds your home directory"]);
+}
+
+#[test]
+fn agent_settings_in_a_writable_home_directory_stay_read_only() {
+    let s = scene();
+    let settings = write(&s.env.home.join(".claude/settings.json"), "{}\n");
+    let other = s.env.home.join(".claude/projects.json");
+    let bin = probe_bin().display().to_string();
+    let run = |act: String| {
+        s.env.run_with_env(
+            &[
+                "run",
+                "--profile",
+                "claude-code",
+                "--env",
+                "WARDEN_PROBE",
+                "--",
+                &bin,
+            ],
+            &[("WARDEN_PROBE", &act)],
+        )
+    };
+    run(format!("write {}", other.display())).code(0);
+    refused(&run(format!("write {}", settings.display())), &["EROFS"]);
+    refused(
+        &run(format!(
+            "rename {} {}",
+            s.env.home.join(".claude").display(),
+            s.env.home.join("c2").display()
+        )),
+        &["EBUSY", "EXDEV", "EROFS"],
+    );
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), "{}\n");
 }

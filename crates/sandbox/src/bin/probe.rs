@@ -39,6 +39,8 @@ fn name(e: &io::Error) -> String {
         (libc::EINVAL, "EINVAL"),
         (libc::EBADF, "EBADF"),
         (libc::EEXIST, "EEXIST"),
+        (libc::EBUSY, "EBUSY"),
+        (libc::ENOTSOCK, "ENOTSOCK"),
     ];
     known
         .iter()
@@ -278,6 +280,19 @@ fn act(args: &[String]) -> Result<io::Result<()>, String> {
             })
         }
         "exists" => std::fs::symlink_metadata(arg(1)?).map(drop),
+        "chmod-setuid" => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(arg(1)?, std::fs::Permissions::from_mode(0o4755))
+        }
+        "create-setuid" => {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o4755)
+                .open(arg(1)?)
+                .map(drop)
+        }
         other => return Err(format!("unknown act {other:?}")),
     };
     Ok(r)
