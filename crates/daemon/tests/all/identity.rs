@@ -141,3 +141,42 @@ async fn a_caller_cannot_claim_it_runs_rewrites() {
     assert!(v["rewrite"].is_null(), "{v}");
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_session_s_own_secret_reports_its_violations() {
+    let home = Home::new();
+    let daemon = start(home.config()).await;
+    let c = client(&home.socket());
+    let (a, secret_a) = register(&c, "shell", "executor", &home.workspace, None).await;
+    let (_b, secret_b) = register(&c, "shell", "executor", &home.workspace, None).await;
+    let report = json!({ "kind": "seccomp", "detail": "ptrace", "pid": 7 });
+    let path = format!("/v1/sessions/{a}/violations");
+    let with = |s: &str| [(warden_daemon::api::SECRET_HEADER, s.to_string())];
+    for secret in [secret_b.as_str(), "wrong"] {
+        let h = with(secret);
+        let hs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _) = c
+            .call(Method::POST, &path, Some(&report), &hs)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{secret}");
+    }
+    let h = with(&secret_a);
+    let hs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bad = json!({ "kind": "rumour", "detail": "x" });
+    let (status, v) = c.call(Method::POST, &path, Some(&bad), &hs).await.unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let (status, _) = c
+        .call(Method::POST, &path, Some(&report), &hs)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let status = c.ok(Method::GET, "/v1/status", None).await.unwrap();
+    assert!(
+        status
+            .to_string()
+            .contains("the sandbox refused seccomp ptrace by process 7"),
+        "{status}"
+    );
+    daemon.shutdown().await;
+}
