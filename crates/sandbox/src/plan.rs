@@ -49,6 +49,12 @@ pub const SYSTEM_SECRETS: &[&str] = &[
     "/etc/ssh/ssh_host_rsa_key",
     "/etc/ssh/ssh_host_ecdsa_key",
     "/etc/ssh/ssh_host_ed25519_key",
+    "/etc/ssl/private",
+    "/etc/wireguard",
+    "/etc/NetworkManager/system-connections",
+    "/etc/krb5.keytab",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
     "/var/lib/warden",
 ];
 
