@@ -284,8 +284,13 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         .context(
             "warden run needs the daemon to decide the sandbox's execs; nothing was started",
         )?;
-    let session = issued["session"].as_str().unwrap_or_default().to_string();
-    let secret = issued["secret"].as_str().unwrap_or_default().to_string();
+    // Without a session and its secret every exec would be decided for an
+    // unknown caller: refuse to start instead.
+    let (Some(session), Some(secret)) = (issued["session"].as_str(), issued["secret"].as_str())
+    else {
+        bail!("the daemon's registration answer has no session or secret: {issued}");
+    };
+    let (session, secret) = (session.to_string(), secret.to_string());
     let mut sandbox = match warden_sandbox::launch(&spec) {
         Ok(s) => s,
         Err(e) => {

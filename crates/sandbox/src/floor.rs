@@ -133,26 +133,25 @@ pub fn enforce(grants: &FloorGrants, allow_degraded: bool) -> Result<(), FloorEr
         .handle_access(AccessNet::from_all(REQUIRED))?
         .scope(Scope::from_all(REQUIRED))?;
     let mut created = ruleset.create()?;
-    let read = AccessFs::from_read(REQUIRED);
-    for p in &grants.read {
-        created = created.add_rule(PathBeneath::new(open(p)?, read))?;
-    }
-    for p in &grants.write {
-        // A file takes only the rights a file can have; a missing path
-        // (no /var/tmp on this system) grants nothing.
-        if p.is_dir() {
-            created = created.add_rule(PathBeneath::new(open(p)?, fs))?;
-        } else if p.exists() {
-            let file = fs & AccessFs::from_file(if with_unix { ABI::V9 } else { REQUIRED });
-            created = created.add_rule(PathBeneath::new(open(p)?, file))?;
-        }
-    }
-    let device = AccessFs::from_file(REQUIRED);
-    for p in &grants.devices {
-        if p.is_dir() {
-            created = created.add_rule(PathBeneath::new(open(p)?, device | AccessFs::ReadDir))?;
-        } else if p.exists() {
-            created = created.add_rule(PathBeneath::new(open(p)?, device))?;
+    // A file takes only the rights a file can have (Landlock refuses
+    // directory rights on one); a missing path (no /var/tmp here) grants
+    // nothing.
+    let file_rights = AccessFs::from_file(ABI::V9);
+    let device = AccessFs::from_file(REQUIRED) | AccessFs::ReadDir;
+    for (paths, rights) in [
+        (&grants.read, AccessFs::from_read(REQUIRED)),
+        (&grants.write, fs),
+        (&grants.devices, device),
+    ] {
+        for p in paths {
+            let rights = if p.is_dir() {
+                rights
+            } else if p.exists() {
+                rights & file_rights
+            } else {
+                continue;
+            };
+            created = created.add_rule(PathBeneath::new(open(p)?, rights))?;
         }
     }
     for port in &grants.tcp_bind {
