@@ -71,6 +71,16 @@ pub struct UpArgs {
     /// or with `warden asks`.
     #[arg(long)]
     notify: bool,
+    /// Loopback address of the egress proxy (HTTP, CONNECT and SOCKS5; it is
+    /// also always on $WARDEN_HOME/proxy.sock, which `warden run` bridges into
+    /// its sandboxes). Default 127.0.0.1:7421; none with --no-tcp unless given.
+    #[arg(long, value_name = "ADDR")]
+    proxy_listen: Option<SocketAddr>,
+    /// Make the proxy resolve NAME to these addresses instead of asking DNS,
+    /// like curl's --resolve (split-horizon names, tests). Repeatable. The
+    /// addresses are still judged: a private one needs a rule naming NAME.
+    #[arg(long, value_name = "NAME=ADDR[,ADDR]", value_parser = warden_proxy::parse_pin)]
+    proxy_resolve: Vec<(String, Vec<std::net::IpAddr>)>,
 }
 
 /// The gid of group `name`, from /etc/group.
@@ -106,8 +116,11 @@ pub fn up_home(args: &UpArgs, explicit: Option<&Path>) -> PathBuf {
     }
 }
 
-fn config(args: &UpArgs, home: &Path) -> Result<Config> {
+fn config(args: &UpArgs, home: &Path, policy: Option<&Path>) -> Result<Config> {
     let mut c = Config::new(crate::load::home(), home.to_path_buf());
+    if let Some(p) = policy {
+        c.user_policy = p.to_path_buf();
+    }
     let group = args
         .socket_group
         .clone()
@@ -115,6 +128,12 @@ fn config(args: &UpArgs, home: &Path) -> Result<Config> {
     c.socket_group = group.map(|g| group_id(&g)).transpose()?;
     c.tcp = (!args.no_tcp).then_some(args.listen);
     c.allow_remote = args.listen_anywhere;
+    c.proxy_tcp = match args.proxy_listen {
+        Some(a) => Some(a),
+        None if args.no_tcp => None,
+        None => c.proxy_tcp,
+    };
+    c.proxy_pins = args.proxy_resolve.clone();
     c.ask_timeout = Duration::from_secs(args.ask_timeout.max(1));
     c.decide_deadline = c.ask_timeout + Duration::from_secs(5);
     c.durability = args.mode.into();
@@ -134,15 +153,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-pub fn up(args: UpArgs, home: &Path) -> Result<u8> {
+/// `policy`: the global `--policy` file, used as the user layer.
+pub fn up(args: UpArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     let pid_file = args
         .pid_file
         .clone()
         .unwrap_or_else(|| home.join("warden.pid"));
     if args.detach {
-        return detach(&args, home, &pid_file);
+        return detach(&args, home, &pid_file, policy);
     }
-    let cfg = config(&args, home)?;
+    let cfg = config(&args, home, policy)?;
     let rt = runtime()?;
     rt.block_on(async move {
         let daemon = Daemon::start(cfg.clone()).await?;
@@ -175,6 +195,13 @@ fn print_banner(daemon: &Daemon, cfg: &Config) {
             cfg.api_token_file().display()
         );
     }
+    match daemon.proxy_addr() {
+        Some(a) => println!(
+            "  proxy    http://{a}  (HTTP, CONNECT, SOCKS5; and {})",
+            daemon.proxy_socket().display()
+        ),
+        None => println!("  proxy    {}", daemon.proxy_socket().display()),
+    }
     println!(
         "  audit    {} ({} entries)",
         cfg.state_dir.join("audit.db").display(),
@@ -201,7 +228,7 @@ fn print_banner(daemon: &Daemon, cfg: &Config) {
 
 /// Starts `warden up --foreground` in its own process group, detached from this
 /// terminal, and waits until it answers.
-fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
+fn detach(args: &UpArgs, home: &Path, pid_file: &Path, policy: Option<&Path>) -> Result<u8> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("finding the warden executable")?;
@@ -218,7 +245,13 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
     std::fs::set_permissions(&log_path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("restricting {}", log_path.display()))?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--home").arg(home).arg("up").arg("--foreground");
+    cmd.arg("--home").arg(home);
+    if let Some(p) = policy {
+        // Absolute: the detached daemon does not keep this directory.
+        cmd.arg("--policy")
+            .arg(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    }
+    cmd.arg("up").arg("--foreground");
     cmd.arg("--pid-file").arg(pid_file);
     cmd.arg("--ask-timeout").arg(args.ask_timeout.to_string());
     cmd.arg("--mode")
@@ -230,6 +263,14 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path) -> Result<u8> {
     }
     if args.listen_anywhere {
         cmd.arg("--listen-anywhere");
+    }
+    if let Some(a) = args.proxy_listen {
+        cmd.arg("--proxy-listen").arg(a.to_string());
+    }
+    for (name, addrs) in &args.proxy_resolve {
+        let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+        cmd.arg("--proxy-resolve")
+            .arg(format!("{name}={}", addrs.join(",")));
     }
     if let Some(g) = &args.socket_group {
         cmd.arg("--socket-group").arg(g);

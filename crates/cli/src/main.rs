@@ -167,7 +167,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit::run(cmd, cli.home.as_deref()),
         Command::Up(args) => {
             let home = daemon_cmd::up_home(&args, cli.home.as_deref());
-            daemon_cmd::up(args, &home)
+            daemon_cmd::up(args, &home, cli.policy.as_deref())
         }
         Command::Down => daemon_cmd::down(&audit::home_dir(cli.home.as_deref())),
         Command::Dashboard => daemon_cmd::dashboard(&audit::home_dir(cli.home.as_deref())),

@@ -194,6 +194,9 @@ pub fn profile(
     Ok(e)
 }
 
+/// Where the egress proxy is bridged in on the sandbox's own loopback.
+pub const EGRESS_PORT: u16 = 7421;
+
 pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     let user_home = crate::load::home();
     let cwd = std::env::current_dir().context("reading the current directory")?;
@@ -246,6 +249,7 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         tcp_connect: profile.tcp_connect.clone(),
         limits: profile.limits.clone(),
         allow_degraded: a.allow_degraded,
+        egress_port: Some(EGRESS_PORT),
     };
     let caller_env: Vec<(String, String)> = std::env::vars().collect();
     let (spec, notes) = warden_sandbox::plan(&choices, a.command.clone(), cwd, &caller_env);
@@ -299,6 +303,10 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
             return Ok(125);
         }
     };
+    if let Some(l) = sandbox.take_egress() {
+        let proxy = warden_daemon::egress::socket_in(home);
+        rt.spawn(crate::run_supervise::bridge(l, proxy));
+    }
     let code = rt.block_on(crate::run_supervise::supervise(
         &mut sandbox,
         &socket,

@@ -252,3 +252,38 @@ impl Ctx {
         }
     }
 }
+
+/// Carries each connection the sandbox makes to its egress port to the
+/// daemon's proxy socket. The daemon knows the session by this process's
+/// pid (`SO_PEERCRED`), the session's root; nothing the sandbox sends can
+/// claim another identity. A daemon that is gone means a closed connection.
+pub async fn bridge(listener: std::net::TcpListener, proxy: std::path::PathBuf) {
+    let listener = match listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(listener))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("the sandbox's egress bridge: {e}");
+            return;
+        }
+    };
+    let proxy = std::sync::Arc::new(proxy);
+    loop {
+        let Ok((mut inside, _)) = listener.accept().await else {
+            // Out of descriptors, most likely: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let proxy = std::sync::Arc::clone(&proxy);
+        tokio::spawn(async move {
+            let _ = inside.set_nodelay(true);
+            match tokio::net::UnixStream::connect(proxy.as_path()).await {
+                Ok(mut out) => {
+                    let _ = tokio::io::copy_bidirectional(&mut inside, &mut out).await;
+                }
+                Err(e) => tracing::debug!("egress proxy {}: {e}", proxy.display()),
+            }
+        });
+    }
+}

@@ -9,6 +9,9 @@ use warden_audit::Durability;
 /// Where the dashboard and the token-authenticated API listen by default.
 pub const DEFAULT_TCP: &str = "127.0.0.1:7420";
 
+/// Where the egress proxy listens on loopback by default.
+pub const DEFAULT_PROXY_TCP: &str = "127.0.0.1:7421";
+
 /// Everything the daemon needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -53,6 +56,11 @@ pub struct Config {
     pub denial_burst: usize,
     /// See `denial_burst`.
     pub denial_window: Duration,
+    /// The egress proxy's loopback listener (it always has `proxy.sock`);
+    /// `None` for none.
+    pub proxy_tcp: Option<SocketAddr>,
+    /// Names the proxy resolves itself, like curl's `--resolve`.
+    pub proxy_pins: Vec<(String, Vec<std::net::IpAddr>)>,
 }
 
 impl Config {
@@ -81,6 +89,8 @@ impl Config {
             stall_after: Duration::from_secs(15 * 60),
             denial_burst: 5,
             denial_window: Duration::from_secs(60),
+            proxy_tcp: DEFAULT_PROXY_TCP.parse().ok(),
+            proxy_pins: Vec::new(),
         }
     }
 

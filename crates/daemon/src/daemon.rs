@@ -58,6 +58,8 @@ pub struct Daemon {
     stop: Arc<Notify>,
     stop_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    proxy_addr: Option<SocketAddr>,
+    proxy_socket: PathBuf,
     socket: PathBuf,
     tcp_addr: Option<SocketAddr>,
     dashboard: Arc<crate::dashboard::Dashboard>,
@@ -87,11 +89,10 @@ fn api_token(config: &Config) -> Result<String, DaemonError> {
 impl Daemon {
     /// Starts everything; returns once both listeners accept.
     pub async fn start(config: Config) -> Result<Daemon, DaemonError> {
-        if let Some(addr) = config.tcp
-            && !addr.ip().is_loopback()
-            && !config.allow_remote
-        {
-            return Err(DaemonError::NotLoopback(addr));
+        for addr in [config.tcp, config.proxy_tcp].into_iter().flatten() {
+            if !addr.ip().is_loopback() && !config.allow_remote {
+                return Err(DaemonError::NotLoopback(addr));
+            }
         }
         warden_audit::keys::ensure_private_dir(&config.state_dir)
             .or_else(|e| match e {
@@ -170,6 +171,10 @@ impl Daemon {
             limits.clone(),
             stop_rx.clone(),
         ))];
+        let egress = crate::egress::start(&gov, &stop_rx)
+            .await
+            .map_err(|(what, path, source)| DaemonError::Io { what, path, source })?;
+        tasks.extend(egress.tasks);
         if let Some(l) = tcp {
             tasks.push(tokio::spawn(listen::serve_tcp(
                 l,
@@ -202,7 +207,19 @@ impl Daemon {
             socket,
             tcp_addr,
             dashboard,
+            proxy_addr: egress.tcp_addr,
+            proxy_socket: egress.socket,
         })
+    }
+
+    /// The egress proxy's loopback address, if it has one.
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy_addr
+    }
+
+    /// The egress proxy's Unix socket.
+    pub fn proxy_socket(&self) -> &std::path::Path {
+        &self.proxy_socket
     }
 
     /// The governor.
@@ -250,6 +267,7 @@ impl Daemon {
             let _ = tokio::time::timeout(Duration::from_secs(3), t).await;
         }
         let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(&self.proxy_socket);
         if let Err(e) = self.gov.audit().flush() {
             tracing::warn!(error = %e, "final audit flush");
         }

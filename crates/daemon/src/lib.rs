@@ -14,6 +14,7 @@ pub mod config;
 pub mod consent;
 pub mod daemon;
 pub mod dashboard;
+pub mod egress;
 pub mod events;
 pub mod governor;
 pub mod hookauth;

@@ -71,6 +71,11 @@ pub struct Spec {
     pub supervise: bool,
     /// Start even when Landlock cannot enforce everything required.
     pub allow_degraded: bool,
+    /// A TCP port on the sandbox's own loopback where the caller accepts
+    /// connections (the egress bridge): the listening socket is made inside
+    /// the new network namespace and handed out, so nothing in the sandbox
+    /// holds it and no relay process runs inside.
+    pub egress_port: Option<u16>,
 }
 
 /// Why the sandbox did not start.
@@ -108,6 +113,7 @@ pub enum LaunchError {
 pub struct Sandbox {
     keeper: libc::pid_t,
     listener: Option<Listener>,
+    egress: Option<OwnedFd>,
 }
 
 impl Sandbox {
@@ -119,6 +125,13 @@ impl Sandbox {
     /// Takes the exec listener (when supervised) for the supervisor.
     pub fn take_listener(&mut self) -> Option<Listener> {
         self.listener.take()
+    }
+
+    /// Takes the listening socket on the sandbox's loopback (see
+    /// [`Spec::egress_port`]); connections the sandbox makes to it are
+    /// accepted here, outside.
+    pub fn take_egress(&mut self) -> Option<std::net::TcpListener> {
+        self.egress.take().map(std::net::TcpListener::from)
     }
 
     /// A descriptor that becomes readable when the sandbox has exited.
@@ -192,23 +205,33 @@ pub fn launch(spec: &Spec) -> Result<Sandbox, LaunchError> {
         in_child(|| keeper_main(spec, theirs, parent));
     }
     drop(theirs);
-    let sandbox = |listener| Sandbox { keeper, listener };
-    match receive(&ours) {
-        Ok((msg, fd)) if msg.first() == Some(&b'R') => Ok(sandbox(fd.map(Listener::new))),
-        Ok((msg, _)) => {
-            let _ = sys::wait_for(keeper);
-            let text = String::from_utf8_lossy(msg.get(1..).unwrap_or_default()).into_owned();
-            Err(LaunchError::Setup(if text.is_empty() {
-                "the sandbox exited before it was ready".into()
-            } else {
-                text
-            }))
-        }
-        Err(e) => {
-            sys::kill(keeper, libc::SIGKILL);
-            let _ = sys::wait_for(keeper);
-            Err(e.into())
-        }
+    let mut egress = None;
+    loop {
+        return match receive(&ours) {
+            Ok((msg, fd)) if msg.first() == Some(&b'P') && fd.is_some() => {
+                egress = fd;
+                continue;
+            }
+            Ok((msg, fd)) if msg.first() == Some(&b'R') => Ok(Sandbox {
+                keeper,
+                listener: fd.map(Listener::new),
+                egress,
+            }),
+            Ok((msg, _)) => {
+                let _ = sys::wait_for(keeper);
+                let text = String::from_utf8_lossy(msg.get(1..).unwrap_or_default()).into_owned();
+                Err(LaunchError::Setup(if text.is_empty() {
+                    "the sandbox exited before it was ready".into()
+                } else {
+                    text
+                }))
+            }
+            Err(e) => {
+                sys::kill(keeper, libc::SIGKILL);
+                let _ = sys::wait_for(keeper);
+                Err(e.into())
+            }
+        };
     }
 }
 
@@ -264,6 +287,21 @@ fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t) -> ! {
     }
     if let Err(e) = sys::set_hostname("warden").and_then(|()| sys::loopback_up()) {
         fail(&chan, &e);
+    }
+    if let Some(port) = spec.egress_port {
+        // Bound here, in the new network namespace, before anything of the
+        // sandbox runs; sent out and closed, so no process inside holds it.
+        match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(l) => {
+                if send(&chan, b"P", Some(l.as_raw_fd())).is_err() {
+                    sys::exit_now(125);
+                }
+            }
+            Err(e) => fail(
+                &chan,
+                &format!("binding the egress port 127.0.0.1:{port}: {e}"),
+            ),
+        }
     }
     let init = match sys::fork() {
         Ok(p) => p,

@@ -136,6 +136,10 @@ pub struct Choices {
     pub limits: Limits,
     /// Start even when protections are missing.
     pub allow_degraded: bool,
+    /// The port on the sandbox's loopback where the egress proxy is bridged
+    /// in; the proxy variables of common tools point at it. `None`: no
+    /// network at all.
+    pub egress_port: Option<u16>,
 }
 
 /// What planning found worth telling the user.
@@ -211,19 +215,61 @@ pub fn plan(
         write: writable,
         devices,
         tcp_bind: choices.tcp_bind.clone(),
-        tcp_connect: choices.tcp_connect.clone(),
+        tcp_connect: choices
+            .tcp_connect
+            .iter()
+            .copied()
+            .chain(choices.egress_port)
+            .collect(),
     };
+    let mut set_env = choices.egress_port.map(proxy_env).unwrap_or_default();
+    set_env.extend(choices.set_env.iter().cloned());
     let spec = Spec {
         argv,
         cwd,
-        env: environment(env, &choices.env, &choices.set_env),
+        env: environment(env, &choices.env, &set_env),
         view,
         floor,
         limits: choices.limits.clone(),
         supervise: true,
         allow_degraded: choices.allow_degraded,
+        egress_port: choices.egress_port,
     };
     (spec, notes)
+}
+
+/// The proxy settings of the tools agents run, pointing at the egress
+/// bridge on the sandbox's loopback (the only way out). Loopback itself stays
+/// direct: it is the sandbox's own.
+pub fn proxy_env(port: u16) -> Vec<(String, String)> {
+    let http = format!("http://127.0.0.1:{port}");
+    let socks = format!("socks5h://127.0.0.1:{port}");
+    let jvm = format!(
+        "-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort={port} \
+         -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort={port}"
+    );
+    let mut out = Vec::new();
+    for k in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+        out.push((k.to_string(), http.clone()));
+    }
+    for k in ["ALL_PROXY", "all_proxy"] {
+        out.push((k.to_string(), socks.clone()));
+    }
+    for k in ["NO_PROXY", "no_proxy"] {
+        out.push((k.to_string(), "localhost,127.0.0.1,::1".to_string()));
+    }
+    for k in [
+        "npm_config_proxy",
+        "npm_config_https_proxy",
+        "PIP_PROXY",
+        "CARGO_HTTP_PROXY",
+    ] {
+        out.push((k.to_string(), http.clone()));
+    }
+    // Node's own fetch honours the variables above only when asked to.
+    out.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
+    out.push(("JAVA_TOOL_OPTIONS".into(), jvm));
+    out
 }
 
 /// The command's environment: the defaults and the profile's names from the
@@ -333,6 +379,14 @@ pub fn explain(spec: &Spec, notes: &Notes) -> String {
         s,
         "namespaces:  user, mount, pid, ipc, uts, network (empty: loopback only), cgroup"
     );
+    let _ = match spec.egress_port {
+        Some(p) => writeln!(
+            s,
+            "network:     out only through warden's egress proxy, bridged to 127.0.0.1:{p} \
+             (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, npm, pip, cargo, JVM point at it)"
+        ),
+        None => writeln!(s, "network:     none (loopback only)"),
+    };
     let _ = writeln!(s, "\nfiles (mount view):");
     let _ = writeln!(s, "  read-only   / (the host tree, at the same paths)");
     for p in &spec.view.read_write {

@@ -294,6 +294,12 @@ pub struct NetRequest {
     /// HTTP method, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// The addresses the egress proxy resolved `host` to and will connect to
+    /// (IP literals), so the policy classes what is really reached, not only
+    /// the name. A non-public address here can only make the decision
+    /// stricter, never looser, so a caller's own list is harmless.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Vec<String>>,
 }
 
 /// The `ActionContext.extra` key an interceptor sets to `"yes"` on a shell

@@ -30,4 +30,7 @@ mod net;
 mod notify;
 mod paths;
 mod policy_files;
+mod proxy;
+mod proxy_support;
 mod sandbox;
+mod sandbox_net;

@@ -41,6 +41,7 @@ impl Home {
         c.user_policy = self.policy.clone();
         c.system_policy = self.user_home.join("no-system-policy.toml");
         c.tcp = "127.0.0.1:0".parse().ok();
+        c.proxy_tcp = "127.0.0.1:0".parse().ok();
         c.durability = warden_audit::Durability::Fast;
         c
     }

@@ -34,7 +34,25 @@ pub(super) fn net_subject(req: &warden_types::NetRequest) -> Result<Subject, Str
             .ok_or("a net action with a host needs a port")?;
         (scheme, host, port)
     };
-    let non_public = net::classify_host(&host).filter(|c| !c.is_public());
+    let mut non_public = net::classify_host(&host).filter(|c| !c.is_public());
+    // What the proxy will really connect to: a public name that resolves to a
+    // loopback or metadata address is that address (DNS rebinding, wildcard DNS).
+    if let Some(addrs) = &req.resolved {
+        if addrs.is_empty() {
+            return Err("the host resolved to no address".into());
+        }
+        for a in addrs {
+            let ip: std::net::IpAddr = a
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| format!("resolved address {a:?} is not an IP address"))?;
+            let class = net::classify_ip(ip);
+            if !class.is_public() {
+                non_public = Some(non_public.map_or(class, |c| c.least_public(class)));
+            }
+        }
+    }
     let host = match &host {
         Host::Name(n) => n.clone(),
         Host::Ip(ip) => ip.to_string(),

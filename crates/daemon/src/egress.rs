@@ -1,0 +1,118 @@
+//! The egress proxy, run by the daemon: its listeners (loopback TCP and
+//! `$WARDEN_HOME/proxy.sock`, which `warden run` bridges into each sandbox)
+//! and the decider that hands its `net` actions to the governor.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use warden_proxy::{Client, Decider, Proxy, Settings, SystemResolver};
+use warden_types::{Action, Verdict};
+
+use crate::config::Config;
+use crate::governor::{Caller, Governor, Peer};
+
+/// The proxy's socket in the state directory.
+pub fn socket(config: &Config) -> PathBuf {
+    socket_in(&config.state_dir)
+}
+
+/// The proxy's socket in the state directory `state_dir`.
+pub fn socket_in(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("proxy.sock")
+}
+
+struct GovernorDecider(Arc<Governor>);
+
+impl Decider for GovernorDecider {
+    fn decide<'a>(
+        &'a self,
+        action: Action,
+        client: &'a Client,
+    ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
+        Box::pin(async move {
+            let caller = match client {
+                Client::Unix { uid, pid, secret } => Caller {
+                    peer: Peer::Unix {
+                        uid: *uid,
+                        pid: *pid,
+                    },
+                    secret: secret.clone(),
+                },
+                Client::Tcp { addr, secret } => Caller {
+                    peer: Peer::Tcp { addr: *addr },
+                    secret: secret.clone(),
+                },
+            };
+            let deadline = self.0.config.decide_deadline;
+            self.0.decide(action, &caller, deadline).await
+        })
+    }
+}
+
+/// The running proxy's listeners.
+pub(crate) struct Egress {
+    pub tcp_addr: Option<SocketAddr>,
+    pub socket: PathBuf,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Binds the proxy's listeners and starts serving them.
+pub(crate) async fn start(
+    gov: &Arc<Governor>,
+    stop: &watch::Receiver<bool>,
+) -> Result<Egress, (&'static str, String, std::io::Error)> {
+    let config = &gov.config;
+    let resolver = SystemResolver::with_pins(config.proxy_pins.iter().cloned());
+    let proxy = Arc::new(Proxy::new(
+        Arc::new(GovernorDecider(Arc::clone(gov))),
+        Arc::new(resolver),
+        Settings {
+            header_timeout: config.header_timeout,
+            ..Settings::default()
+        },
+    ));
+    let path = socket(config);
+    let shown = path.display().to_string();
+    let _ = std::fs::remove_file(&path);
+    let unix = UnixListener::bind(&path).map_err(|e| ("binding", shown.clone(), e))?;
+    let mode = if config.socket_group.is_some() {
+        0o660
+    } else {
+        0o600
+    };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| ("securing", shown.clone(), e))?;
+    if let Some(gid) = config.socket_group {
+        std::os::unix::fs::chown(&path, None, Some(gid))
+            .map_err(|e| ("giving to its group", shown.clone(), e))?;
+    }
+    let mut tasks = vec![tokio::spawn(warden_proxy::serve_unix(
+        Arc::clone(&proxy),
+        unix,
+        stop.clone(),
+    ))];
+    let mut tcp_addr = None;
+    if let Some(addr) = config.proxy_tcp {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| ("binding the proxy to", addr.to_string(), e))?;
+        tcp_addr = l.local_addr().ok();
+        tasks.push(tokio::spawn(warden_proxy::serve_tcp(
+            proxy,
+            l,
+            stop.clone(),
+        )));
+    }
+    Ok(Egress {
+        tcp_addr,
+        socket: path,
+        tasks,
+    })
+}

@@ -1,0 +1,259 @@
+//! warden's egress proxy: every connection out of a governed agent is a `net`
+//! action the governor decides before a byte leaves.
+//!
+//! One listener speaks HTTP/1.1 (absolute-form requests, `CONNECT` tunnels,
+//! WebSocket upgrades) and SOCKS5 (told apart by the first byte: `0x05` is
+//! never the start of an HTTP request). The daemon runs it on loopback and on a
+//! Unix socket; `warden run` bridges the Unix socket into each sandbox's empty
+//! network namespace, so the proxy is the sandbox's only way out.
+//!
+//! Trust: the client is untrusted. Its request line is read with the policy
+//! crate's URL and host parsers (the host connected to is the host judged);
+//! names are resolved once and the resolved addresses are judged too
+//! ([`connect`]); a tunnel's TLS server name must pass as well ([`sni`]). Who
+//! the client is comes from the kernel (`SO_PEERCRED` on the Unix socket) or a
+//! session secret in `Proxy-Authorization`, never from a header's claim.
+//! Every failure to decide is a refusal.
+
+#![forbid(unsafe_code)]
+
+pub mod connect;
+mod http;
+mod io;
+mod server;
+pub mod sni;
+pub mod socks;
+pub mod target;
+mod tunnel;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use warden_policy::net::{Host, classify_ip};
+use warden_types::{Action, ActionKind, Decision, NetRequest, Origin, Verdict};
+
+pub use connect::{ConnectError, Resolver, SystemResolver, parse_pin};
+pub use server::{serve_tcp, serve_unix};
+pub use target::{Destination, TargetError};
+
+/// Asks the governor. Must fail closed: an unreachable or slow governor is a
+/// deny verdict, never an error.
+pub trait Decider: Send + Sync + 'static {
+    /// The final verdict for `action` made by `client` (an ask is answered by
+    /// a person or times out before this returns).
+    fn decide<'a>(
+        &'a self,
+        action: Action,
+        client: &'a Client,
+    ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
+}
+
+/// Who is on the other end of a proxy connection, as the kernel says, plus
+/// the session secret it presented (if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Client {
+    /// Over the Unix socket: `SO_PEERCRED`.
+    Unix {
+        /// The peer's uid.
+        uid: u32,
+        /// Its pid, when the kernel said.
+        pid: Option<u32>,
+        /// A session secret presented in the request.
+        secret: Option<String>,
+    },
+    /// Over loopback TCP.
+    Tcp {
+        /// The peer's address.
+        addr: SocketAddr,
+        /// A session secret presented in the request.
+        secret: Option<String>,
+    },
+}
+
+impl Client {
+    /// The same client presenting `secret` (from `Proxy-Authorization` or the
+    /// SOCKS5 password).
+    pub fn with_secret(&self, secret: Option<String>) -> Client {
+        let mut c = self.clone();
+        match &mut c {
+            Client::Unix { secret: s, .. } | Client::Tcp { secret: s, .. } => *s = secret,
+        }
+        c
+    }
+}
+
+/// The proxy's limits.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Resolving a name and connecting, each.
+    pub connect_timeout: Duration,
+    /// How long a client may take to send a request head or SOCKS handshake.
+    pub header_timeout: Duration,
+    /// Largest request head accepted (headers included).
+    pub max_head: usize,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            connect_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            max_head: 64 * 1024,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// One proxy: the decider, the resolver, the limits.
+pub struct Proxy {
+    decider: Arc<dyn Decider>,
+    resolver: Arc<dyn Resolver>,
+    settings: Settings,
+}
+
+/// Why a destination may not be reached, as the client is told.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The governor said no (403).
+    Denied(Verdict),
+    /// The request could not be read (400).
+    BadTarget(TargetError),
+    /// No connection could be made (502/504).
+    Unreachable(ConnectError),
+}
+
+/// What to send a request as, besides its destination.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Request {
+    /// The URL (plain HTTP requests).
+    pub url: Option<String>,
+    /// The method (plain HTTP requests).
+    pub method: Option<String>,
+    /// How the client reached the proxy: `connect`, `socks5`, `http`.
+    pub via: &'static str,
+}
+
+impl Proxy {
+    /// A proxy asking `decider`, resolving with `resolver`.
+    pub fn new(
+        decider: Arc<dyn Decider>,
+        resolver: Arc<dyn Resolver>,
+        settings: Settings,
+    ) -> Proxy {
+        Proxy {
+            decider,
+            resolver,
+            settings,
+        }
+    }
+
+    /// The limits.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Decides whether `client` may reach `dest`, and returns the addresses
+    /// it may be connected to.
+    ///
+    /// A name is decided before it is resolved (a denied name is never looked
+    /// up: DNS queries carry data out too). When it is allowed and resolves to
+    /// public addresses only, that decision stands; when any address is not
+    /// public, the request is decided again with the addresses, so that only a
+    /// rule naming the host opens a private or loopback address.
+    pub(crate) async fn judge(
+        &self,
+        client: &Client,
+        dest: &Destination,
+        req: &Request,
+    ) -> Result<Vec<IpAddr>, Refusal> {
+        let mut action = self.action(dest, req, None);
+        let first = self.decider.decide(action.clone(), client).await;
+        if first.decision != Decision::Allow {
+            return Err(Refusal::Denied(first));
+        }
+        let addrs = connect::resolve(
+            self.resolver.as_ref(),
+            &dest.host,
+            dest.port,
+            self.settings.connect_timeout,
+        )
+        .await
+        .map_err(Refusal::Unreachable)?;
+        if matches!(dest.host, Host::Name(_)) && addrs.iter().any(|a| !classify_ip(*a).is_public())
+        {
+            action = self.action(dest, req, Some(&addrs));
+            let second = self.decider.decide(action, client).await;
+            if second.decision != Decision::Allow {
+                return Err(Refusal::Denied(second));
+            }
+        }
+        Ok(addrs)
+    }
+
+    fn action(&self, dest: &Destination, req: &Request, addrs: Option<&[IpAddr]>) -> Action {
+        let scheme = if dest.scheme == "tunnel" {
+            // A tunnel's scheme is a guess from its port; rules match host and port.
+            match dest.port {
+                443 | 8443 => "https",
+                _ => "tcp",
+            }
+        } else {
+            dest.scheme.as_str()
+        };
+        let mut a = Action::new(
+            "",
+            ActionKind::Net(NetRequest {
+                url: req.url.clone(),
+                host: req.url.is_none().then(|| dest.host.to_string()),
+                port: req.url.is_none().then_some(dest.port),
+                scheme: req.url.is_none().then(|| scheme.to_string()),
+                method: req.method.clone(),
+                resolved: addrs.map(|a| a.iter().map(IpAddr::to_string).collect()),
+            }),
+        );
+        a.origin = Origin::Proxy;
+        a.context
+            .get_or_insert_with(Default::default)
+            .extra
+            .insert("via".into(), req.via.into());
+        a
+    }
+
+    /// Decides a differing TLS server name of a tunnel to `dest`, connected
+    /// to `addrs` (which were judged already).
+    pub(crate) async fn judge_server_name(
+        &self,
+        client: &Client,
+        dest: &Destination,
+        name: &str,
+        addrs: &[IpAddr],
+    ) -> Result<(), Refusal> {
+        let host = warden_policy::net::parse_host(name)
+            .map_err(|e| Refusal::BadTarget(TargetError::Host(e)))?;
+        if host == dest.host {
+            return Ok(());
+        }
+        let fronted = Destination {
+            host,
+            ..dest.clone()
+        };
+        let req = Request {
+            via: "tls-server-name",
+            ..Request::default()
+        };
+        let v = self
+            .decider
+            .decide(self.action(&fronted, &req, Some(addrs)), client)
+            .await;
+        if v.decision == Decision::Allow {
+            Ok(())
+        } else {
+            Err(Refusal::Denied(v))
+        }
+    }
+}
