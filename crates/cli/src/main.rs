@@ -10,6 +10,7 @@ mod bench;
 mod bench_decide;
 mod bench_exec;
 mod bench_hooks;
+mod bench_proxy;
 mod check;
 mod codex_config;
 mod codex_rules;
@@ -132,6 +133,9 @@ enum BenchCommand {
     /// What the sandbox's exec supervision adds to each exec: a loop of
     /// execs bare and inside `warden run`, against a scratch daemon.
     Exec(bench_exec::BenchExecArgs),
+    /// The egress proxy against a loopback upstream, side by side with direct
+    /// access: added latency, throughput at many connections, memory.
+    Proxy(bench_proxy::BenchProxyArgs),
 }
 
 fn main() -> ExitCode {
@@ -176,6 +180,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Decide(a)) => bench_decide::run(a),
         Command::Bench(BenchCommand::Hooks(a)) => bench_hooks::run(a),
         Command::Bench(BenchCommand::Exec(a)) => bench_exec::run(a),
+        Command::Bench(BenchCommand::Proxy(a)) => bench_proxy::run(a),
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
         Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),

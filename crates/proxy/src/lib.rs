@@ -36,7 +36,7 @@ use warden_policy::net::{Host, classify_ip};
 use warden_types::{Action, ActionKind, Decision, NetRequest, Origin, Verdict};
 
 pub use connect::{ConnectError, Resolver, SystemResolver, parse_pin};
-pub use server::{serve_tcp, serve_unix};
+pub use server::{serve_connection, serve_tcp, serve_unix};
 pub use target::{Destination, TargetError};
 
 /// Asks the governor. Must fail closed: an unreachable or slow governor is a

@@ -32,7 +32,7 @@ pub async fn serve_tcp(proxy: Arc<Proxy>, listener: TcpListener, mut stop: watch
         let proxy = Arc::clone(&proxy);
         tokio::spawn(async move {
             let client = Client::Tcp { addr, secret: None };
-            dispatch(proxy, client, stream).await;
+            serve_connection(proxy, client, stream).await;
             drop(permit);
         });
     }
@@ -71,14 +71,15 @@ pub async fn serve_unix(
         };
         let proxy = Arc::clone(&proxy);
         tokio::spawn(async move {
-            dispatch(proxy, client, stream).await;
+            serve_connection(proxy, client, stream).await;
             drop(permit);
         });
     }
 }
 
-/// Tells SOCKS5 from HTTP by the first byte.
-async fn dispatch<S>(proxy: Arc<Proxy>, client: Client, mut s: S)
+/// Serves one client connection (HTTP or SOCKS5, told apart by the first
+/// byte) until it ends. The accept loops use it; so does the fuzz target.
+pub async fn serve_connection<S>(proxy: Arc<Proxy>, client: Client, mut s: S)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
