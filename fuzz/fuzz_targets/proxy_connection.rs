@@ -11,7 +11,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warden_proxy::{Client, Decider, Proxy, Settings, SystemResolver};
-use warden_types::{Action, Verdict};
+use warden_types::{Action, Decision, Verdict};
 
 struct DenyAll;
 
@@ -22,6 +22,16 @@ impl Decider for DenyAll {
         _client: &'a Client,
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
         Box::pin(async { Verdict::malformed("the fuzz decider denies everything") })
+    }
+
+    fn record<'a>(
+        &'a self,
+        _action: Action,
+        _client: &'a Client,
+        _rule: &'a str,
+        _decision: Decision,
+    ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
+        Box::pin(async { Verdict::malformed("the fuzz decider records nothing") })
     }
 }
 

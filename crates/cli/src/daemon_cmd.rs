@@ -81,6 +81,30 @@ pub struct UpArgs {
     /// addresses are still judged: a private one needs a rule naming NAME.
     #[arg(long, value_name = "NAME=ADDR[,ADDR]", value_parser = warden_proxy::parse_pin)]
     proxy_resolve: Vec<(String, Vec<std::net::IpAddr>)>,
+    /// An LLM provider for the gateway at /llm/NAME/ on the proxy's address:
+    /// NAME=URL (e.g. ollama=http://127.0.0.1:11434). anthropic and openai
+    /// are built in (their public APIs); naming them replaces the URL.
+    /// Repeatable.
+    #[arg(long, value_name = "NAME=URL", value_parser = warden_proxy::llm::parse_upstream)]
+    llm_upstream: Vec<(String, warden_proxy::llm::Upstream)>,
+    /// Secrets found in an LLM request body: deny the request (default) or
+    /// redact them and send it. Either way the audit log holds only each
+    /// secret's kind and fingerprint.
+    #[arg(long, value_enum, default_value_t = LlmDlp::Deny)]
+    llm_dlp: LlmDlp,
+    /// A PEM file of CA certificates the LLM gateway trusts besides the
+    /// system's (a corporate gateway, a test CA). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    llm_upstream_ca: Vec<PathBuf>,
+}
+
+/// `--llm-dlp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LlmDlp {
+    /// Refuse the request.
+    Deny,
+    /// Replace each secret by [REDACTED kind fingerprint].
+    Redact,
 }
 
 /// The gid of group `name`, from /etc/group.
@@ -134,6 +158,12 @@ fn config(args: &UpArgs, home: &Path, policy: Option<&Path>) -> Result<Config> {
         None => c.proxy_tcp,
     };
     c.proxy_pins = args.proxy_resolve.clone();
+    c.llm_upstreams = args.llm_upstream.clone();
+    c.llm_dlp = match args.llm_dlp {
+        LlmDlp::Deny => warden_proxy::llm::DlpMode::Deny,
+        LlmDlp::Redact => warden_proxy::llm::DlpMode::Redact,
+    };
+    c.llm_ca = args.llm_upstream_ca.clone();
     c.ask_timeout = Duration::from_secs(args.ask_timeout.max(1));
     c.decide_deadline = c.ask_timeout + Duration::from_secs(5);
     c.durability = args.mode.into();
@@ -202,6 +232,11 @@ fn print_banner(daemon: &Daemon, cfg: &Config) {
         ),
         None => println!("  proxy    {}", daemon.proxy_socket().display()),
     }
+    if let Some(a) = daemon.proxy_addr() {
+        println!(
+            "  llm      http://{a}/llm/anthropic  http://{a}/llm/openai/v1  (LLM API gateway)"
+        );
+    }
     println!(
         "  audit    {} ({} entries)",
         cfg.state_dir.join("audit.db").display(),
@@ -267,6 +302,23 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path, policy: Option<&Path>) ->
     if let Some(a) = args.proxy_listen {
         cmd.arg("--proxy-listen").arg(a.to_string());
     }
+    for (name, u) in &args.llm_upstream {
+        let scheme = if u.tls { "https" } else { "http" };
+        let host = if u.host.contains(':') {
+            format!("[{}]", u.host)
+        } else {
+            u.host.clone()
+        };
+        cmd.arg("--llm-upstream")
+            .arg(format!("{name}={scheme}://{host}:{}{}", u.port, u.base));
+    }
+    if args.llm_dlp == LlmDlp::Redact {
+        cmd.arg("--llm-dlp").arg("redact");
+    }
+    for f in &args.llm_upstream_ca {
+        cmd.arg("--llm-upstream-ca")
+            .arg(std::path::absolute(f).unwrap_or_else(|_| f.clone()));
+    }
     for (name, addrs) in &args.proxy_resolve {
         let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
         cmd.arg("--proxy-resolve")
@@ -297,6 +349,9 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path, policy: Option<&Path>) ->
         }
         if let Ok(v) = rt.block_on(client.ok(Method::GET, "/v1/status", None))
             && v["pid"].as_u64() == Some(u64::from(child.id()))
+            // The pid file is written just after the daemon starts answering.
+            && std::fs::read_to_string(pid_file)
+                .is_ok_and(|p| p.trim() == child.id().to_string())
         {
             println!("warden is up in the background (pid {})", child.id());
             println!("  socket   {}", home.join("warden.sock").display());

@@ -197,6 +197,21 @@ pub fn profile(
 /// Where the egress proxy is bridged in on the sandbox's own loopback.
 pub const EGRESS_PORT: u16 = 7421;
 
+/// The agents' provider base URLs, pointed at the LLM gateway behind the
+/// sandbox's egress bridge, unless the caller chose its own (those requests
+/// still go out through the proxy, as tunnels).
+fn llm_base_urls() -> Vec<(String, String)> {
+    let base = format!("http://127.0.0.1:{EGRESS_PORT}/llm");
+    [
+        ("ANTHROPIC_BASE_URL", format!("{base}/anthropic")),
+        ("OPENAI_BASE_URL", format!("{base}/openai/v1")),
+    ]
+    .into_iter()
+    .filter(|(k, _)| std::env::var_os(k).is_none())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     let user_home = crate::load::home();
     let cwd = std::env::current_dir().context("reading the current directory")?;
@@ -244,7 +259,7 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         read_write: profile.read_write.clone(),
         hidden,
         env: profile.env.iter().chain(&a.pass_env).cloned().collect(),
-        set_env: Vec::new(),
+        set_env: llm_base_urls(),
         tcp_bind: profile.tcp_bind.clone(),
         tcp_connect: profile.tcp_connect.clone(),
         limits: profile.limits.clone(),

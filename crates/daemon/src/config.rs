@@ -61,6 +61,12 @@ pub struct Config {
     pub proxy_tcp: Option<SocketAddr>,
     /// Names the proxy resolves itself, like curl's `--resolve`.
     pub proxy_pins: Vec<(String, Vec<std::net::IpAddr>)>,
+    /// LLM providers besides (or replacing) Anthropic's and OpenAI's APIs.
+    pub llm_upstreams: Vec<(String, warden_proxy::llm::Upstream)>,
+    /// What a secret in an LLM request body leads to.
+    pub llm_dlp: warden_proxy::llm::DlpMode,
+    /// More CA certificates the LLM gateway trusts (PEM files).
+    pub llm_ca: Vec<PathBuf>,
 }
 
 impl Config {
@@ -91,6 +97,9 @@ impl Config {
             denial_window: Duration::from_secs(60),
             proxy_tcp: DEFAULT_PROXY_TCP.parse().ok(),
             proxy_pins: Vec::new(),
+            llm_upstreams: Vec::new(),
+            llm_dlp: warden_proxy::llm::DlpMode::Deny,
+            llm_ca: Vec::new(),
         }
     }
 

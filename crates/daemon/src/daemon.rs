@@ -165,15 +165,17 @@ impl Daemon {
             connections: Arc::new(Semaphore::new(1024)),
         };
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Before the API answers: whoever waits for the daemon to answer
+        // (`warden up --detach`, `warden run`) finds the proxy ready too.
+        let egress = crate::egress::start(&gov, &stop_rx)
+            .await
+            .map_err(|(what, path, source)| DaemonError::Io { what, path, source })?;
         let mut tasks = vec![tokio::spawn(listen::serve_unix(
             unix,
             app.clone(),
             limits.clone(),
             stop_rx.clone(),
         ))];
-        let egress = crate::egress::start(&gov, &stop_rx)
-            .await
-            .map_err(|(what, path, source)| DaemonError::Io { what, path, source })?;
         tasks.extend(egress.tasks);
         if let Some(l) = tcp {
             tasks.push(tokio::spawn(listen::serve_tcp(

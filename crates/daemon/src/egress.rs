@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use warden_proxy::{Client, Decider, Proxy, Settings, SystemResolver};
-use warden_types::{Action, Verdict};
+use warden_types::{Action, Decision, Verdict};
 
 use crate::config::Config;
 use crate::governor::{Caller, Governor, Peer};
@@ -37,22 +37,39 @@ impl Decider for GovernorDecider {
         client: &'a Client,
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
         Box::pin(async move {
-            let caller = match client {
-                Client::Unix { uid, pid, secret } => Caller {
-                    peer: Peer::Unix {
-                        uid: *uid,
-                        pid: *pid,
-                    },
-                    secret: secret.clone(),
-                },
-                Client::Tcp { addr, secret } => Caller {
-                    peer: Peer::Tcp { addr: *addr },
-                    secret: secret.clone(),
-                },
-            };
             let deadline = self.0.config.decide_deadline;
-            self.0.decide(action, &caller, deadline).await
+            self.0.decide(action, &caller(client), deadline).await
         })
+    }
+
+    fn record<'a>(
+        &'a self,
+        action: Action,
+        client: &'a Client,
+        rule: &'a str,
+        decision: Decision,
+    ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>> {
+        Box::pin(async move {
+            self.0
+                .observe(action, &caller(client), rule, decision)
+                .await
+        })
+    }
+}
+
+fn caller(client: &Client) -> Caller {
+    match client {
+        Client::Unix { uid, pid, secret } => Caller {
+            peer: Peer::Unix {
+                uid: *uid,
+                pid: *pid,
+            },
+            secret: secret.clone(),
+        },
+        Client::Tcp { addr, secret } => Caller {
+            peer: Peer::Tcp { addr: *addr },
+            secret: secret.clone(),
+        },
     }
 }
 
@@ -70,14 +87,29 @@ pub(crate) async fn start(
 ) -> Result<Egress, (&'static str, String, std::io::Error)> {
     let config = &gov.config;
     let resolver = SystemResolver::with_pins(config.proxy_pins.iter().cloned());
-    let proxy = Arc::new(Proxy::new(
-        Arc::new(GovernorDecider(Arc::clone(gov))),
-        Arc::new(resolver),
-        Settings {
-            header_timeout: config.header_timeout,
-            ..Settings::default()
-        },
-    ));
+    let gateway = warden_proxy::llm::Gateway::new(
+        config.llm_upstreams.clone(),
+        config.llm_dlp,
+        &config.llm_ca,
+    )
+    .map_err(|e| {
+        (
+            "setting up",
+            "the LLM gateway".to_string(),
+            std::io::Error::other(e),
+        )
+    })?;
+    let proxy = Arc::new(
+        Proxy::new(
+            Arc::new(GovernorDecider(Arc::clone(gov))),
+            Arc::new(resolver),
+            Settings {
+                header_timeout: config.header_timeout,
+                ..Settings::default()
+            },
+        )
+        .with_llm(gateway),
+    );
     let path = socket(config);
     let shown = path.display().to_string();
     let _ = std::fs::remove_file(&path);

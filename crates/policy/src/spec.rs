@@ -70,6 +70,9 @@ pub enum Tool {
     Net,
     /// MCP tool calls.
     Mcp,
+    /// LLM API calls by provider and model: `Llm(anthropic)`,
+    /// `Llm(openai:gpt-4o*)`.
+    Llm,
 }
 
 /// A compiled specifier.
@@ -89,6 +92,7 @@ enum Matcher {
     Path(PathPattern),
     Host { host: Wildcard, port: Option<u16> },
     Mcp { server: Wildcard, tool: Wildcard },
+    Llm { provider: Wildcard, model: Wildcard },
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +138,7 @@ impl Spec {
             "Delete" => Tool::Delete,
             "WebFetch" => Tool::WebFetch,
             "Net" => Tool::Net,
+            "Llm" => Tool::Llm,
             _ if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !name.is_empty() =>
             {
@@ -189,6 +194,13 @@ impl Spec {
                 }
             }
             Tool::Mcp => Matcher::Any,
+            Tool::Llm => {
+                let (provider, model) = p.split_once(':').unwrap_or((p, "*"));
+                Matcher::Llm {
+                    provider: Wildcard::new(&provider.trim().to_ascii_lowercase()),
+                    model: Wildcard::new(model.trim()),
+                }
+            }
         };
         Ok(Spec {
             text: t.into(),
@@ -267,6 +279,18 @@ impl Spec {
     /// non-public address: `*` never opens the metadata service).
     pub fn names_host_literally(&self, host: &str) -> bool {
         matches!(&self.matcher, Matcher::Host { host: h, .. } if h.is_literal() && h.matches(host))
+    }
+
+    /// Match an LLM provider and model.
+    pub fn matches_llm(&self, provider: &str, model: &str) -> bool {
+        match &self.matcher {
+            Matcher::Any => true,
+            Matcher::Llm {
+                provider: p,
+                model: m,
+            } => p.matches(provider) && m.matches(model),
+            _ => false,
+        }
     }
 
     /// Match an MCP server and tool.

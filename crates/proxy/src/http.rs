@@ -20,7 +20,7 @@ use tracing::debug;
 
 use crate::{Client, ConnectError, Destination, Proxy, Refusal, Request, connect, target};
 
-type Body = BoxBody<Bytes, hyper::Error>;
+pub(crate) type Body = BoxBody<Bytes, hyper::Error>;
 
 /// The checked addresses and port an upstream connection goes to.
 type UpstreamKey = (Vec<IpAddr>, u16);
@@ -63,9 +63,23 @@ where
 impl Conn {
     async fn handle(&self, req: HttpRequest<Incoming>) -> Response<Body> {
         let who = match credential(req.headers()) {
-            Ok(secret) => self.client.with_secret(secret.or_else(|| self.secret())),
+            Ok(secret) => {
+                let header = req
+                    .headers()
+                    .get(crate::SECRET_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                self.client
+                    .with_secret(secret.or(header).or_else(|| self.secret()))
+            }
             Err(msg) => return plain(StatusCode::BAD_REQUEST, msg.into(), HeaderMap::new()),
         };
+        if req.uri().scheme().is_none()
+            && req.uri().path().starts_with("/llm/")
+            && let Some(gw) = self.proxy.llm.as_ref()
+        {
+            return crate::llm::handle(gw, &self.proxy.decider, who, req).await;
+        }
         if req.method() == Method::CONNECT {
             let mut resp = self.tunnel(who, req).await;
             // A client may already be sending its TLS bytes after the CONNECT:
@@ -268,7 +282,7 @@ fn upgrade_requested(h: &HeaderMap) -> Option<HeaderValue> {
 
 /// Removes the headers that belong to one hop (RFC 9110 §7.6.1), and the
 /// client's credentials for the proxy itself.
-fn strip_hop_by_hop(h: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap) {
     let listed: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -292,6 +306,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
     }
     h.remove("proxy-connection");
     h.remove("keep-alive");
+    h.remove(crate::SECRET_HEADER);
 }
 
 fn empty() -> Body {

@@ -20,6 +20,7 @@
 pub mod connect;
 mod http;
 mod io;
+pub mod llm;
 mod server;
 pub mod sni;
 pub mod socks;
@@ -49,7 +50,22 @@ pub trait Decider: Send + Sync + 'static {
         action: Action,
         client: &'a Client,
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
+
+    /// Records what the proxy saw or refused on its own (a secret in an LLM
+    /// request, a model's response) under `rule` with `decision`.
+    fn record<'a>(
+        &'a self,
+        action: Action,
+        client: &'a Client,
+        rule: &'a str,
+        decision: Decision,
+    ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
 }
+
+/// The header a client outside a sandbox may present its session secret in
+/// (LLM gateway clients: `ANTHROPIC_CUSTOM_HEADERS`), besides
+/// `Proxy-Authorization`. Never forwarded upstream.
+pub const SECRET_HEADER: &str = "x-warden-secret";
 
 /// Who is on the other end of a proxy connection, as the kernel says, plus
 /// the session secret it presented (if any).
@@ -114,6 +130,7 @@ pub struct Proxy {
     decider: Arc<dyn Decider>,
     resolver: Arc<dyn Resolver>,
     settings: Settings,
+    llm: Option<llm::Gateway>,
 }
 
 /// Why a destination may not be reached, as the client is told.
@@ -149,7 +166,14 @@ impl Proxy {
             decider,
             resolver,
             settings,
+            llm: None,
         }
+    }
+
+    /// Serves the LLM API gateway under `/llm/{provider}/` too.
+    pub fn with_llm(mut self, gateway: llm::Gateway) -> Proxy {
+        self.llm = Some(gateway);
+        self
     }
 
     /// The limits.

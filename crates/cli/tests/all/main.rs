@@ -26,6 +26,7 @@ mod explain_bench;
 mod hooks;
 mod jsonl;
 mod layering;
+mod llm_gateway;
 mod net;
 mod notify;
 mod paths;

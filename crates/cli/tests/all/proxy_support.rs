@@ -14,13 +14,13 @@ use std::time::Duration;
 /// gets `hello from upstream` (keep-alive).
 pub struct Upstream {
     pub addr: SocketAddr,
-    /// Request heads received, in order.
+    /// Requests received (head and body), in order.
     pub seen: Arc<Mutex<Vec<String>>>,
     release: mpsc::Sender<()>,
 }
 
-pub const FIRST_EVENT: &str = "event: message_start\ndata: {\"n\":1}\n\n";
-pub const SECOND_EVENT: &str = "event: message_stop\ndata: {\"n\":2}\n\n";
+pub const FIRST_EVENT: &str = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_warden_test_01\",\"name\":\"Bash\",\"input\":{}}}\n\n";
+pub const SECOND_EVENT: &str = "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":17}}\n\n";
 
 impl Upstream {
     pub fn start() -> Upstream {
@@ -78,7 +78,9 @@ fn serve(c: TcpStream, seen: &Mutex<Vec<String>>, gate: &Mutex<mpsc::Receiver<()
         let mut body = vec![0; len];
         let _ = r.read_exact(&mut body);
         let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-        seen.lock().unwrap().push(head);
+        seen.lock()
+            .unwrap()
+            .push(format!("{head}{}", String::from_utf8_lossy(&body)));
         if path == "/sse" {
             let _ = write!(
                 w,

@@ -49,6 +49,7 @@ pub(super) fn item_tools(items: &[Item<'_>]) -> u16 {
             }
             Item::Host(..) => tool_bit(Tool::WebFetch) | tool_bit(Tool::Net),
             Item::Mcp(..) => tool_bit(Tool::Mcp),
+            Item::Llm(..) => tool_bit(Tool::Llm),
         }
     })
 }

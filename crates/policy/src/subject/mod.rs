@@ -61,6 +61,8 @@ pub(crate) enum Item<'a> {
     Host(&'a str, u16, bool),
     /// An MCP server and tool.
     Mcp(&'a str, &'a str),
+    /// An LLM provider and model.
+    Llm(&'a str, &'a str),
 }
 
 impl Item<'_> {
@@ -90,6 +92,7 @@ impl Item<'_> {
             (Item::Host(h, port, web), Tool::WebFetch) => web && spec.matches_host(h, port),
             (Item::Host(h, port, _), Tool::Net) => spec.matches_host(h, port),
             (Item::Mcp(s, t), Tool::Mcp) => spec.matches_mcp(s, t),
+            (Item::Llm(p, m), Tool::Llm) => spec.matches_llm(p, m),
             _ => false,
         }
     }
@@ -165,8 +168,10 @@ pub enum Subject {
     },
     /// An LLM API call.
     Llm {
-        /// Provider and model.
-        what: String,
+        /// Provider, lowercase.
+        provider: String,
+        /// Model as requested.
+        model: String,
     },
 }
 
@@ -200,7 +205,7 @@ impl Subject {
             Subject::Mcp { server, tool } | Subject::McpDefinition { server, tool } => {
                 vec![Item::Mcp(server, tool)]
             }
-            Subject::Llm { .. } => Vec::new(),
+            Subject::Llm { provider, model } => vec![Item::Llm(provider, model)],
         }
     }
 
@@ -260,7 +265,7 @@ impl Subject {
             } => format!("net: {scheme}://{host}:{port}"),
             Subject::Mcp { server, tool } => format!("mcp: {server}/{tool}"),
             Subject::McpDefinition { server, tool } => format!("mcp definition: {server}/{tool}"),
-            Subject::Llm { what } => format!("llm: {what}"),
+            Subject::Llm { provider, model } => format!("llm: {provider}/{model}"),
         }
     }
 
@@ -471,7 +476,8 @@ pub(crate) fn subjects_of(action: &Action, ctx: &EvalContext) -> Prepared {
         ActionKind::LlmRequest {
             provider, model, ..
         } => p.subjects.push(Subject::Llm {
-            what: format!("{provider}/{model}"),
+            provider: provider.to_ascii_lowercase(),
+            model: model.clone(),
         }),
         // Notices are warden's own records, not requests: nothing to allow.
         ActionKind::Notice { .. } => {

@@ -113,6 +113,14 @@ pub(crate) fn example_action(example: &str) -> Option<Action> {
                 ..Default::default()
             })
         }
+        "Llm" => {
+            let (provider, model) = value.split_once(':')?;
+            ActionKind::LlmRequest {
+                provider: provider.into(),
+                model: model.into(),
+                tools_offered: None,
+            }
+        }
         _ => return None,
     };
     Some(Action::new(cwd, kind))

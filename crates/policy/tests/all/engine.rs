@@ -619,3 +619,35 @@ fn default_policy_covers_the_issue_list() {
         assert_eq!(decide(&p, &shell(c)).decision, Decision::Allow, "{c}");
     }
 }
+
+#[test]
+fn llm_rules_match_by_provider_and_model() {
+    let p = policy(
+        r#"version = 1
+[[rule]]
+id = "no-preview-models"
+deny = ["Llm(openai:*-preview)", "Llm(unknown-provider)"]
+reason = "only released models"
+match = ["Llm(openai:gpt-5-preview)", "Llm(unknown-provider:any)"]
+not_match = ["Llm(openai:gpt-5)", "Llm(anthropic:claude-sonnet-4-5)"]
+"#,
+    );
+    let action = |provider: &str, model: &str| {
+        Action::new(
+            "/w",
+            ActionKind::LlmRequest {
+                provider: provider.into(),
+                model: model.into(),
+                tools_offered: None,
+            },
+        )
+    };
+    let ctx = ctx();
+    let v = p.evaluate(&action("OpenAI", "o9-preview"), &ctx).verdict;
+    assert_eq!(v.decision, Decision::Deny);
+    assert_eq!(v.rules, vec!["no-preview-models".to_string()]);
+    let v = p
+        .evaluate(&action("anthropic", "claude-opus-4"), &ctx)
+        .verdict;
+    assert_eq!(v.decision, Decision::Allow, "{v:?}");
+}

@@ -1,0 +1,262 @@
+//! Secrets in what an agent sends to a model provider (data-loss prevention).
+//!
+//! A prompt is assembled from files the agent read and commands it ran: a
+//! `.env`, a key file or a token printed by a CLI end up in the request body
+//! and leave the machine. The scanner looks for the shapes of common secrets
+//! (private keys, cloud and API tokens of the major providers, `.env`-style
+//! assignments of secret-named variables, long high-entropy strings next to
+//! key words). A finding is reported as its kind and a fingerprint (SHA-256
+//! of the secret, first 12 hex digits): the audit log never holds the secret.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+/// One secret found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What it looks like, e.g. `aws-access-key-id`.
+    pub kind: &'static str,
+    /// `sha256:` and the first 12 hex digits of the secret's SHA-256.
+    pub fingerprint: String,
+    /// Where the secret is in the scanned text (byte range).
+    pub range: std::ops::Range<usize>,
+}
+
+struct Pattern {
+    kind: &'static str,
+    re: Regex,
+    /// The capture group that is the secret (0: the whole match).
+    group: usize,
+    /// Needs high entropy (generic patterns only).
+    entropy: bool,
+}
+
+static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
+    let p = |kind, re: &str, group, entropy| Pattern {
+        kind,
+        re: Regex::new(re).unwrap_or_else(|e| panic!("DLP pattern {kind}: {e}")),
+        group,
+        entropy,
+    };
+    vec![
+        p(
+            "private-key",
+            r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:\\n|\n|[A-Za-z0-9+/=\s\\:,-]){16,8192}?-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----",
+            0,
+            false,
+        ),
+        p(
+            "aws-access-key-id",
+            r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+            0,
+            false,
+        ),
+        p(
+            "aws-secret-access-key",
+            r#"(?i)aws_?secret_?access_?key\W{0,6}([A-Za-z0-9/+=]{40})\b"#,
+            1,
+            false,
+        ),
+        p(
+            "github-token",
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b",
+            0,
+            false,
+        ),
+        p("gitlab-token", r"\bglpat-[A-Za-z0-9_-]{20,}\b", 0, false),
+        p("slack-token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b", 0, false),
+        p(
+            "anthropic-api-key",
+            r"\bsk-ant-[A-Za-z0-9_-]{20,}\b",
+            0,
+            false,
+        ),
+        p(
+            "openai-api-key",
+            r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}\b|\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}\b",
+            0,
+            false,
+        ),
+        p("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}\b", 0, false),
+        p(
+            "stripe-secret-key",
+            r"\b[sr]k_live_[0-9A-Za-z]{20,}\b",
+            0,
+            false,
+        ),
+        p("npm-token", r"\bnpm_[A-Za-z0-9]{36}\b", 0, false),
+        p("huggingface-token", r"\bhf_[A-Za-z0-9]{34,}\b", 0, false),
+        p(
+            "jwt",
+            r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b",
+            0,
+            false,
+        ),
+        // `.env` style: NAME=value where the name says it is a secret.
+        p(
+            "env-assignment",
+            r#"(?m)(?:^|\\n|\s|export\s)[A-Z][A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE_KEY|ACCESS_KEY|CREDENTIALS?)[A-Z0-9_]*\s*=\s*["']?([^\s"'\\]{8,})"#,
+            1,
+            true,
+        ),
+        // A long random-looking string right after a key word.
+        p(
+            "high-entropy-near-keyword",
+            r#"(?i)(?:secret|token|password|passwd|api[_-]?key|auth|credential)[a-z_-]{0,20}\W{1,6}([A-Za-z0-9+/_=-]{24,})"#,
+            1,
+            true,
+        ),
+    ]
+});
+
+/// Bits per character of `s` (Shannon entropy of its characters).
+fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    let bytes = s.as_bytes();
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let n = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Every secret in `text`, in order; overlapping findings are reported once
+/// (the first, most specific pattern wins).
+pub fn scan(text: &str) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for p in PATTERNS.iter() {
+        for c in p.re.captures_iter(text) {
+            let Some(m) = c.get(p.group) else { continue };
+            let secret = m.as_str();
+            if p.entropy && (entropy(secret) < 3.5 || !secret.chars().any(|c| c.is_ascii_digit())) {
+                continue;
+            }
+            if out
+                .iter()
+                .any(|f| f.range.start < m.end() && m.start() < f.range.end)
+            {
+                continue;
+            }
+            out.push(Finding {
+                kind: p.kind,
+                fingerprint: fingerprint(secret),
+                range: m.range(),
+            });
+        }
+    }
+    out.sort_by_key(|f| f.range.start);
+    out
+}
+
+/// `sha256:` and the first 12 hex digits of the secret's hash.
+pub fn fingerprint(secret: &str) -> String {
+    let d = Sha256::digest(secret.as_bytes());
+    let hex: String = d.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// `text` with every finding replaced by `[REDACTED kind fingerprint]`.
+pub fn redact(text: &str, findings: &[Finding]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for f in findings {
+        out.push_str(&text[at..f.range.start]);
+        out.push_str(&format!("[REDACTED {} {}]", f.kind, f.fingerprint));
+        at = f.range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kinds(text: &str) -> Vec<&'static str> {
+        scan(text).into_iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn finds_the_common_secret_shapes() {
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\\n-----END OPENSSH PRIVATE KEY-----";
+        assert_eq!(
+            kinds(&format!("{{\"content\":\"{key}\"}}")),
+            vec!["private-key"]
+        );
+        assert_eq!(
+            kinds("id AKIAIOSFODNN7EXAMPLE here"),
+            vec!["aws-access-key-id"]
+        );
+        assert_eq!(
+            kinds("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            vec!["aws-secret-access-key"]
+        );
+        assert_eq!(
+            kinds("ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+            vec!["github-token"]
+        );
+        assert_eq!(kinds("xoxb-1234567890-abcdefghij"), vec!["slack-token"]);
+        assert_eq!(
+            kinds("sk-ant-api03-abcdefghijklmnopqrstuvwx"),
+            vec!["anthropic-api-key"]
+        );
+        assert_eq!(
+            kinds("AIzaSyA1234567890abcdefghijklmnopqrstuv"),
+            vec!["google-api-key"]
+        );
+        assert_eq!(
+            kinds("sk_live_51H8abcdefghijklmnopqrstu"),
+            vec!["stripe-secret-key"]
+        );
+        assert_eq!(
+            kinds("line\\nDATABASE_PASSWORD=Zq8v2LmT9xR4\\nother"),
+            vec!["env-assignment"]
+        );
+        assert_eq!(
+            kinds("the api_key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0ffee"),
+            vec!["high-entropy-near-keyword"]
+        );
+    }
+
+    #[test]
+    fn ordinary_text_and_code_are_not_secrets() {
+        for t in [
+            "fn main() { println!(\"hello\"); }",
+            "PASSWORD_MIN_LENGTH=8",
+            "the token is not here: token_count = tokens.len()",
+            "use the api_key parameter documented in README",
+            "commit 3f2a9c1 fixed the secret-scanning docs",
+        ] {
+            assert!(scan(t).is_empty(), "{t}: {:?}", scan(t));
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_the_rest_and_never_the_secret() {
+        let t = "key AKIAIOSFODNN7EXAMPLE end";
+        let f = scan(t);
+        let r = redact(t, &f);
+        assert!(!r.contains("AKIAIOSFODNN7EXAMPLE"));
+        assert!(r.starts_with("key [REDACTED aws-access-key-id sha256:") && r.ends_with("] end"));
+    }
+
+    proptest! {
+        #[test]
+        fn scanning_never_panics_and_ranges_are_in_bounds(s in ".{0,300}") {
+            for f in scan(&s) {
+                prop_assert!(f.range.end <= s.len());
+                prop_assert!(s.is_char_boundary(f.range.start) && s.is_char_boundary(f.range.end));
+            }
+        }
+    }
+}
