@@ -173,6 +173,9 @@ pub fn run(a: BenchProxyArgs) -> Result<u8> {
             &proxy.to_string(),
             "--proxy-resolve",
             &pin,
+            // The bench measures the proxy, not the per-agent rate limit.
+            "--proxy-rate",
+            "0",
         ],
         &rt,
     )?;

@@ -81,6 +81,10 @@ pub struct UpArgs {
     /// addresses are still judged: a private one needs a rule naming NAME.
     #[arg(long, value_name = "NAME=ADDR[,ADDR]", value_parser = warden_proxy::parse_pin)]
     proxy_resolve: Vec<(String, Vec<std::net::IpAddr>)>,
+    /// Requests per second each agent may send through the proxy (twice as
+    /// many in a burst); more get 429 with Retry-After. 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    proxy_rate: u32,
     /// An LLM provider for the gateway at /llm/NAME/ on the proxy's address:
     /// NAME=URL (e.g. ollama=http://127.0.0.1:11434). anthropic and openai
     /// are built in (their public APIs); naming them replaces the URL.
@@ -158,6 +162,7 @@ fn config(args: &UpArgs, home: &Path, policy: Option<&Path>) -> Result<Config> {
         None => c.proxy_tcp,
     };
     c.proxy_pins = args.proxy_resolve.clone();
+    c.proxy_rate = args.proxy_rate;
     c.llm_upstreams = args.llm_upstream.clone();
     c.llm_dlp = match args.llm_dlp {
         LlmDlp::Deny => warden_proxy::llm::DlpMode::Deny,
@@ -302,6 +307,7 @@ fn detach(args: &UpArgs, home: &Path, pid_file: &Path, policy: Option<&Path>) ->
     if let Some(a) = args.proxy_listen {
         cmd.arg("--proxy-listen").arg(a.to_string());
     }
+    cmd.arg("--proxy-rate").arg(args.proxy_rate.to_string());
     for (name, u) in &args.llm_upstream {
         let scheme = if u.tls { "https" } else { "http" };
         let host = if u.host.contains(':') {

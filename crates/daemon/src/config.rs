@@ -61,6 +61,8 @@ pub struct Config {
     pub proxy_tcp: Option<SocketAddr>,
     /// Names the proxy resolves itself, like curl's `--resolve`.
     pub proxy_pins: Vec<(String, Vec<std::net::IpAddr>)>,
+    /// Proxy requests per second per agent (twice as many at once); 0: none.
+    pub proxy_rate: u32,
     /// LLM providers besides (or replacing) Anthropic's and OpenAI's APIs.
     pub llm_upstreams: Vec<(String, warden_proxy::llm::Upstream)>,
     /// What a secret in an LLM request body leads to.
@@ -97,6 +99,7 @@ impl Config {
             denial_window: Duration::from_secs(60),
             proxy_tcp: DEFAULT_PROXY_TCP.parse().ok(),
             proxy_pins: Vec::new(),
+            proxy_rate: 100,
             llm_upstreams: Vec::new(),
             llm_dlp: warden_proxy::llm::DlpMode::Deny,
             llm_ca: Vec::new(),

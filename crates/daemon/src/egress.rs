@@ -105,6 +105,8 @@ pub(crate) async fn start(
             Arc::new(resolver),
             Settings {
                 header_timeout: config.header_timeout,
+                rate_per_second: config.proxy_rate,
+                rate_burst: config.proxy_rate.saturating_mul(2),
                 ..Settings::default()
             },
         )

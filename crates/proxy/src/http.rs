@@ -74,6 +74,18 @@ impl Conn {
             }
             Err(msg) => return plain(StatusCode::BAD_REQUEST, msg.into(), HeaderMap::new()),
         };
+        if !self.proxy.admit(&who) {
+            let mut h = proxy_status("http_request_denied", "request rate limit");
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "warden: more than {} requests per second from this agent; slow down\n",
+                    self.proxy.settings().rate_per_second
+                ),
+                h,
+            );
+        }
         if req.uri().scheme().is_none()
             && req.uri().path().starts_with("/llm/")
             && let Some(gw) = self.proxy.llm.as_ref()

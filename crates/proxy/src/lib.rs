@@ -20,6 +20,7 @@
 pub mod connect;
 mod http;
 mod io;
+mod limit;
 pub mod llm;
 mod server;
 pub mod sni;
@@ -112,6 +113,10 @@ pub struct Settings {
     pub max_head: usize,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Requests (and tunnels) per second per client; 0 for no limit.
+    pub rate_per_second: u32,
+    /// Requests a client may make at once before the rate applies.
+    pub rate_burst: u32,
 }
 
 impl Default for Settings {
@@ -121,6 +126,8 @@ impl Default for Settings {
             header_timeout: Duration::from_secs(10),
             max_head: 64 * 1024,
             max_connections: 4096,
+            rate_per_second: 100,
+            rate_burst: 200,
         }
     }
 }
@@ -131,6 +138,7 @@ pub struct Proxy {
     resolver: Arc<dyn Resolver>,
     settings: Settings,
     llm: Option<llm::Gateway>,
+    rate: limit::RateLimit,
 }
 
 /// Why a destination may not be reached, as the client is told.
@@ -165,6 +173,7 @@ impl Proxy {
         Proxy {
             decider,
             resolver,
+            rate: limit::RateLimit::new(settings.rate_per_second, settings.rate_burst),
             settings,
             llm: None,
         }
@@ -179,6 +188,11 @@ impl Proxy {
     /// The limits.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Whether `client` is within its request rate.
+    pub(crate) fn admit(&self, client: &Client) -> bool {
+        self.rate.admit(client)
     }
 
     /// Decides whether `client` may reach `dest`, and returns the addresses

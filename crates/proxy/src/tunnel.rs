@@ -114,6 +114,10 @@ where
             return;
         }
     };
+    if !proxy.admit(&who) {
+        let _ = s.write_all(&socks::reply_bytes(reply::NOT_ALLOWED)).await;
+        return;
+    }
     let r = Request {
         via: "socks5",
         ..Request::default()

@@ -384,3 +384,44 @@ fn client_hello(name: &str) -> Vec<u8> {
     rec.extend_from_slice(&hs);
     rec
 }
+
+#[test]
+fn a_slow_client_is_cut_off_and_a_flooding_agent_is_slowed_with_429() {
+    let env = Env::new();
+    write(&env.user_policy(), POLICY);
+    let up_srv = Upstream::start();
+    let _d = up(
+        &env,
+        &[
+            "--proxy-resolve",
+            "allowed.test=127.0.0.1",
+            "--proxy-rate",
+            "5",
+        ],
+    );
+    let sock = env.state.join("proxy.sock");
+    // Half a request head, then silence: closed after the header timeout,
+    // while others are served meanwhile.
+    let mut slow = connect(&sock);
+    slow.write_all(b"GET http://allowed.test/ HTTP/1.1\r\nHost: a")
+        .unwrap();
+    let url = format!("http://allowed.test:{}/", up_srv.addr.port());
+    assert_eq!(status(&get(&sock, &url)), 200);
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "not cut off"
+    );
+    // Past the burst (2 × 5 requests), the next ones are refused with 429.
+    let codes: Vec<u16> = (0..20).map(|_| status(&get(&sock, &url))).collect();
+    assert!(codes.contains(&429), "{codes:?}");
+    let resp = get(&sock, &url);
+    if status(&resp) == 429 {
+        assert!(
+            resp.to_ascii_lowercase().contains("retry-after: 1"),
+            "{resp}"
+        );
+    }
+}
