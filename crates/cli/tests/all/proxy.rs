@@ -215,7 +215,8 @@ fn connect_tunnels_relay_bytes_and_a_denied_tls_server_name_closes_the_tunnel() 
     f.write_all(format!("CONNECT allowed.test:{port} HTTP/1.1\r\n\r\n").as_bytes())
         .unwrap();
     assert_eq!(status(&read_head(&mut f)), 200);
-    f.write_all(&client_hello("denied.test")).unwrap();
+    f.write_all(&warden_proxy::sni::minimal_client_hello("denied.test"))
+        .unwrap();
     let mut rest = Vec::new();
     let _ = f.read_to_end(&mut rest);
     assert!(rest.is_empty(), "the tunnel answered: {rest:?}");
@@ -359,30 +360,6 @@ fn an_unknown_name_is_a_502_naming_it() {
         resp.contains("no-such-host.invalid-tld-for-warden"),
         "{resp}"
     );
-}
-
-/// A minimal TLS ClientHello naming `name` (only as much as SNI needs).
-fn client_hello(name: &str) -> Vec<u8> {
-    let n = name.as_bytes();
-    let mut sni = ((n.len() + 3) as u16).to_be_bytes().to_vec();
-    sni.push(0);
-    sni.extend_from_slice(&(n.len() as u16).to_be_bytes());
-    sni.extend_from_slice(n);
-    let mut exts = vec![0, 0];
-    exts.extend_from_slice(&(sni.len() as u16).to_be_bytes());
-    exts.extend_from_slice(&sni);
-    let mut body = vec![3, 3];
-    body.extend_from_slice(&[9; 32]);
-    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
-    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    body.extend_from_slice(&exts);
-    let mut hs = vec![1, 0];
-    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    hs.extend_from_slice(&body);
-    let mut rec = vec![0x16, 3, 1];
-    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    rec.extend_from_slice(&hs);
-    rec
 }
 
 #[test]
