@@ -16,7 +16,7 @@ use crate::support::Env;
 
 /// The directory holding the agents' executables (`scripts/test` installs
 /// them into tests/agents/node_modules/.bin), if they are installed.
-fn agent(name: &str) -> Option<PathBuf> {
+pub(crate) fn agent(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("WARDEN_E2E_AGENTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("tests/agents/node_modules/.bin"));
@@ -41,9 +41,9 @@ fn repo() -> PathBuf {
 }
 
 /// The scripted provider, stopped when dropped.
-struct Provider {
+pub(crate) struct Provider {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 
@@ -55,7 +55,7 @@ impl Drop for Provider {
 }
 
 impl Provider {
-    fn start(dir: &Path, provider: &str, script: Value) -> Provider {
+    pub(crate) fn start(dir: &Path, provider: &str, script: Value) -> Provider {
         let script_file = dir.join(format!("{provider}-script.json"));
         std::fs::write(&script_file, script.to_string()).unwrap();
         let log = dir.join(format!("{provider}-requests.jsonl"));
@@ -83,7 +83,7 @@ impl Provider {
         Provider { child, port, log }
     }
 
-    fn requests(&self) -> Vec<Value> {
+    pub(crate) fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -133,7 +133,7 @@ impl Provider {
 }
 
 /// Runs an agent to completion (killed after two minutes).
-fn run_agent(mut cmd: Command, on_wait: impl Fn()) -> (Option<i32>, String, String) {
+pub(crate) fn run_agent(mut cmd: Command, on_wait: impl Fn()) -> (Option<i32>, String, String) {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -169,7 +169,12 @@ fn run_agent(mut cmd: Command, on_wait: impl Fn()) -> (Option<i32>, String, Stri
 
 /// `claude -p PROMPT` in the workspace, talking to `provider`, with MCP tools
 /// offered to the model directly (not behind a tool search).
-fn claude_command(claude: &Path, env: &Env, provider: &Provider, prompt: &str) -> Command {
+pub(crate) fn claude_command(
+    claude: &Path,
+    env: &Env,
+    provider: &Provider,
+    prompt: &str,
+) -> Command {
     let mut cmd = Command::new(claude);
     cmd.current_dir(&env.ws)
         .args(["-p", prompt, "--output-format", "json"])
@@ -197,7 +202,7 @@ fn approve_pending(env: &Env) {
     }
 }
 
-fn audit_entries(env: &Env) -> Vec<Value> {
+pub(crate) fn audit_entries(env: &Env) -> Vec<Value> {
     let out = env.run(&["audit", "show", "--json"]);
     out.stdout
         .lines()
@@ -205,7 +210,7 @@ fn audit_entries(env: &Env) -> Vec<Value> {
         .collect()
 }
 
-fn policy(outside: &Path) -> String {
+pub(crate) fn policy(outside: &Path) -> String {
     format!(
         r#"version = 1
 [defaults]

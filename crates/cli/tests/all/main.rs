@@ -16,6 +16,7 @@
 mod support;
 
 mod agents;
+mod agents_gateway;
 mod approvals;
 mod audit;
 mod check;
