@@ -24,6 +24,10 @@ impl Decider for DenyAll {
         Box::pin(async { Verdict::malformed("the fuzz decider denies everything") })
     }
 
+    fn check(&self, _action: Action, _client: &Client) -> Verdict {
+        Verdict::malformed("the fuzz decider denies everything")
+    }
+
     fn record<'a>(
         &'a self,
         _action: Action,

@@ -161,7 +161,20 @@ pub fn run(a: BenchHooksArgs) -> Result<u8> {
         .enable_all()
         .build()?;
     let listen = format!("127.0.0.1:{port}");
-    let daemon = start_scratch_daemon(&base, &home, &["--listen", &listen, "--mode", &mode], &rt)?;
+    let daemon = start_scratch_daemon(
+        &base,
+        &home,
+        // Any free proxy port: the default one may be a real daemon's.
+        &[
+            "--listen",
+            &listen,
+            "--proxy-listen",
+            "127.0.0.1:0",
+            "--mode",
+            &mode,
+        ],
+        &rt,
+    )?;
     let secret = warden_daemon::hookauth::EnrollKey::load_or_create(&home)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .secret_for("claude-code");

@@ -134,6 +134,12 @@ impl Daemon {
             None => None,
         };
         let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Before the API answers: whoever waits for the daemon to answer
+        // (`warden up --detach`, `warden run`) finds the proxy ready too.
+        let egress = crate::egress::start(&gov, &stop_rx)
+            .await
+            .map_err(|(what, path, source)| DaemonError::Io { what, path, source })?;
         let stop = Arc::new(Notify::new());
         let dashboard = Arc::new(crate::dashboard::Dashboard::default());
         let state = AppState {
@@ -155,6 +161,7 @@ impl Daemon {
                 })?,
             ),
             hook_sessions: Arc::default(),
+            proxy: Arc::clone(&egress.proxy),
         };
         let app = listen::with_request_deadline(
             api::router(state),
@@ -164,12 +171,6 @@ impl Daemon {
             header_timeout: config.header_timeout,
             connections: Arc::new(Semaphore::new(1024)),
         };
-        let (stop_tx, stop_rx) = watch::channel(false);
-        // Before the API answers: whoever waits for the daemon to answer
-        // (`warden up --detach`, `warden run`) finds the proxy ready too.
-        let egress = crate::egress::start(&gov, &stop_rx)
-            .await
-            .map_err(|(what, path, source)| DaemonError::Io { what, path, source })?;
         let mut tasks = vec![tokio::spawn(listen::serve_unix(
             unix,
             app.clone(),

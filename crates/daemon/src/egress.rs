@@ -42,6 +42,10 @@ impl Decider for GovernorDecider {
         })
     }
 
+    fn check(&self, action: Action, client: &Client) -> Verdict {
+        self.0.check(action, &caller(client))
+    }
+
     fn record<'a>(
         &'a self,
         action: Action,
@@ -54,6 +58,21 @@ impl Decider for GovernorDecider {
                 .observe(action, &caller(client), rule, decision)
                 .await
         })
+    }
+}
+
+/// The proxy client a caller of the daemon's API is.
+pub(crate) fn client_of(peer: &Peer, secret: Option<String>) -> Client {
+    match peer {
+        Peer::Unix { uid, pid } => Client::Unix {
+            uid: *uid,
+            pid: *pid,
+            secret,
+        },
+        Peer::Tcp { addr } => Client::Tcp {
+            addr: *addr,
+            secret,
+        },
     }
 }
 
@@ -75,6 +94,7 @@ fn caller(client: &Client) -> Caller {
 
 /// The running proxy's listeners.
 pub(crate) struct Egress {
+    pub proxy: Arc<Proxy>,
     pub tcp_addr: Option<SocketAddr>,
     pub socket: PathBuf,
     pub tasks: Vec<JoinHandle<()>>,
@@ -139,12 +159,13 @@ pub(crate) async fn start(
             .map_err(|e| ("binding the proxy to", addr.to_string(), e))?;
         tcp_addr = l.local_addr().ok();
         tasks.push(tokio::spawn(warden_proxy::serve_tcp(
-            proxy,
+            Arc::clone(&proxy),
             l,
             stop.clone(),
         )));
     }
     Ok(Egress {
+        proxy,
         tcp_addr,
         socket: path,
         tasks,

@@ -233,40 +233,6 @@ impl Governor {
         self.feed.send(Event::Alert { message });
     }
 
-    /// Reloads the base policy if its files changed; a policy that fails to load
-    /// keeps the previous one and raises an alert.
-    pub fn reload_if_changed(&self) {
-        let changed = lock(&self.policies).changed(&self.config);
-        if changed {
-            self.reload();
-        }
-    }
-
-    /// Reloads the base policy now (see `reload_if_changed`).
-    pub(crate) fn reload(&self) {
-        match Policies::load(&self.config) {
-            Ok(p) => {
-                *lock(&self.policies) = p;
-                info!("policy reloaded");
-                let message = format!(
-                    "the policy was reloaded from {}",
-                    self.config.user_policy.display()
-                );
-                self.notice("policy-reloaded", &message, warden_types::Threat::Benign);
-                self.feed.send(Event::Alert { message });
-            }
-            Err(e) => {
-                // Keep deciding with the previous policy, but stop noticing the
-                // same broken file over and over: adopt its time stamps.
-                lock(&self.policies).mark_seen(&self.config);
-                self.alert(
-                    "policy-invalid",
-                    format!("the new policy does not load; the previous one stays in force: {e}"),
-                );
-            }
-        }
-    }
-
     /// The live session whose process tree holds `pid` (`Ok(None)`: none
     /// does; `Err`: its ancestry could not be read, so it may be in one).
     /// `/proc` is read without holding the registry (other decisions go on
@@ -381,21 +347,21 @@ impl Governor {
         self.record(action, v, started, None).await
     }
 
-    async fn judge(
+    /// The policy's evaluation of `action` for `identity`, and its session;
+    /// `Err` is a deny decided before the policy (a paused session, a project
+    /// policy that does not load).
+    fn evaluation(
         &self,
         action: &Action,
         identity: &Identity,
-        deadline: Duration,
-        announced: &mut Option<warden_audit::Announcement>,
-    ) -> Verdict {
-        let started = Instant::now();
+    ) -> Result<(warden_policy::Evaluation, Option<String>), Box<Verdict>> {
         let (session_id, workspace, autonomy, human) = match identity {
             Identity::Session(s) => {
                 if s.state != SessionState::Active {
-                    return deny(
+                    return Err(Box::new(deny(
                         "builtin:session-paused",
                         format!("session {} is {:?}: its actions are denied", s.id, s.state),
-                    );
+                    )));
                 }
                 (Some(s.id.clone()), s.workspace.clone(), s.autonomy, true)
             }
@@ -408,10 +374,37 @@ impl Governor {
         };
         let policy = match policy {
             Ok(p) => p,
-            Err(why) => return deny("builtin:project-policy", why),
+            Err(why) => return Err(Box::new(deny("builtin:project-policy", why))),
         };
         let ctx = &self.contexts[usize::from(autonomy.level()) * 2 + usize::from(human)];
-        let evaluation = policy.evaluate(action, ctx);
+        Ok((policy.evaluate(action, ctx), session_id))
+    }
+
+    /// The policy's verdict for `action`, asking no one and recording nothing:
+    /// an interceptor's second look at an action already decided (the proxy's
+    /// check of the addresses an allowed name resolved to). A deny it acts on
+    /// must be recorded by the caller.
+    pub fn check(&self, mut action: Action, caller: &Caller) -> Verdict {
+        let identity = self.identify(caller);
+        complete(&mut action, &identity, caller);
+        match self.evaluation(&action, &identity) {
+            Ok((e, _)) => e.verdict,
+            Err(v) => *v,
+        }
+    }
+
+    async fn judge(
+        &self,
+        action: &Action,
+        identity: &Identity,
+        deadline: Duration,
+        announced: &mut Option<warden_audit::Announcement>,
+    ) -> Verdict {
+        let started = Instant::now();
+        let (evaluation, session_id) = match self.evaluation(action, identity) {
+            Ok(e) => e,
+            Err(v) => return *v,
+        };
         if evaluation.verdict.decision != Decision::Ask {
             return evaluation.verdict;
         }

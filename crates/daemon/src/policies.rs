@@ -133,3 +133,40 @@ impl Policies {
         built
     }
 }
+
+// Reloading is the governor's, kept here with the rest of policy loading.
+impl crate::governor::Governor {
+    /// Reloads the base policy if its files changed; a policy that fails to load
+    /// keeps the previous one and raises an alert.
+    pub fn reload_if_changed(&self) {
+        let changed = crate::governor::lock(&self.policies).changed(&self.config);
+        if changed {
+            self.reload();
+        }
+    }
+
+    /// Reloads the base policy now (see `reload_if_changed`).
+    pub(crate) fn reload(&self) {
+        match Policies::load(&self.config) {
+            Ok(p) => {
+                *crate::governor::lock(&self.policies) = p;
+                tracing::info!("policy reloaded");
+                let message = format!(
+                    "the policy was reloaded from {}",
+                    self.config.user_policy.display()
+                );
+                self.notice("policy-reloaded", &message, warden_types::Threat::Benign);
+                self.feed.send(crate::events::Event::Alert { message });
+            }
+            Err(e) => {
+                // Keep deciding with the previous policy, but stop noticing the
+                // same broken file over and over: adopt its time stamps.
+                crate::governor::lock(&self.policies).mark_seen(&self.config);
+                self.alert(
+                    "policy-invalid",
+                    format!("the new policy does not load; the previous one stays in force: {e}"),
+                );
+            }
+        }
+    }
+}

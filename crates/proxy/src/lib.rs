@@ -52,6 +52,11 @@ pub trait Decider: Send + Sync + 'static {
         client: &'a Client,
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
 
+    /// The policy's verdict for `action`, asking no one and recording
+    /// nothing: a second look at a request already decided (the addresses an
+    /// allowed name resolved to). A deny acted on is then recorded.
+    fn check(&self, action: Action, client: &Client) -> Verdict;
+
     /// Records what the proxy saw or refused on its own (a secret in an LLM
     /// request, a model's response) under `rule` with `decision`.
     fn record<'a>(
@@ -190,6 +195,25 @@ impl Proxy {
         &self.settings
     }
 
+    /// Serves an LLM gateway request (`/llm/{provider}/...`) that reached the
+    /// daemon some other way than the proxy's listeners (its API port), or
+    /// `None` when no gateway is configured.
+    pub async fn serve_llm<B>(
+        &self,
+        client: Client,
+        req: hyper::Request<B>,
+    ) -> Option<hyper::Response<http_body_util::combinators::BoxBody<bytes::Bytes, hyper::Error>>>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let gw = self.llm.as_ref()?;
+        if !self.admit(&client) {
+            return Some(llm::rate_limited(&self.settings));
+        }
+        Some(llm::handle(gw, &self.decider, client, req).await)
+    }
+
     /// Whether `client` is within its request rate.
     pub(crate) fn admit(&self, client: &Client) -> bool {
         self.rate.admit(client)
@@ -201,8 +225,10 @@ impl Proxy {
     /// A name is decided before it is resolved (a denied name is never looked
     /// up: DNS queries carry data out too). When it is allowed and resolves to
     /// public addresses only, that decision stands; when any address is not
-    /// public, the request is decided again with the addresses, so that only a
-    /// rule naming the host opens a private or loopback address.
+    /// public, the request is checked again with the addresses (without asking
+    /// a person twice: only the address classes can change the answer), so
+    /// that only a rule naming the host opens a private or loopback address;
+    /// a refusal then is recorded.
     pub(crate) async fn judge(
         &self,
         client: &Client,
@@ -225,8 +251,13 @@ impl Proxy {
         if matches!(dest.host, Host::Name(_)) && addrs.iter().any(|a| !classify_ip(*a).is_public())
         {
             action = self.action(dest, req, Some(&addrs));
-            let second = self.decider.decide(action, client).await;
-            if second.decision != Decision::Allow {
+            let second = self.decider.check(action.clone(), client);
+            if second.decision == Decision::Deny {
+                let rules = second.rules.join(", ");
+                let _ = self
+                    .decider
+                    .record(action, client, &rules, Decision::Deny)
+                    .await;
                 return Err(Refusal::Denied(second));
             }
         }

@@ -35,6 +35,12 @@ impl Decider for Recording {
         })
     }
 
+    fn check(&self, _action: Action, _client: &Client) -> Verdict {
+        let mut v = Verdict::malformed("allowed by the test");
+        v.decision = Decision::Allow;
+        v
+    }
+
     fn record<'a>(
         &'a self,
         action: Action,

@@ -42,7 +42,7 @@ pub(crate) fn decide(env: &Env, action: &str) -> (Option<i32>, Value) {
     (out.code, v)
 }
 
-fn wait_for_ask(env: &Env) -> String {
+pub(crate) fn wait_for_ask(env: &Env) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = env.run(&["asks", "--json"]);

@@ -31,7 +31,15 @@ fn the_dashboard_works_in_a_real_browser_and_refuses_forgeries() {
         return;
     }
     let env = Env::new();
-    let mut up = env.spawn(&["up", "--listen", "127.0.0.1:0", "--mode", "fast"]);
+    let mut up = env.spawn(&[
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--proxy-listen",
+        "127.0.0.1:0",
+        "--mode",
+        "fast",
+    ]);
     let stdout = up.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let link = lines

@@ -202,3 +202,57 @@ fn the_policy_can_block_a_model_with_a_provider_shaped_403() {
             .any(|h| h.starts_with("POST /v1/responses "))
     );
 }
+
+#[test]
+fn the_gateway_answers_on_the_daemon_s_api_address_too() {
+    let env = Env::new();
+    write(&env.user_policy(), POLICY);
+    let upstream = Upstream::start();
+    let anthropic = format!("anthropic=http://{}", upstream.addr);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut up = env.spawn(&[
+        "up",
+        "--listen",
+        &listen,
+        "--proxy-listen",
+        "127.0.0.1:0",
+        "--mode",
+        "fast",
+        "--llm-upstream",
+        &anthropic,
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut c = loop {
+        if let Ok(c) = std::net::TcpStream::connect(&listen) {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let body = r#"{"model":"claude-sonnet-4-5","messages":[]}"#;
+    c.write_all(
+        post("/llm/anthropic/v1/messages", body, "")
+            .replace("127.0.0.1:7421", &listen)
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = c.read_to_string(&mut resp);
+    let _ = up.kill();
+    let _ = up.wait();
+    assert_eq!(status(&resp), 200, "{resp}");
+    assert!(resp.contains("hello from upstream"), "{resp}");
+    assert!(
+        upstream.heads()[0].starts_with("POST /v1/messages "),
+        "{:?}",
+        upstream.heads()
+    );
+}

@@ -402,3 +402,40 @@ fn a_slow_client_is_cut_off_and_a_flooding_agent_is_slowed_with_429() {
         );
     }
 }
+
+#[test]
+fn an_ask_holds_the_request_open_until_a_person_approves_it() {
+    use base64::Engine;
+    let env = Env::new();
+    write(
+        &env.user_policy(),
+        &format!(
+            "{POLICY}\n[[rule]]\nid = \"ask-first\"\nask = [\"Net(ask.test)\", \"WebFetch(domain:ask.test)\"]\nreason = \"a person decides\"\n"
+        ),
+    );
+    let upstream = Upstream::start();
+    let _d = up(&env, &["--proxy-resolve", "ask.test=127.0.0.1"]);
+    // The agent's session secret, as HTTPS_PROXY=http://warden:SECRET@... sends it.
+    let secret = crate::daemon::register(&env);
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("warden:{secret}"));
+    let sock = env.state.join("proxy.sock");
+    let url = format!("http://ask.test:{}/after-approval", upstream.addr.port());
+    let waiting = std::thread::spawn(move || {
+        exchange(
+            &sock,
+            &format!(
+                "GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    });
+    let id = crate::daemon::wait_for_ask(&env);
+    assert!(upstream.heads().is_empty(), "sent before the answer");
+    env.run_in_pty(&["approve", &id]).code(0);
+    let resp = waiting.join().unwrap();
+    assert_eq!(status(&resp), 200, "{resp}");
+    let heads = upstream.heads();
+    assert!(
+        heads.len() == 1 && heads[0].starts_with("GET /after-approval "),
+        "{heads:?}"
+    );
+}

@@ -15,6 +15,7 @@ mod asks;
 mod audit;
 mod decide;
 mod hooks;
+mod llm;
 mod openapi;
 mod sessions;
 mod status;
@@ -101,6 +102,8 @@ pub struct AppState {
     pub hook_key: Arc<crate::hookauth::EnrollKey>,
     /// Sessions opened for enrolled agents' hooks.
     pub hook_sessions: Arc<HookSessions>,
+    /// The egress proxy, whose LLM gateway is served under `/llm/` here too.
+    pub proxy: Arc<warden_proxy::Proxy>,
 }
 
 impl AppState {
@@ -297,6 +300,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/entries", get(audit::entries))
         .route("/v1/audit/prove/{seq}", get(audit::prove))
         .route("/v1/audit/verify", post(audit::verify))
+        .route(
+            "/llm/{*rest}",
+            axum::routing::any(llm::gateway).layer(DefaultBodyLimit::disable()),
+        )
         .merge(crate::dashboard::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
         .layer(DefaultBodyLimit::max(max_body))

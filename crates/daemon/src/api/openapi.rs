@@ -81,7 +81,8 @@ pub fn document() -> Value {
             "/v1/dashboard/link": { "post": op("A one-time dashboard login link", "human") },
             "/v1/shutdown": { "post": op("Stop the daemon (pending asks are denied and recorded)", "trusted") },
             "/metrics": { "get": op("Prometheus text metrics", "trusted") },
-            "/v1/openapi.json": { "get": op("This document", "anyone") }
+            "/v1/openapi.json": { "get": op("This document", "anyone") },
+            "/llm/{provider}/{path}": { "post": op("The LLM API gateway (also on the egress proxy's address): the provider's own API, each request decided as an llm_request and scanned for secrets, the response streamed back unchanged; refusals in the provider's error shape", "anyone (the session by SO_PEERCRED or x-warden-secret)") }
         },
         "components": {
             "schemas": {

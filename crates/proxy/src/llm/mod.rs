@@ -182,12 +182,16 @@ const SESSION_HEADERS: &[&str] = &[
 ];
 
 /// Serves `/llm/{provider}/...`.
-pub(crate) async fn handle(
+pub(crate) async fn handle<B>(
     gw: &Gateway,
     decider: &Arc<dyn Decider>,
     who: Client,
-    req: Request<Incoming>,
-) -> Response<Body> {
+    req: Request<B>,
+) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let path = req.uri().path().to_string();
     let query = req
         .uri()
@@ -445,6 +449,23 @@ impl Drop for Recorder {
             });
         }
     }
+}
+
+/// 429 for a client past its request rate (the forward proxy answers its
+/// own clients the same way).
+pub(crate) fn rate_limited(settings: &crate::Settings) -> Response<Body> {
+    let mut r = provider_error(
+        "",
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "warden: more than {} requests per second from this agent; slow down",
+            settings.rate_per_second
+        ),
+        &[],
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 /// An error body in the provider's own shape, so the agent shows the reason
