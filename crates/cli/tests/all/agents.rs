@@ -191,6 +191,27 @@ pub(crate) fn claude_command(
     cmd
 }
 
+/// `codex exec PROMPT` in the workspace with its home in `codex_home` (whose
+/// config.toml names the provider), hooks trusted as `warden init` set them.
+pub(crate) fn codex_command(codex: &Path, env: &Env, codex_home: &Path, prompt: &str) -> Command {
+    let mut cmd = Command::new(codex);
+    cmd.current_dir(&env.ws)
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "--json",
+            "--dangerously-bypass-approvals-and-sandbox",
+            // User hooks need a review in codex's TUI first; `warden init`
+            // without --user installs managed hooks that need none.
+            "--dangerously-bypass-hook-trust",
+            prompt,
+        ])
+        .env("HOME", &env.home)
+        .env("CODEX_HOME", codex_home)
+        .env("E2E_OPENAI_KEY", "sk-e2e");
+    cmd
+}
+
 /// Approves every pending ask, from a terminal (as a person would).
 fn approve_pending(env: &Env) {
     let out = env.run(&["asks", "--json"]);
@@ -398,21 +419,7 @@ fn codex_is_governed_through_its_hooks_patches_included() {
         config.contains("model_provider = \"e2e\"") && config.contains("warden-hook"),
         "{config}"
     );
-    let mut cmd = Command::new(&codex);
-    cmd.current_dir(&env.ws)
-        .args([
-            "exec",
-            "--skip-git-repo-check",
-            "--json",
-            "--dangerously-bypass-approvals-and-sandbox",
-            // User hooks need a review in codex's TUI first; `warden init`
-            // without --user installs managed hooks that need none.
-            "--dangerously-bypass-hook-trust",
-            "tidy the project",
-        ])
-        .env("HOME", &env.home)
-        .env("CODEX_HOME", &codex_home)
-        .env("E2E_OPENAI_KEY", "sk-e2e");
+    let cmd = codex_command(&codex, &env, &codex_home, "tidy the project");
     let (code, stdout, stderr) = run_agent(cmd, || approve_pending(&env));
     assert_eq!(code, Some(0), "codex failed: {stdout}\n{stderr}");
 

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::agents::{Provider, agent, audit_entries, claude_command, policy, run_agent};
+use crate::agents::{
+    Provider, agent, audit_entries, claude_command, codex_command, policy, run_agent,
+};
 use crate::daemon::up;
 use crate::support::{Env, write};
 
@@ -25,20 +27,7 @@ fn claude_code_through_the_llm_gateway_lines_up_with_its_hooks() {
             {"text": "finished"}
         ]),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _daemon = up(
-        &env,
-        &[
-            "--proxy-listen",
-            &format!("127.0.0.1:{port}"),
-            "--llm-upstream",
-            &format!("anthropic=http://127.0.0.1:{}", provider.port),
-        ],
-    );
+    let (_daemon, port) = up_with_gateway(&env, "anthropic", &provider);
     env.run(&["init", "claude-code", "--user"]).code(0);
     let mut cmd = claude_command(&claude, &env, &provider, "write the file");
     cmd.env(
@@ -95,20 +84,7 @@ fn codex_through_the_llm_gateway_lines_up_with_its_hooks() {
             {"text": "finished"}
         ]),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _daemon = up(
-        &env,
-        &[
-            "--proxy-listen",
-            &format!("127.0.0.1:{port}"),
-            "--llm-upstream",
-            &format!("openai=http://127.0.0.1:{}", provider.port),
-        ],
-    );
+    let (_daemon, port) = up_with_gateway(&env, "openai", &provider);
     write(
         &codex_home.join("config.toml"),
         &format!(
@@ -117,19 +93,7 @@ fn codex_through_the_llm_gateway_lines_up_with_its_hooks() {
         ),
     );
     env.run(&["init", "codex", "--user"]).code(0);
-    let mut cmd = std::process::Command::new(&codex);
-    cmd.current_dir(&env.ws)
-        .args([
-            "exec",
-            "--skip-git-repo-check",
-            "--json",
-            "--dangerously-bypass-approvals-and-sandbox",
-            "--dangerously-bypass-hook-trust",
-            "make the file",
-        ])
-        .env("HOME", &env.home)
-        .env("CODEX_HOME", &codex_home)
-        .env("E2E_OPENAI_KEY", "sk-e2e");
+    let cmd = codex_command(&codex, &env, &codex_home, "make the file");
     let (code, stdout, stderr) = run_agent(cmd, || {});
     assert_eq!(code, Some(0), "codex failed: {stdout}\n{stderr}");
     assert!(
@@ -148,4 +112,24 @@ fn codex_through_the_llm_gateway_lines_up_with_its_hooks() {
             && e["action"]["context"]["tool_use_id"] == id.as_str()),
         "no hook entry for {id}: {entries:#?}"
     );
+}
+
+/// The daemon with its proxy (and LLM gateway) on a free loopback port,
+/// forwarding `name` to the scripted `provider`; returns the daemon and port.
+fn up_with_gateway(env: &Env, name: &str, provider: &Provider) -> (crate::daemon::Up, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let daemon = up(
+        env,
+        &[
+            "--proxy-listen",
+            &format!("127.0.0.1:{port}"),
+            "--llm-upstream",
+            &format!("{name}=http://127.0.0.1:{}", provider.port),
+        ],
+    );
+    (daemon, port)
 }
