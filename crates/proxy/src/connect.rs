@@ -160,8 +160,8 @@ pub async fn connect(
     port: u16,
     timeout: Duration,
 ) -> Result<TcpStream, ConnectError> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     let attempt = async {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
         for ip in addrs {
             match TcpStream::connect(SocketAddr::new(*ip, port)).await {
                 Ok(s) => {
@@ -174,7 +174,7 @@ pub async fn connect(
         Err(ConnectError::Connect {
             host: host.to_string(),
             port,
-            source: std::mem::replace(&mut last, io::Error::other("")),
+            source: last,
         })
     };
     tokio::time::timeout(timeout, attempt)

@@ -69,8 +69,7 @@ impl Conn {
                     .get(crate::SECRET_HEADER)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                self.client
-                    .with_secret(secret.or(header).or_else(|| self.secret()))
+                self.client.with_secret(secret.or(header))
             }
             Err(msg) => return plain(StatusCode::BAD_REQUEST, msg.into(), HeaderMap::new()),
         };
@@ -103,12 +102,6 @@ impl Conn {
             resp
         } else {
             self.forward(who, req).await
-        }
-    }
-
-    fn secret(&self) -> Option<String> {
-        match &self.client {
-            Client::Unix { secret, .. } | Client::Tcp { secret, .. } => secret.clone(),
         }
     }
 
