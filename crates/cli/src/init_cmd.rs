@@ -500,5 +500,8 @@ pub fn doctor(root: &Path, state_dir: &Path) -> Result<u8> {
     for line in crate::run_cmd::kernel_report() {
         println!("{line}");
     }
+    println!(
+        "shell guard: `warden shell` (every line checked at Enter; risky lines held for a verdict)"
+    );
     Ok(0)
 }

@@ -11,6 +11,7 @@ mod bench_decide;
 mod bench_exec;
 mod bench_hooks;
 mod bench_proxy;
+mod bench_shell;
 mod check;
 mod codex_config;
 mod codex_rules;
@@ -27,6 +28,9 @@ mod policy_cmd;
 mod render;
 mod run_cmd;
 mod run_supervise;
+mod session;
+mod shell_cmd;
+mod shell_decide;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,6 +120,10 @@ enum Command {
     /// sandbox as a governed session: every exec decided by the daemon.
     #[command(after_help = run_cmd::RUN_HELP)]
     Run(run_cmd::RunArgs),
+    /// An interactive shell with warden between it and the terminal: each
+    /// command line classified at Enter, high-risk ones held for a verdict.
+    #[command(after_help = shell_cmd::SHELL_HELP)]
+    Shell(shell_cmd::ShellArgs),
     /// The MCP gateway in front of a server (`warden mcp -- cmd…`), and an
     /// offline audit of MCP configurations (`warden mcp scan FILE…`).
     Mcp(mcp_cmd::McpArgs),
@@ -136,6 +144,9 @@ enum BenchCommand {
     /// The egress proxy against a loopback upstream, side by side with direct
     /// access: added latency, throughput at many connections, memory.
     Proxy(bench_proxy::BenchProxyArgs),
+    /// What `warden shell` adds to typing: key-to-echo and Enter-to-prompt
+    /// latency, bash bare and under the guard, side by side.
+    Shell(bench_shell::BenchShellArgs),
 }
 
 fn main() -> ExitCode {
@@ -181,6 +192,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Hooks(a)) => bench_hooks::run(a),
         Command::Bench(BenchCommand::Exec(a)) => bench_exec::run(a),
         Command::Bench(BenchCommand::Proxy(a)) => bench_proxy::run(a),
+        Command::Bench(BenchCommand::Shell(a)) => bench_shell::run(a),
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
         Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),
@@ -197,6 +209,7 @@ fn main() -> ExitCode {
             &audit::home_dir(cli.home.as_deref()),
             cli.policy.as_deref(),
         ),
+        Command::Shell(a) => shell_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Mcp(a) => mcp_cmd::run_cmd(a, &audit::home_dir(cli.home.as_deref())),
     };
     match result {

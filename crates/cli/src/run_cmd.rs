@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use hyper::Method;
-use serde_json::json;
 use warden_daemon::client::Client;
 use warden_sandbox::{Choices, Limits};
 
@@ -292,28 +290,18 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         .context("starting the async runtime")?;
     let socket = home.join("warden.sock");
     let api = Client::new(&socket, Duration::from_secs(10));
-    let registration = json!({
-        "agent": profile.agent,
-        "autonomy": a.autonomy,
-        "workspace": workspace.to_string_lossy(),
-        "pid": std::process::id(),
-    });
-    let issued = rt
-        .block_on(api.ok(Method::POST, "/v1/sessions", Some(&registration)))
-        .context(
-            "warden run needs the daemon to decide the sandbox's execs; nothing was started",
-        )?;
-    // Without a session and its secret every exec would be decided for an
-    // unknown caller: refuse to start instead.
-    let (Some(session), Some(secret)) = (issued["session"].as_str(), issued["secret"].as_str())
-    else {
-        bail!("the daemon's registration answer has no session or secret: {issued}");
-    };
-    let (session, secret) = (session.to_string(), secret.to_string());
+    let session = crate::session::register(
+        &rt,
+        &api,
+        &profile.agent,
+        a.autonomy,
+        &workspace,
+        "warden run needs the daemon to decide the sandbox's execs; nothing was started",
+    )?;
     let mut sandbox = match warden_sandbox::launch(&spec) {
         Ok(s) => s,
         Err(e) => {
-            stop(&rt, &api, &session, &secret);
+            crate::session::stop(&rt, &api, &session);
             eprintln!("warden run: refusing to start: {e}");
             return Ok(125);
         }
@@ -325,24 +313,12 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
     let code = rt.block_on(crate::run_supervise::supervise(
         &mut sandbox,
         &socket,
-        &session,
-        &secret,
+        &session.id,
+        &session.secret,
         a.timeout.map(Into::into),
     ));
-    stop(&rt, &api, &session, &secret);
+    crate::session::stop(&rt, &api, &session);
     Ok(u8::try_from(code).unwrap_or(125))
-}
-
-/// Marks the session stopped (with its own secret: `warden run` is the
-/// session's root, so to the daemon it is inside the session).
-fn stop(rt: &tokio::runtime::Runtime, api: &Client, session: &str, secret: &str) {
-    let path = format!("/v1/sessions/{session}/stop");
-    let headers = [(warden_daemon::api::SECRET_HEADER, secret)];
-    match rt.block_on(api.call(Method::POST, &path, None, &headers)) {
-        Ok((status, _)) if status.is_success() => {}
-        Ok((status, v)) => tracing::warn!("marking the session {session} stopped ({status}): {v}"),
-        Err(e) => tracing::warn!("marking the session {session} stopped: {e}"),
-    }
 }
 
 /// What `warden run` can enforce on this kernel, for `warden doctor`.

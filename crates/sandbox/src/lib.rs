@@ -2,7 +2,7 @@
 //! and cgroup namespaces; a read-only view of the host with the workspace
 //! writable and secrets hidden; Landlock as a floor no later call can lift;
 //! a seccomp deny list; and an exec supervisor fed by seccomp user
-//! notification. The only crate of warden with `unsafe`: every block does
+//! notification; and the PTY that `warden shell` runs a shell on. The only crate of warden with `unsafe`: every block does
 //! one system call's worth of work and states why it is sound.
 
 // The one crate where `unsafe` is allowed (see ARCHITECTURE.md, house style).
@@ -13,6 +13,7 @@ pub mod floor;
 pub mod launch;
 pub mod notify;
 pub mod plan;
+pub mod pty;
 pub mod seccomp;
 mod sys;
 pub mod view;

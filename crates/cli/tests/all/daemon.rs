@@ -13,6 +13,13 @@ use crate::support::Env;
 /// A `warden up` child, killed if the test ends early.
 pub(crate) struct Up(Option<Child>);
 
+impl Up {
+    /// No daemon (to put in place of one that is stopped).
+    pub(crate) fn none() -> Up {
+        Up(None)
+    }
+}
+
 impl Drop for Up {
     fn drop(&mut self) {
         if let Some(mut c) = self.0.take() {

@@ -36,3 +36,4 @@ mod proxy;
 mod proxy_support;
 mod sandbox;
 mod sandbox_net;
+mod shell;

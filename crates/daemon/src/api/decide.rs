@@ -38,8 +38,63 @@ pub async fn decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(e) = state.check_transport(&peer, &headers) {
-        return e.into_response();
+    let Ok(Query(query)) = query else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the only query parameter is deadline_ms (milliseconds)".into(),
+        );
+    };
+    let (action, caller) = match accept(&state, peer, &headers, &body) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let deadline = query
+        .deadline_ms
+        .map(Duration::from_millis)
+        .unwrap_or(state.gov.config.decide_deadline);
+    Json(state.gov.decide(action, &caller, deadline).await).into_response()
+}
+
+/// `POST /v1/check`: what the policy says of an Action, with no ask and no
+/// record. Only for a session's root process over the Unix socket (the
+/// launcher that registered it, such as `warden shell` choosing which lines
+/// to hold): an agent inside a session must not probe the policy unrecorded.
+pub async fn check(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let root = match peer {
+        Peer::Unix { pid: Some(pid), .. } => state
+            .gov
+            .session_of_process(pid)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.pid == Some(pid)),
+        _ => false,
+    };
+    if !root {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "POST /v1/check is only for a session's root process over the Unix socket; use /v1/decide".into(),
+        );
+    }
+    match accept(&state, peer, &headers, &body) {
+        Ok((action, caller)) => Json(state.gov.check(action, &caller)).into_response(),
+        Err(r) => *r,
+    }
+}
+
+/// The Action in `body` and who asks, or the refusal to answer.
+fn accept(
+    state: &AppState,
+    peer: Peer,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Action, Caller), Box<Response>> {
+    if let Err(e) = state.check_transport(&peer, headers) {
+        return Err(Box::new(e.into_response()));
     }
     if matches!(peer, Peer::Tcp { .. }) {
         // A browser cannot send this content type cross-origin without a
@@ -49,36 +104,30 @@ pub async fn decide(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         if !json {
-            return refuse(
+            return Err(Box::new(refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "POST /v1/decide needs Content-Type: application/json".into(),
-            );
+            )));
         }
     }
-    let Ok(Query(query)) = query else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "the only query parameter is deadline_ms (milliseconds)".into(),
-        );
-    };
-    let mut action: Action = match serde_json::from_slice(&body) {
+    let mut action: Action = match serde_json::from_slice(body) {
         Ok(a) => a,
         Err(e) => {
             state.gov.metrics.rejected();
-            return refuse(
+            return Err(Box::new(refuse(
                 StatusCode::BAD_REQUEST,
                 format!("the body is not an Action: {e}"),
-            );
+            )));
         }
     };
     if matches!(action.kind, warden_types::ActionKind::Notice { .. })
         || action.origin == warden_types::Origin::Warden
     {
         state.gov.metrics.rejected();
-        return refuse(
+        return Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             "notices and the origin \"warden\" are warden's own; no caller may submit them".into(),
-        );
+        )));
     }
     // Whether the caller runs a rewritten command is for warden's own hook
     // adapters to say: a caller that claims it and then runs the original
@@ -87,13 +136,13 @@ pub async fn decide(
         ctx.extra.remove(warden_types::TAKES_REWRITES);
     }
     if action.v != CONTRACT_VERSION {
-        return refuse(
+        return Err(Box::new(refuse(
             StatusCode::BAD_REQUEST,
             format!(
                 "Action version {} is not supported (this daemon speaks {CONTRACT_VERSION})",
                 action.v
             ),
-        );
+        )));
     }
     let secret = headers
         .get(SECRET_HEADER)
@@ -110,13 +159,9 @@ pub async fn decide(
                 .and_then(|c| c.extra.get("agent_session"))
                 .cloned()
                 .unwrap_or_else(|| format!("{peer}"));
-            super::hooks::enrolled_caller(&state, peer, secret, &agent, &native, &action.cwd)
+            super::hooks::enrolled_caller(state, peer, secret, &agent, &native, &action.cwd)
         }
         _ => Caller { peer, secret },
     };
-    let deadline = query
-        .deadline_ms
-        .map(Duration::from_millis)
-        .unwrap_or(state.gov.config.decide_deadline);
-    Json(state.gov.decide(action, &caller, deadline).await).into_response()
+    Ok((action, caller))
 }

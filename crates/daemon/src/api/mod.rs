@@ -278,6 +278,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.gov.config.max_body;
     Router::new()
         .route("/v1/decide", post(decide::decide))
+        .route("/v1/check", post(decide::check))
         // The hook endpoint reads its body itself, up to the hooks' own cap.
         .route(
             "/v1/hooks/{agent}",

@@ -23,9 +23,33 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
-    state.require(&peer, &headers, Trust::Trusted)?;
+    let trusted = state.require(&peer, &headers, Trust::Trusted);
     let mut reg: Registration = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("not a session registration: {e}")))?;
+    // A process inside a session may open a session nested in it for what
+    // it launches (`warden run` started from `warden shell`): rooted at
+    // itself, for the same agent, never more autonomous than the session it
+    // is in, and only while that session is active.
+    let enclosing = match (&trusted, peer) {
+        (Err(_), Peer::Unix { pid: Some(pid), .. }) if reg.pid == Some(pid) => {
+            state.gov.session_of_process(pid).ok().flatten()
+        }
+        _ => None,
+    };
+    match (trusted, &enclosing) {
+        (Ok(_), _) => {}
+        (Err(_), Some(outer)) if outer.state == crate::registry::SessionState::Active => {
+            reg.agent = outer.agent.clone();
+            reg.autonomy = Some(reg.autonomy.unwrap_or(outer.autonomy).min(outer.autonomy));
+        }
+        (Err(_), Some(outer)) => {
+            return Err(ApiError::forbidden(format!(
+                "session {} is not active: no session can be opened inside it",
+                outer.id
+            )));
+        }
+        (Err(e), None) => return Err(e),
+    }
     if let Some(pid) = reg.pid {
         // The session is this process; a pid with no process behind it would
         // name whichever process gets it next.
