@@ -69,25 +69,38 @@ pub(crate) fn wait_for_ask(env: &Env) -> String {
 
 const PUSH: &str = r#"{"cwd":"/tmp","kind":{"shell":{"command":"git push origin main"}}}"#;
 
-pub(crate) fn register(env: &Env) -> String {
-    // A trusted interceptor registers a session over the socket (python3, as
-    // any HTTP client would).
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
-import http.client, json, socket, sys
+/// Runs a python3 `script` that talks to the daemon's socket as any HTTP
+/// client would: it gets `req(method, path, body=None, headers={})`
+/// returning `(status, json)`. Its stdout, and its stderr.
+pub(crate) fn python_api(env: &Env, script: &str) -> (String, String) {
+    const PREAMBLE: &str = r#"
+import http.client, json, os, socket, sys
 class C(http.client.HTTPConnection):
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
-c = C("warden"); c.request("POST", "/v1/sessions", body=json.dumps({"agent": "codex", "autonomy": "executor"}))
-print(json.loads(c.getresponse().read())["secret"])
-"#,
-        )
+def req(method, path, body=None, headers={}):
+    c = C("warden"); c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    r = c.getresponse(); return r.status, json.loads(r.read() or b"null")
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!("{PREAMBLE}{script}"))
         .arg(env.state.join("warden.sock"))
         .output()
         .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub(crate) fn register(env: &Env) -> String {
+    // A trusted interceptor registers a session over the socket.
+    let (out, _) = python_api(
+        env,
+        r#"print(req("POST", "/v1/sessions", {"agent": "codex", "autonomy": "executor"})[1]["secret"])"#,
+    );
+    out.trim().to_string()
 }
 
 #[test]

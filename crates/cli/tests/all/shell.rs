@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::daemon::{Up, up};
+use crate::daemon::{Up, python_api, up};
 use crate::support::Env;
 
 /// What the guarded line prints only if the shell really ran it.
@@ -324,17 +324,11 @@ fn only_a_sessions_root_may_check_without_a_record() {
     // the launcher of a session may use it, a process inside the session
     // (a child of the root) and a stranger may not.
     let (env, _d) = guarded();
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
-import http.client, json, os, socket, sys
-class C(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
+    let (text, err) = python_api(
+        &env,
+        r#"
 def post(path, body, headers={}):
-    c = C("warden"); c.request("POST", path, body=json.dumps(body), headers=headers)
-    r = c.getresponse(); return r.status, json.loads(r.read())
+    return req("POST", path, body, headers)
 action = {"cwd": "/tmp", "kind": {"shell": {"command": "git push origin main"}}}
 print("stranger", post("/v1/check", action)[0])
 _, issued = post("/v1/sessions", {"agent": "shell", "pid": os.getpid()})
@@ -346,16 +340,8 @@ if pid == 0:
     print("child", post("/v1/check", action, h)[0]); sys.stdout.flush(); os._exit(0)
 os.waitpid(pid, 0)
 "#,
-        )
-        .arg(env.state.join("warden.sock"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("stranger 403"),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
     );
+    assert!(text.contains("stranger 403"), "{text} {err}");
     assert!(text.contains("root 200 ask"), "{text}");
     assert!(text.contains("child 403"), "{text}");
     // Nothing was recorded: a check is not a decision.
@@ -417,17 +403,9 @@ fn a_session_opened_inside_a_session_is_never_looser() {
     // the enclosing session's agent at its autonomy; one rooted at another
     // process is refused.
     let (env, _d) = guarded();
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
-import http.client, json, os, socket, sys
-class C(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
-def req(method, path, body=None):
-    c = C("warden"); c.request(method, path, body=json.dumps(body) if body else None)
-    r = c.getresponse(); return r.status, json.loads(r.read() or b"null")
+    let (text, err) = python_api(
+        &env,
+        r#"
 outer = os.fork()
 if outer == 0:
     print("outer", req("POST", "/v1/sessions", {"agent": "shell", "autonomy": "assistant", "pid": os.getpid()})[0]); sys.stdout.flush()
@@ -440,12 +418,7 @@ if outer == 0:
 os.waitpid(outer, 0)
 print("sessions", json.dumps([[s["agent"], s["autonomy"]] for s in req("GET", "/v1/sessions")[1]]))
 "#,
-        )
-        .arg(env.state.join("warden.sock"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     assert!(text.contains("outer 201"), "{text} {err}");
     assert!(text.contains("inner 201"), "{text} {err}");
     assert!(text.contains("other 403"), "{text} {err}");
