@@ -30,7 +30,7 @@ pub struct BenchExecArgs {
     json: bool,
 }
 
-fn timed(mut c: Command) -> Result<Duration> {
+pub(crate) fn timed(mut c: Command) -> Result<Duration> {
     let started = Instant::now();
     let out = c
         .stdin(Stdio::null())
@@ -49,7 +49,7 @@ fn timed(mut c: Command) -> Result<Duration> {
     Ok(took)
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }

@@ -503,5 +503,8 @@ pub fn doctor(root: &Path, state_dir: &Path) -> Result<u8> {
     println!(
         "shell guard: `warden shell` (every line checked at Enter; risky lines held for a verdict)"
     );
+    for line in crate::watch_cmd::report() {
+        println!("{line}");
+    }
     Ok(0)
 }

@@ -12,6 +12,7 @@ mod bench_exec;
 mod bench_hooks;
 mod bench_proxy;
 mod bench_shell;
+mod bench_watch;
 mod check;
 mod codex_config;
 mod codex_rules;
@@ -31,6 +32,9 @@ mod run_supervise;
 mod session;
 mod shell_cmd;
 mod shell_decide;
+mod watch_cmd;
+#[cfg(feature = "ebpf")]
+mod watch_run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,6 +128,10 @@ enum Command {
     /// command line classified at Enter, high-risk ones held for a verdict.
     #[command(after_help = shell_cmd::SHELL_HELP)]
     Shell(shell_cmd::ShellArgs),
+    /// The eBPF observer (root): every exec and connect on the machine
+    /// recorded, agents outside every session raised as alerts.
+    #[command(after_help = watch_cmd::WATCH_HELP)]
+    Watch(watch_cmd::WatchArgs),
     /// The MCP gateway in front of a server (`warden mcp -- cmd…`), and an
     /// offline audit of MCP configurations (`warden mcp scan FILE…`).
     Mcp(mcp_cmd::McpArgs),
@@ -147,6 +155,9 @@ enum BenchCommand {
     /// What `warden shell` adds to typing: key-to-echo and Enter-to-prompt
     /// latency, bash bare and under the guard, side by side.
     Shell(bench_shell::BenchShellArgs),
+    /// What the eBPF observer adds to each exec: an exec loop with it
+    /// detached and attached, side by side (root, `--features ebpf`).
+    Watch(bench_watch::BenchWatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -193,6 +204,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Exec(a)) => bench_exec::run(a),
         Command::Bench(BenchCommand::Proxy(a)) => bench_proxy::run(a),
         Command::Bench(BenchCommand::Shell(a)) => bench_shell::run(a),
+        Command::Bench(BenchCommand::Watch(a)) => bench_watch::run(a),
         Command::Decide(a) => decide_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Approve(a) => daemon_cmd::approve(&audit::home_dir(cli.home.as_deref()), a),
         Command::Deny(a) => daemon_cmd::deny(&audit::home_dir(cli.home.as_deref()), a),
@@ -210,6 +222,7 @@ fn main() -> ExitCode {
             cli.policy.as_deref(),
         ),
         Command::Shell(a) => shell_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
+        Command::Watch(a) => watch_cmd::run(a, &audit::home_dir(cli.home.as_deref())),
         Command::Mcp(a) => mcp_cmd::run_cmd(a, &audit::home_dir(cli.home.as_deref())),
     };
     match result {

@@ -37,3 +37,5 @@ mod proxy_support;
 mod sandbox;
 mod sandbox_net;
 mod shell;
+#[cfg(feature = "ebpf")]
+mod watch;

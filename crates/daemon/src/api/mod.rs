@@ -16,6 +16,7 @@ mod audit;
 mod decide;
 mod hooks;
 mod llm;
+mod observe;
 mod openapi;
 mod sessions;
 mod status;
@@ -279,6 +280,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/decide", post(decide::decide))
         .route("/v1/check", post(decide::check))
+        .route("/v1/observe", post(observe::observe))
         // The hook endpoint reads its body itself, up to the hooks' own cap.
         .route(
             "/v1/hooks/{agent}",

@@ -1,0 +1,94 @@
+//! `warden watch`: the eBPF observer. Every exec and connect on the machine,
+//! including processes warden did not start, goes to the daemon, which
+//! records it under the identity of the process that did it and raises an
+//! alert for an agent running outside every session; `--deny-port` has the
+//! kernel refuse a port to a cgroup. Needs root, and a warden built with
+//! `--features ebpf`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+pub const WATCH_HELP: &str = "\
+Needs root (loading BPF programs), tracefs mounted at /sys/kernel/tracing,
+and a warden built with `cargo build --features ebpf` (clang compiles the BPF
+programs). Events go to the running daemon (`warden up`) unless --print.
+
+Examples:
+  sudo warden watch                               # record every exec and connect
+  sudo warden watch --print                       # print them as JSON lines instead
+  sudo warden watch --deny-port /sys/fs/cgroup/agents:22";
+
+/// Arguments of `warden watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// Print events as JSON lines instead of sending them to the daemon.
+    #[arg(long)]
+    pub print: bool,
+    /// Refuse connects to PORT from the processes of the cgroup v2
+    /// directory CGROUP (repeatable), enforced by the kernel.
+    #[arg(long = "deny-port", value_name = "CGROUP:PORT", value_parser = parse_deny)]
+    pub deny: Vec<(PathBuf, u16)>,
+    /// Stop after this many events (for tests and tools).
+    #[arg(long, value_name = "N", hide = true)]
+    pub max_events: Option<u64>,
+}
+
+fn parse_deny(s: &str) -> Result<(PathBuf, u16), String> {
+    let (dir, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} is not CGROUP:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{port:?} in {s:?} is not a port number"))?;
+    if dir.is_empty() {
+        return Err(format!("{s:?} names no cgroup directory"));
+    }
+    Ok((PathBuf::from(dir), port))
+}
+
+#[cfg(not(feature = "ebpf"))]
+pub fn run(_a: WatchArgs, _home: &std::path::Path) -> Result<u8> {
+    anyhow::bail!(
+        "this warden was built without the eBPF observer; build it with `cargo build --release --features ebpf` (needs clang)"
+    )
+}
+
+#[cfg(feature = "ebpf")]
+pub fn run(a: WatchArgs, home: &std::path::Path) -> Result<u8> {
+    crate::watch_run::run(a, home)
+}
+
+/// What `warden doctor` says of the observer.
+pub fn report() -> Vec<String> {
+    let built = if warden_ebpf::BUILT_IN {
+        "built in (`warden watch`, as root)"
+    } else {
+        "not built in (cargo build --features ebpf)"
+    };
+    let lsm = match warden_ebpf::lsm_listed() {
+        Ok(()) => "bpf is an active LSM (whether exec denial loads is probed by `warden watch`)"
+            .to_string(),
+        Err(e) => format!("NO ({e})"),
+    };
+    vec![
+        format!("eBPF observer: {built}"),
+        format!("  BPF LSM exec denial    {lsm}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deny_port_names_a_cgroup_and_a_port() {
+        assert_eq!(
+            parse_deny("/sys/fs/cgroup/a:b:22").unwrap(),
+            (PathBuf::from("/sys/fs/cgroup/a:b"), 22)
+        );
+        assert!(parse_deny("/x").unwrap_err().contains("CGROUP:PORT"));
+        assert!(parse_deny("/x:99999").unwrap_err().contains("not a port"));
+        assert!(parse_deny(":22").unwrap_err().contains("no cgroup"));
+    }
+}

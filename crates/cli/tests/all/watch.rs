@@ -1,0 +1,158 @@
+//! `warden watch` (built with `--features ebpf`, run as root as CI does):
+//! processes started outside warden are seen by the kernel and recorded by
+//! the daemon, and an agent program outside every session is an alert.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use crate::daemon::up;
+
+use crate::support::Env;
+
+struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// Starts `warden watch` and waits until it observes.
+fn watch(env: &Env) -> Watch {
+    let mut child = env.spawn(&["watch"]);
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines.next().expect("warden watch said nothing").unwrap();
+        if line.contains("observing every exec") {
+            break;
+        }
+        assert!(!line.contains("error"), "{line}");
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Watch(child)
+}
+
+fn audit_has(env: &Env, text: &str, also: &str) -> String {
+    // Every process of the machine is observed: under a loaded test run the
+    // daemon may be some way behind.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = env.run(&["audit", "search", text]).stdout;
+        if let Some(line) = out.lines().find(|l| l.contains(also)) {
+            return line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no audit entry with {text} and {also}:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn execs_and_connects_outside_warden_are_recorded_with_argv() {
+    if !root() {
+        println!("SKIP: warden watch loads BPF programs, which needs root (CI runs as root)");
+        return;
+    }
+    let env = Env::new();
+    let _d = up(&env, &[]);
+    let _w = watch(&env);
+    let marker = format!("watched-{}", std::process::id());
+    assert!(
+        Command::new("/bin/echo")
+            .args([&marker, "two words"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    // (The observer sees the `warden audit search` of this test too: each
+    // lookup names the line it wants.)
+    let line = audit_has(&env, &marker, "exec /bin/echo");
+    assert!(
+        line.contains(&format!("exec /bin/echo {marker} two words")),
+        "{line}"
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _ = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let line = audit_has(&env, &format!("127.0.0.1:{port}"), "connect 127.0.0.1");
+    assert!(
+        line.contains(&format!("connect 127.0.0.1:{port}")),
+        "{line}"
+    );
+    // A process of a session is recorded as that session's agent: the
+    // kernel's pid, placed in the process tree, not anything it claims. The
+    // session outlives its short-lived child, as agents do (the echo is gone
+    // when its event is read, and is placed by its parent): it waits until
+    // the test has seen the record.
+    let done = env.home.join("seen");
+    let script = format!(
+        r#"
+import subprocess, time
+req("POST", "/v1/sessions", {{"agent": "codex", "pid": os.getpid()}})
+subprocess.run(["/bin/echo", "{marker}-in-session"], stdout=subprocess.DEVNULL)
+deadline = time.time() + 90
+while not os.path.exists("{}") and time.time() < deadline:
+    time.sleep(0.05)
+print("ran")
+"#,
+        done.display()
+    );
+    let session = {
+        let env_ref = &env;
+        std::thread::scope(|s| {
+            let h = s.spawn(move || crate::daemon::python_api(env_ref, &script));
+            let line = audit_has(env_ref, &format!("{marker}-in-session"), "exec /bin/echo");
+            std::fs::write(&done, "").unwrap();
+            let (out, err) = h.join().unwrap();
+            assert!(out.contains("ran"), "{out} {err}");
+            line
+        })
+    };
+    assert!(session.contains("codex"), "{session}");
+}
+
+#[test]
+fn an_agent_outside_every_session_is_an_ungoverned_agent_alert() {
+    if !root() {
+        println!("SKIP: warden watch loads BPF programs, which needs root (CI runs as root)");
+        return;
+    }
+    let env = Env::new();
+    let _d = up(&env, &[]);
+    let _w = watch(&env);
+    let claude = env.home.join("bin").join("claude");
+    std::fs::create_dir_all(claude.parent().unwrap()).unwrap();
+    std::fs::copy("/bin/true", &claude).unwrap();
+    assert!(
+        Command::new(&claude)
+            .arg("--print")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = env.run(&["status"]).stdout;
+        if status.contains("ungoverned agent") && status.contains("claude --print") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ungoverned-agent alert:\n{status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,241 @@
+//! Loading the programs, reading the ring buffer, guarding cgroups.
+
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use aya::maps::{Array, HashMap, MapData, RingBuf};
+use aya::programs::{CgroupAttachMode, CgroupSockAddr, Lsm, TracePoint};
+use aya::{Ebpf, include_bytes_aligned};
+
+use crate::event::{self, Event, EventError};
+
+static OBJECT: &[u8] = include_bytes_aligned!(concat!(env!("OUT_DIR"), "/observer.bpf.o"));
+
+/// Why the observer could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The object could not be loaded (no privilege, no BPF, a verifier refusal).
+    #[error("loading the BPF programs: {0}")]
+    Load(#[from] aya::EbpfError),
+    /// A program could not be loaded or attached.
+    #[error("{what}: {source}")]
+    Program {
+        /// Which program, where.
+        what: String,
+        /// The kernel's refusal.
+        source: aya::programs::ProgramError,
+    },
+    /// A map operation failed.
+    #[error("{what}: {source}")]
+    Map {
+        /// Which map.
+        what: &'static str,
+        /// The error.
+        source: aya::maps::MapError,
+    },
+    /// The object lacks a program or map this code expects.
+    #[error("the BPF object has no {0}")]
+    Missing(&'static str),
+    /// A cgroup directory could not be read.
+    #[error("the cgroup {path}: {source}")]
+    Cgroup {
+        /// The directory.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The loaded observer: its tracepoints stay attached while it lives.
+pub struct Observer {
+    bpf: Ebpf,
+    ring: RingBuf<MapData>,
+    guarded: HashSet<u64>,
+    lsm: bool,
+}
+
+/// A cgroup v2 directory's id, as `bpf_get_current_cgroup_id` gives it (the
+/// directory's inode number on the cgroup2 file system).
+fn cgroup_id(cgroup: &Path) -> Result<u64, LoadError> {
+    std::fs::metadata(cgroup)
+        .map(|m| m.ino())
+        .map_err(|source| LoadError::Cgroup {
+            path: cgroup.display().to_string(),
+            source,
+        })
+}
+
+const TRACEPOINTS: &[(&str, &str)] = &[
+    ("exec_enter", "sys_enter_execve"),
+    ("connect_enter", "sys_enter_connect"),
+];
+
+impl Observer {
+    /// Loads the programs and attaches the exec and connect tracepoints.
+    pub fn load() -> Result<Observer, LoadError> {
+        let mut bpf = Ebpf::load(OBJECT)?;
+        for (name, tracepoint) in TRACEPOINTS {
+            let what = || format!("{name} on syscalls/{tracepoint}");
+            let prog: &mut TracePoint = bpf
+                .program_mut(name)
+                .ok_or(LoadError::Missing(name))?
+                .try_into()
+                .map_err(|source| LoadError::Program {
+                    what: what(),
+                    source,
+                })?;
+            prog.load().map_err(|source| LoadError::Program {
+                what: what(),
+                source,
+            })?;
+            prog.attach("syscalls", tracepoint)
+                .map_err(|source| LoadError::Program {
+                    what: what(),
+                    source,
+                })?;
+        }
+        for name in ["guard_connect4", "guard_connect6"] {
+            let prog: &mut CgroupSockAddr = bpf
+                .program_mut(name)
+                .ok_or(LoadError::Missing(name))?
+                .try_into()
+                .map_err(|source| LoadError::Program {
+                    what: name.into(),
+                    source,
+                })?;
+            prog.load().map_err(|source| LoadError::Program {
+                what: name.into(),
+                source,
+            })?;
+        }
+        let ring = RingBuf::try_from(bpf.take_map("EVENTS").ok_or(LoadError::Missing("EVENTS"))?)
+            .map_err(|source| LoadError::Map {
+            what: "EVENTS",
+            source,
+        })?;
+        Ok(Observer {
+            bpf,
+            ring,
+            guarded: HashSet::new(),
+            lsm: false,
+        })
+    }
+
+    /// Hands every event waiting in the ring buffer to `f`; how many.
+    pub fn drain(&mut self, mut f: impl FnMut(Result<Event, EventError>)) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.ring.next() {
+            f(event::parse(&item));
+            n += 1;
+        }
+        n
+    }
+
+    /// Events the kernel side dropped because the ring buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.bpf
+            .map("DROPPED")
+            .and_then(|m| Array::<_, u64>::try_from(m).ok())
+            .and_then(|a| a.get(&0, 0).ok())
+            .unwrap_or(0)
+    }
+
+    /// Loads and attaches the BPF LSM program that refuses execs in marked
+    /// cgroups. `Err` says why the kernel would not (on many kernels the
+    /// program type is not built in, whatever the LSM list says).
+    pub fn enforce_execs(&mut self) -> Result<(), LoadError> {
+        if self.lsm {
+            return Ok(());
+        }
+        let what = || "deny_marked_exec on lsm/bprm_check_security".to_string();
+        let btf = aya::Btf::from_sys_fs().map_err(|e| LoadError::Program {
+            what: what(),
+            source: aya::programs::ProgramError::Btf(e),
+        })?;
+        let prog: &mut Lsm = self
+            .bpf
+            .program_mut("deny_marked_exec")
+            .ok_or(LoadError::Missing("deny_marked_exec"))?
+            .try_into()
+            .map_err(|source| LoadError::Program {
+                what: what(),
+                source,
+            })?;
+        prog.load("bprm_check_security", &btf)
+            .map_err(|source| LoadError::Program {
+                what: what(),
+                source,
+            })?;
+        prog.attach().map_err(|source| LoadError::Program {
+            what: what(),
+            source,
+        })?;
+        self.lsm = true;
+        Ok(())
+    }
+
+    /// Refuses every exec in the cgroup v2 directory `cgroup` (needs
+    /// [`Observer::enforce_execs`] to have succeeded).
+    pub fn deny_execs_in(&mut self, cgroup: &Path) -> Result<(), LoadError> {
+        self.enforce_execs()?;
+        let id = cgroup_id(cgroup)?;
+        let mut marked: HashMap<_, u64, u8> = HashMap::try_from(
+            self.bpf
+                .map_mut("MARKED")
+                .ok_or(LoadError::Missing("MARKED"))?,
+        )
+        .map_err(|source| LoadError::Map {
+            what: "MARKED",
+            source,
+        })?;
+        marked.insert(id, 1, 0).map_err(|source| LoadError::Map {
+            what: "MARKED",
+            source,
+        })
+    }
+
+    /// Refuses connects to `port` (TCP and UDP, IPv4 and IPv6) from the
+    /// processes of the cgroup v2 directory `cgroup` and its descendants.
+    pub fn deny_port(&mut self, cgroup: &Path, port: u16) -> Result<(), LoadError> {
+        let dir = std::fs::File::open(cgroup).map_err(|source| LoadError::Cgroup {
+            path: cgroup.display().to_string(),
+            source,
+        })?;
+        let id = cgroup_id(cgroup)?;
+        if self.guarded.insert(id) {
+            for name in ["guard_connect4", "guard_connect6"] {
+                let prog: &mut CgroupSockAddr = self
+                    .bpf
+                    .program_mut(name)
+                    .ok_or(LoadError::Missing(name))?
+                    .try_into()
+                    .map_err(|source| LoadError::Program {
+                        what: name.into(),
+                        source,
+                    })?;
+                prog.attach(&dir, CgroupAttachMode::Single)
+                    .map_err(|source| LoadError::Program {
+                        what: format!("{name} on {}", cgroup.display()),
+                        source,
+                    })?;
+            }
+        }
+        let mut denied: HashMap<_, [u64; 2], u8> = HashMap::try_from(
+            self.bpf
+                .map_mut("DENIED")
+                .ok_or(LoadError::Missing("DENIED"))?,
+        )
+        .map_err(|source| LoadError::Map {
+            what: "DENIED",
+            source,
+        })?;
+        // The key is `struct cgroup_port` in the C: two u64s.
+        denied
+            .insert([id, u64::from(port)], 1, 0)
+            .map_err(|source| LoadError::Map {
+                what: "DENIED",
+                source,
+            })
+    }
+}
