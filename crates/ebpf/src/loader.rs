@@ -180,19 +180,16 @@ impl Observer {
     pub fn deny_execs_in(&mut self, cgroup: &Path) -> Result<(), LoadError> {
         self.enforce_execs()?;
         let id = cgroup_id(cgroup)?;
-        let mut marked: HashMap<_, u64, u8> = HashMap::try_from(
-            self.bpf
-                .map_mut("MARKED")
-                .ok_or(LoadError::Missing("MARKED"))?,
-        )
-        .map_err(|source| LoadError::Map {
-            what: "MARKED",
-            source,
-        })?;
-        marked.insert(id, 1, 0).map_err(|source| LoadError::Map {
-            what: "MARKED",
-            source,
-        })
+        self.mark("MARKED", id)
+    }
+
+    /// Sets `key` to 1 in the hash map `name`.
+    fn mark<K: aya::Pod>(&mut self, name: &'static str, key: K) -> Result<(), LoadError> {
+        let map = self.bpf.map_mut(name).ok_or(LoadError::Missing(name))?;
+        let mut map: HashMap<_, K, u8> =
+            HashMap::try_from(map).map_err(|source| LoadError::Map { what: name, source })?;
+        map.insert(key, 1, 0)
+            .map_err(|source| LoadError::Map { what: name, source })
     }
 
     /// Refuses connects to `port` (TCP and UDP, IPv4 and IPv6) from the
@@ -221,21 +218,7 @@ impl Observer {
                     })?;
             }
         }
-        let mut denied: HashMap<_, [u64; 2], u8> = HashMap::try_from(
-            self.bpf
-                .map_mut("DENIED")
-                .ok_or(LoadError::Missing("DENIED"))?,
-        )
-        .map_err(|source| LoadError::Map {
-            what: "DENIED",
-            source,
-        })?;
         // The key is `struct cgroup_port` in the C: two u64s.
-        denied
-            .insert([id, u64::from(port)], 1, 0)
-            .map_err(|source| LoadError::Map {
-                what: "DENIED",
-                source,
-            })
+        self.mark("DENIED", [id, u64::from(port)])
     }
 }

@@ -59,15 +59,24 @@ fn audit_has(env: &Env, text: &str, also: &str) -> String {
     }
 }
 
-#[test]
-fn execs_and_connects_outside_warden_are_recorded_with_argv() {
+/// A daemon with `warden watch` feeding it, or `None` (and a SKIP line)
+/// where BPF programs cannot be loaded.
+fn watched() -> Option<(Env, crate::daemon::Up, Watch)> {
     if !root() {
         println!("SKIP: warden watch loads BPF programs, which needs root (CI runs as root)");
-        return;
+        return None;
     }
     let env = Env::new();
-    let _d = up(&env, &[]);
-    let _w = watch(&env);
+    let d = up(&env, &[]);
+    let w = watch(&env);
+    Some((env, d, w))
+}
+
+#[test]
+fn execs_and_connects_outside_warden_are_recorded_with_argv() {
+    let Some((env, _d, _w)) = watched() else {
+        return;
+    };
     let marker = format!("watched-{}", std::process::id());
     assert!(
         Command::new("/bin/echo")
@@ -126,13 +135,9 @@ print("ran")
 
 #[test]
 fn an_agent_outside_every_session_is_an_ungoverned_agent_alert() {
-    if !root() {
-        println!("SKIP: warden watch loads BPF programs, which needs root (CI runs as root)");
+    let Some((env, _d, _w)) = watched() else {
         return;
-    }
-    let env = Env::new();
-    let _d = up(&env, &[]);
-    let _w = watch(&env);
+    };
     let claude = env.home.join("bin").join("claude");
     std::fs::create_dir_all(claude.parent().unwrap()).unwrap();
     std::fs::copy("/bin/true", &claude).unwrap();
