@@ -50,6 +50,15 @@ pub struct BenchDecideArgs {
 
 pub(crate) struct Scratch(pub(crate) PathBuf);
 
+impl Scratch {
+    /// `$TMPDIR/warden-bench-KIND-PID`, created now and removed when dropped.
+    pub(crate) fn create(kind: &str) -> Result<Scratch> {
+        let base = std::env::temp_dir().join(format!("warden-bench-{kind}-{}", std::process::id()));
+        std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+        Ok(Scratch(base))
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -256,9 +265,8 @@ pub fn run(a: BenchDecideArgs) -> Result<u8> {
     if let Some(socket) = &a.serve_baseline {
         return serve_baseline(socket);
     }
-    let base = std::env::temp_dir().join(format!("warden-bench-decide-{}", std::process::id()));
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let _scratch = Scratch(base.clone());
+    let scratch = Scratch::create("decide")?;
+    let base = scratch.0.clone();
     let home = base.join("state");
     let mode = format!("{:?}", a.mode).to_lowercase();
     let rt = tokio::runtime::Builder::new_multi_thread()

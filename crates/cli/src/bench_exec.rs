@@ -56,10 +56,10 @@ pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
 
 pub fn run(a: BenchExecArgs) -> Result<u8> {
     let execs = a.execs.max(1);
-    let base = std::env::temp_dir().join(format!("warden-bench-exec-{}", std::process::id()));
+    let scratch = Scratch::create("exec")?;
+    let base = scratch.0.clone();
     let ws = base.join("ws");
     std::fs::create_dir_all(&ws).with_context(|| format!("creating {}", ws.display()))?;
-    let _scratch = Scratch(base.clone());
     let home = base.join("state");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -140,9 +140,9 @@ pub fn run(a: BenchHooksArgs) -> Result<u8> {
     if a.serve_echo_mcp {
         return serve_echo();
     }
-    let base = std::env::temp_dir().join(format!("warden-bench-hooks-{}", std::process::id()));
+    let scratch = Scratch::create("hooks")?;
+    let base = scratch.0.clone();
     std::fs::create_dir_all(base.join("config/warden"))?;
-    let _scratch = Scratch(base.clone());
     let home = base.join("state");
     let ws = base.join("workspace");
     std::fs::create_dir_all(&ws)?;

@@ -143,10 +143,10 @@ fn free_port() -> Result<u16> {
 }
 
 pub fn run(a: BenchProxyArgs) -> Result<u8> {
-    let base = std::env::temp_dir().join(format!("warden-bench-proxy-{}", std::process::id()));
+    let scratch = Scratch::create("proxy")?;
+    let base = scratch.0.clone();
     std::fs::create_dir_all(base.join("config/warden"))
         .with_context(|| format!("creating {}", base.display()))?;
-    let _scratch = Scratch(base.clone());
     std::fs::write(
         base.join("config/warden/policy.toml"),
         format!(

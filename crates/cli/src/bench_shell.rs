@@ -142,9 +142,8 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 pub fn run(a: BenchShellArgs) -> Result<u8> {
-    let base = std::env::temp_dir().join(format!("warden-bench-shell-{}", std::process::id()));
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let _scratch = Scratch(base.clone());
+    let scratch = Scratch::create("shell")?;
+    let base = scratch.0.clone();
     let home = base.join("state");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

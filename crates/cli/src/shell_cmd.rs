@@ -18,7 +18,7 @@ use warden_daemon::client::Client;
 use warden_sandbox::pty::{Pty, RawMode, WinSize, window_size};
 use warden_shell::{Anchor, Guard, Outcome, ScreenMirror, Step, Submission, guard::Context as Ctx};
 
-use crate::shell_decide::{Decider, Held};
+use crate::shell_decide::{Decider, say};
 
 pub const SHELL_HELP: &str = "\
 Runs your shell (or the given one) with warden between it and the terminal.
@@ -116,12 +116,14 @@ pub fn run(a: ShellArgs, home: &Path) -> Result<u8> {
             bail!("starting {}: {e}", argv[0]);
         }
     };
-    let decider = Arc::new(Decider::new(&socket, &session, pty.pid()));
-    let code = {
-        let raw = RawMode::enter(stdin.as_fd()).context("putting the terminal in raw mode")?;
-        let r = rt.block_on(guard_loop(&pty, size, decider, home));
-        drop(raw);
-        r
+    let decider = Arc::new(Decider::new(&socket, &session));
+    let code = match RawMode::enter(stdin.as_fd()) {
+        Ok(raw) => {
+            let r = rt.block_on(guard_loop(&pty, size, decider));
+            drop(raw);
+            r
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("putting the terminal in raw mode")),
     };
     pty.hang_up();
     let status = pty.wait().unwrap_or(125);
@@ -174,13 +176,7 @@ impl Display {
     }
 }
 
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.replace('\n', "\r\n").as_bytes());
-    let _ = out.flush();
-}
-
-async fn guard_loop(pty: &Pty, size: WinSize, decider: Arc<Decider>, home: &Path) -> Result<()> {
+async fn guard_loop(pty: &Pty, size: WinSize, decider: Arc<Decider>) -> Result<()> {
     let display = Arc::new(Display {
         screen: Mutex::new(ScreenMirror::new(size.rows, size.cols)),
         last_output: AtomicU64::new(0),
@@ -237,7 +233,6 @@ async fn guard_loop(pty: &Pty, size: WinSize, decider: Arc<Decider>, home: &Path
         .context("watching the terminal's size")?;
     let mut guard = Guard::new();
     let mut anchor: Option<Anchor> = None;
-    let home = home_of_user(home);
     loop {
         let input = tokio::select! {
             e = rx.recv() => match e {
@@ -284,7 +279,6 @@ async fn guard_loop(pty: &Pty, size: WinSize, decider: Arc<Decider>, home: &Path
                             anchor.as_ref(),
                             &display,
                             &decider,
-                            &home,
                             &mut rx,
                             &mut guard,
                             pty,
@@ -320,7 +314,6 @@ async fn submit(
     anchor: Option<&Anchor>,
     display: &Display,
     decider: &Arc<Decider>,
-    home: &str,
     rx: &mut mpsc::UnboundedReceiver<Event>,
     guard: &mut Guard,
     pty: &Pty,
@@ -348,7 +341,8 @@ async fn submit(
         return Outcome::Blocked;
     };
     let command = sub.command(&line);
-    if command.trim().is_empty() || crate::shell_decide::unfinished(&command, &line) {
+    let script = warden_policy::shell::parse(&command);
+    if command.trim().is_empty() || crate::shell_decide::unfinished(&command, &script, &line) {
         // Nothing runs yet: the shell prompts for the rest, and the whole
         // command is decided at the Enter that completes it.
         return Outcome::Passed { line };
@@ -356,7 +350,7 @@ async fn submit(
     let cwd = std::fs::read_link(format!("/proc/{}/cwd", pty.pid()))
         .unwrap_or_else(|_| PathBuf::from("/"));
     let started = Instant::now();
-    let held = decider.screen(&command, &cwd, home, sub.certain).await;
+    let held = decider.screen(&command, &script, &cwd, sub.certain).await;
     tracing::debug!(?held, certain = sub.certain, %command, screened_us = started.elapsed().as_micros() as u64, "line submitted");
     if !held.hold() {
         decider.clone().record(command, cwd);
@@ -409,8 +403,9 @@ fn context(pty: &Pty, display: &Display) -> Ctx {
         .unwrap_or((false, false));
     // Whoever leads the foreground group must be a shell: the command
     // started may be a launcher (`warden run -- bash`) whose own input is
-    // not command lines until the shell it starts takes the terminal.
-    let at_prompt = !alternate && pty.foreground().is_some_and(leader_is_shell);
+    // not command lines until the shell it starts takes the terminal. A
+    // foreground group the kernel does not tell is guarded.
+    let at_prompt = !alternate && pty.foreground().is_none_or(leader_is_shell);
     Ctx {
         at_prompt,
         paste_mode,
@@ -418,21 +413,18 @@ fn context(pty: &Pty, display: &Display) -> Ctx {
     }
 }
 
+/// Whether the process leading group `pgid` is a shell. What cannot be
+/// read counts as one (its lines are then guarded): a shell of another
+/// user (`sudo -s`) hides its executable, not its command name, and a
+/// leader that cannot be looked at at all is no reason to let keys by.
 fn leader_is_shell(pgid: u32) -> bool {
-    std::fs::read_link(format!("/proc/{pgid}/exe"))
+    let name = std::fs::read_link(format!("/proc/{pgid}/exe"))
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .is_some_and(|n| SHELLS.contains(&n.as_str()))
-}
-
-fn home_of_user(_state: &Path) -> String {
-    crate::hook_client::user_home()
-        .to_string_lossy()
-        .into_owned()
-}
-
-impl Held {
-    fn hold(&self) -> bool {
-        !matches!(self, Held::No)
-    }
+        .or_else(|| {
+            std::fs::read_to_string(format!("/proc/{pgid}/comm"))
+                .ok()
+                .map(|c| c.trim_end().to_string())
+        });
+    name.is_none_or(|n| SHELLS.contains(&n.as_str()))
 }

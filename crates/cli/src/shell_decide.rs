@@ -12,6 +12,7 @@ use std::time::Duration;
 use hyper::Method;
 use serde_json::json;
 use warden_daemon::client::Client;
+use warden_policy::shell::Script;
 use warden_types::{Decision, Threat, Verdict};
 
 use crate::session::Session;
@@ -27,11 +28,9 @@ const REBINDING: &[&str] = &["bind", "bindkey", "zle", "stty", "fish_vi_key_bind
 /// Why a line waits for its verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Held {
-    /// It does not: benign, parsed, read from the keys.
+    /// It does not: benign, parsed, read from the keys, simply allowed.
     No,
-    /// The threat classifier's finding.
-    Threat(Threat),
-    /// The shell analysis could not parse it.
+    /// The shell parser could not make sense of it.
     Unparseable(String),
     /// Read back from the screen rather than known from the keys.
     Uncertain,
@@ -40,8 +39,16 @@ pub enum Held {
     /// The daemon failed to answer or denied a benign line before: every
     /// line waits now.
     Strict,
-    /// The policy would not simply allow it (a rule asks or denies).
+    /// The policy would not simply allow it (a rule asks or denies), or
+    /// the threat classifier found something in it.
     Policy,
+}
+
+impl Held {
+    /// True when the line waits for its verdict.
+    pub fn hold(&self) -> bool {
+        *self != Held::No
+    }
 }
 
 pub struct Decider {
@@ -53,7 +60,7 @@ pub struct Decider {
 }
 
 impl Decider {
-    pub fn new(socket: &Path, session: &Session, _shell: u32) -> Decider {
+    pub fn new(socket: &Path, session: &Session) -> Decider {
         Decider {
             client: Client::keep_alive(socket, DECIDE_TIMEOUT),
             session: session.id.clone(),
@@ -62,33 +69,16 @@ impl Decider {
         }
     }
 
-    /// Whether `command` waits for its verdict: the shell analysis here
-    /// first (no round trip for what is plainly risky), then the daemon's
-    /// policy without ask or record (`/v1/check`), so a rule that asks or
-    /// denies holds a line the classifier calls benign.
-    pub async fn screen(&self, command: &str, cwd: &Path, home: &str, certain: bool) -> Held {
-        let held = self.analyse(command, home, certain);
-        if held != Held::No {
-            return held;
+    /// Whether `command` (parsed as `script`) waits for its verdict: what
+    /// needs no round trip first (unparseable, read back, rebinding keys,
+    /// strict mode), then the daemon's policy without ask or record
+    /// (`/v1/check`), whose verdict carries the threat classifier's finding:
+    /// a line is held when a rule asks or denies, or when it is not benign.
+    pub async fn screen(&self, command: &str, script: &Script, cwd: &Path, certain: bool) -> Held {
+        if let Some(why) = script.errors.first() {
+            return Held::Unparseable(why.clone());
         }
-        let v = self.call("/v1/check", command, cwd).await;
-        if v.decision == Decision::Allow && v.rewrite.is_none() {
-            Held::No
-        } else {
-            Held::Policy
-        }
-    }
-
-    fn analyse(&self, command: &str, home: &str, certain: bool) -> Held {
-        let analysis = warden_policy::shell::analyze_with_home(command, home);
-        let threat = analysis.threat();
-        if threat != Threat::Benign {
-            return Held::Threat(threat);
-        }
-        if let Some(why) = analysis.unparseable() {
-            return Held::Unparseable(why.to_string());
-        }
-        if let Some(c) = analysis.script.commands.iter().find(|c| rebinds(c)) {
+        if let Some(c) = script.commands.iter().find(|c| rebinds(c)) {
             return Held::Rebinding(c.program().to_string());
         }
         if !certain {
@@ -97,7 +87,12 @@ impl Decider {
         if self.strict.load(Ordering::Acquire) {
             return Held::Strict;
         }
-        Held::No
+        let v = self.call("/v1/check", command, cwd).await;
+        if v.decision == Decision::Allow && v.rewrite.is_none() && v.threat == Threat::Benign {
+            Held::No
+        } else {
+            Held::Policy
+        }
     }
 
     /// Decides and records a line that has already gone through.
@@ -110,8 +105,8 @@ impl Decider {
                     "a line that went through was not allowed ({}): {command}",
                     v.reason
                 );
-                print_note(&format!(
-                    "warden: the line `{command}` went through but was not allowed: {}; from now on every line waits for its verdict",
+                say(&format!(
+                    "\nwarden: the line `{command}` went through but was not allowed: {}; from now on every line waits for its verdict\n",
                     v.reason
                 ));
             }
@@ -180,10 +175,10 @@ impl Decider {
 /// the full parser, and this line holds no line break of its own. (A shell
 /// runs each complete line as it reads it, so a pasted `a\nb '…` runs `a`
 /// at once; a single unfinished line runs nothing until it is finished.)
-pub fn unfinished(command: &str, line: &str) -> bool {
+pub fn unfinished(command: &str, script: &Script, line: &str) -> bool {
     !line.contains('\n')
+        && !script.errors.is_empty()
         && warden_shell::continuation::needs_more(command)
-        && !warden_policy::shell::parse(command).errors.is_empty()
 }
 
 fn rebinds(c: &warden_policy::shell::SimpleCommand) -> bool {
@@ -196,9 +191,11 @@ fn rebinds(c: &warden_policy::shell::SimpleCommand) -> bool {
     (program == "set" && o) || c.assignments.iter().any(|(name, _)| name == "INPUTRC")
 }
 
-fn print_note(text: &str) {
+/// Writes `text` to the user's terminal, which is in raw mode (line ends
+/// as CR LF).
+pub fn say(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = write!(out, "\r\n{}\r\n", text.replace('\n', "\r\n"));
+    let _ = out.write_all(text.replace('\n', "\r\n").as_bytes());
     let _ = out.flush();
 }

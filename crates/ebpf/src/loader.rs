@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use aya::maps::{Array, HashMap, MapData, RingBuf};
-use aya::programs::{CgroupAttachMode, CgroupSockAddr, Lsm, TracePoint};
+use aya::programs::{CgroupAttachMode, CgroupSockAddr, Lsm, Program, ProgramError, TracePoint};
 use aya::{Ebpf, include_bytes_aligned};
 
 use crate::event::{self, Event, EventError};
@@ -24,7 +24,7 @@ pub enum LoadError {
         /// Which program, where.
         what: String,
         /// The kernel's refusal.
-        source: aya::programs::ProgramError,
+        source: ProgramError,
     },
     /// A map operation failed.
     #[error("{what}: {source}")]
@@ -60,11 +60,37 @@ pub struct Observer {
 fn cgroup_id(cgroup: &Path) -> Result<u64, LoadError> {
     std::fs::metadata(cgroup)
         .map(|m| m.ino())
-        .map_err(|source| LoadError::Cgroup {
-            path: cgroup.display().to_string(),
-            source,
-        })
+        .map_err(cgroup_failed(cgroup))
 }
+
+fn cgroup_failed(cgroup: &Path) -> impl FnOnce(std::io::Error) -> LoadError + '_ {
+    move |source| LoadError::Cgroup {
+        path: cgroup.display().to_string(),
+        source,
+    }
+}
+
+/// The error of a program step, naming the program and where.
+fn failed(what: &str) -> impl Fn(ProgramError) -> LoadError + '_ {
+    move |source| LoadError::Program {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// The program `name` of the object, as its type `T`.
+fn program<'a, T>(bpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, LoadError>
+where
+    &'a mut T: TryFrom<&'a mut Program, Error = ProgramError>,
+{
+    bpf.program_mut(name)
+        .ok_or(LoadError::Missing(name))?
+        .try_into()
+        .map_err(failed(name))
+}
+
+/// The cgroup connect programs, attached per guarded cgroup.
+const GUARDS: [&str; 2] = ["guard_connect4", "guard_connect6"];
 
 const TRACEPOINTS: &[(&str, &str)] = &[
     ("exec_enter", "sys_enter_execve"),
@@ -76,38 +102,14 @@ impl Observer {
     pub fn load() -> Result<Observer, LoadError> {
         let mut bpf = Ebpf::load(OBJECT)?;
         for (name, tracepoint) in TRACEPOINTS {
-            let what = || format!("{name} on syscalls/{tracepoint}");
-            let prog: &mut TracePoint = bpf
-                .program_mut(name)
-                .ok_or(LoadError::Missing(name))?
-                .try_into()
-                .map_err(|source| LoadError::Program {
-                    what: what(),
-                    source,
-                })?;
-            prog.load().map_err(|source| LoadError::Program {
-                what: what(),
-                source,
-            })?;
-            prog.attach("syscalls", tracepoint)
-                .map_err(|source| LoadError::Program {
-                    what: what(),
-                    source,
-                })?;
+            let what = format!("{name} on syscalls/{tracepoint}");
+            let prog: &mut TracePoint = program(&mut bpf, name)?;
+            prog.load().map_err(failed(&what))?;
+            prog.attach("syscalls", tracepoint).map_err(failed(&what))?;
         }
-        for name in ["guard_connect4", "guard_connect6"] {
-            let prog: &mut CgroupSockAddr = bpf
-                .program_mut(name)
-                .ok_or(LoadError::Missing(name))?
-                .try_into()
-                .map_err(|source| LoadError::Program {
-                    what: name.into(),
-                    source,
-                })?;
-            prog.load().map_err(|source| LoadError::Program {
-                what: name.into(),
-                source,
-            })?;
+        for name in GUARDS {
+            let prog: &mut CgroupSockAddr = program(&mut bpf, name)?;
+            prog.load().map_err(failed(name))?;
         }
         let ring = RingBuf::try_from(bpf.take_map("EVENTS").ok_or(LoadError::Missing("EVENTS"))?)
             .map_err(|source| LoadError::Map {
@@ -148,29 +150,12 @@ impl Observer {
         if self.lsm {
             return Ok(());
         }
-        let what = || "deny_marked_exec on lsm/bprm_check_security".to_string();
-        let btf = aya::Btf::from_sys_fs().map_err(|e| LoadError::Program {
-            what: what(),
-            source: aya::programs::ProgramError::Btf(e),
-        })?;
-        let prog: &mut Lsm = self
-            .bpf
-            .program_mut("deny_marked_exec")
-            .ok_or(LoadError::Missing("deny_marked_exec"))?
-            .try_into()
-            .map_err(|source| LoadError::Program {
-                what: what(),
-                source,
-            })?;
+        let what = "deny_marked_exec on lsm/bprm_check_security";
+        let btf = aya::Btf::from_sys_fs().map_err(|e| failed(what)(ProgramError::Btf(e)))?;
+        let prog: &mut Lsm = program(&mut self.bpf, "deny_marked_exec")?;
         prog.load("bprm_check_security", &btf)
-            .map_err(|source| LoadError::Program {
-                what: what(),
-                source,
-            })?;
-        prog.attach().map_err(|source| LoadError::Program {
-            what: what(),
-            source,
-        })?;
+            .map_err(failed(what))?;
+        prog.attach().map_err(failed(what))?;
         self.lsm = true;
         Ok(())
     }
@@ -195,27 +180,13 @@ impl Observer {
     /// Refuses connects to `port` (TCP and UDP, IPv4 and IPv6) from the
     /// processes of the cgroup v2 directory `cgroup` and its descendants.
     pub fn deny_port(&mut self, cgroup: &Path, port: u16) -> Result<(), LoadError> {
-        let dir = std::fs::File::open(cgroup).map_err(|source| LoadError::Cgroup {
-            path: cgroup.display().to_string(),
-            source,
-        })?;
+        let dir = std::fs::File::open(cgroup).map_err(cgroup_failed(cgroup))?;
         let id = cgroup_id(cgroup)?;
         if self.guarded.insert(id) {
-            for name in ["guard_connect4", "guard_connect6"] {
-                let prog: &mut CgroupSockAddr = self
-                    .bpf
-                    .program_mut(name)
-                    .ok_or(LoadError::Missing(name))?
-                    .try_into()
-                    .map_err(|source| LoadError::Program {
-                        what: name.into(),
-                        source,
-                    })?;
+            for name in GUARDS {
+                let prog: &mut CgroupSockAddr = program(&mut self.bpf, name)?;
                 prog.attach(&dir, CgroupAttachMode::Single)
-                    .map_err(|source| LoadError::Program {
-                        what: format!("{name} on {}", cgroup.display()),
-                        source,
-                    })?;
+                    .map_err(failed(&format!("{name} on {}", cgroup.display())))?;
             }
         }
         // The key is `struct cgroup_port` in the C: two u64s.

@@ -114,6 +114,32 @@ fn cgroup2_mount() -> Option<PathBuf> {
         })
 }
 
+/// A cgroup v2 directory of one test, removed when the test ends.
+struct TestCgroup(PathBuf);
+
+impl TestCgroup {
+    fn create(mount: &std::path::Path, name: &str) -> TestCgroup {
+        let dir = mount.join(format!("warden-ebpf-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TestCgroup(dir)
+    }
+
+    /// `sh -c SCRIPT ARG0`, moved into the cgroup before SCRIPT runs.
+    fn run(&self, script: &str, arg0: &str) -> std::process::Output {
+        let script = format!("echo $$ > '{}/cgroup.procs' && {script}", self.0.display());
+        Command::new("sh")
+            .args(["-c", &script, arg0])
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 #[test]
 fn a_denied_port_is_refused_to_the_cgroup_only() {
     if !root() {
@@ -124,31 +150,19 @@ fn a_denied_port_is_refused_to_the_cgroup_only() {
         println!("SKIP: no cgroup v2 hierarchy mounted on this machine");
         return;
     };
-    let cg = mount.join(format!("warden-ebpf-test-{}", std::process::id()));
-    std::fs::create_dir_all(&cg).unwrap();
+    let cg = TestCgroup::create(&mount, "test");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut o = Observer::load().unwrap();
-    o.deny_port(&cg, port).unwrap();
+    o.deny_port(&cg.0, port).unwrap();
     let connect = format!(
         "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}))\n    print('connected')\nexcept OSError as e:\n    print('refused', e.errno)"
     );
-    let inside = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "echo $$ > '{}/cgroup.procs' && exec python3 -c \"$0\"",
-                cg.display()
-            ),
-            &connect,
-        ])
-        .output()
-        .unwrap();
+    let inside = cg.run("exec python3 -c \"$0\"", &connect);
     let outside = Command::new("python3")
         .args(["-c", &connect])
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir(&cg);
     assert_eq!(
         String::from_utf8_lossy(&inside.stdout).trim(),
         "refused 1",
@@ -177,20 +191,9 @@ fn execs_in_a_marked_cgroup_are_refused_where_the_bpf_lsm_loads() {
         println!("SKIP: BPF LSM exec denial not tested: no cgroup v2 hierarchy");
         return;
     };
-    let cg = mount.join(format!("warden-ebpf-lsm-{}", std::process::id()));
-    std::fs::create_dir_all(&cg).unwrap();
-    o.deny_execs_in(&cg).unwrap();
-    let out = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "echo $$ > '{}/cgroup.procs' && /bin/true && echo ran",
-                cg.display()
-            ),
-        ])
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir(&cg);
+    let cg = TestCgroup::create(&mount, "lsm");
+    o.deny_execs_in(&cg.0).unwrap();
+    let out = cg.run("/bin/true && echo ran", "sh");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("ran"),
         "an exec in a marked cgroup ran"

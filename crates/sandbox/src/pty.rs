@@ -1,8 +1,9 @@
 //! The pseudo-terminal of `warden shell`: a shell started on a new PTY as
 //! the leader of its own session, the user's terminal put in raw mode for
 //! as long as warden stands between it and the shell, and the few terminal
-//! queries the guard needs (window size, foreground process group, unread
-//! input). The guard itself is `warden-shell`; this is only the kernel side.
+//! queries the guard needs (window size, foreground process group, line
+//! discipline mode). The guard itself is `warden-shell`; this is only the
+//! kernel side.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -33,9 +34,9 @@ impl WinSize {
 #[derive(Debug)]
 pub struct Pty {
     master: OwnedFd,
-    // Kept open so the input queue the program has not read yet can be
-    // measured (and so the master never reads EIO before the child opens it).
-    slave: OwnedFd,
+    // Kept open so the master never reads EIO before the child has the
+    // slave open (and after the child's last handle closes, until dropped).
+    _slave: OwnedFd,
     child: Child,
 }
 
@@ -100,16 +101,9 @@ impl Pty {
         let child = command.spawn()?;
         Ok(Pty {
             master,
-            slave,
+            _slave: slave,
             child,
         })
-    }
-
-    /// The master side: what the program writes is read here, and what is
-    /// written here is the program's input.
-    pub fn master(&self) -> BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        self.master.as_fd()
     }
 
     /// A second handle on the master (one thread reads, another writes).
@@ -154,22 +148,6 @@ impl Pty {
         // SAFETY: tcgetattr writes one termios through a pointer to a live local.
         let r = unsafe { libc::tcgetattr(self.master.as_raw_fd(), &mut t) };
         r != 0 || t.c_lflag & libc::ICANON != 0
-    }
-
-    /// Bytes written to the program that it has not read yet.
-    pub fn unread_input(&self) -> usize {
-        let mut n: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one int through a pointer to a live local.
-        let r = unsafe { libc::ioctl(self.slave.as_raw_fd(), libc::FIONREAD, &mut n) };
-        if r == 0 { n.max(0) as usize } else { 0 }
-    }
-
-    /// Throws away input the program has not read yet; how many bytes went.
-    pub fn discard_unread_input(&self) -> usize {
-        let n = self.unread_input();
-        // SAFETY: tcflush takes a descriptor and a constant.
-        unsafe { libc::tcflush(self.slave.as_raw_fd(), libc::TCIFLUSH) };
-        n
     }
 
     /// Waits for the program; its exit code (128 + signal when killed).
@@ -242,7 +220,7 @@ impl Drop for RawMode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
+    use std::io::Read;
 
     #[test]
     fn a_program_on_the_pty_sees_a_terminal_of_the_given_size() {
@@ -266,19 +244,12 @@ mod tests {
     }
 
     #[test]
-    fn the_shell_holds_the_foreground_and_input_is_counted_until_read() {
+    fn the_session_leader_holds_the_foreground() {
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", "sleep 2"]);
         let mut pty = Pty::spawn(cmd, WinSize { rows: 24, cols: 80 }).unwrap();
-        let mut input = pty.master_clone().unwrap();
-        input.write_all(b"abc\n").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        // The session leader's group has the terminal.
         assert_eq!(pty.foreground(), Some(pty.pid()));
-        // sleep never reads: the line waits in the terminal's input queue.
-        assert_eq!(pty.unread_input(), 4);
-        assert_eq!(pty.discard_unread_input(), 4);
-        assert_eq!(pty.unread_input(), 0);
         pty.hang_up();
         let code = pty.wait().unwrap();
         assert_ne!(code, 0);

@@ -78,12 +78,11 @@ impl ScreenMirror {
                 last = r;
             }
         }
-        let text = if last == row {
-            s.contents_between(row, anchor.col, row, cols)
-        } else {
+        Some(
             s.contents_between(row, anchor.col, last, cols)
-        };
-        Some(text.trim_end().to_string())
+                .trim_end()
+                .to_string(),
+        )
     }
 }
 

@@ -408,15 +408,17 @@ fn a_session_opened_inside_a_session_is_never_looser() {
         r#"
 outer = os.fork()
 if outer == 0:
-    print("outer", req("POST", "/v1/sessions", {"agent": "shell", "autonomy": "assistant", "pid": os.getpid()})[0]); sys.stdout.flush()
+    print("outer", req("POST", "/v1/sessions", {"agent": "shell", "autonomy": "assistant", "workspace": os.getcwd(), "pid": os.getpid()})[0]); sys.stdout.flush()
     inner = os.fork()
     if inner == 0:
-        print("inner", req("POST", "/v1/sessions", {"agent": "codex", "autonomy": "autonomous", "pid": os.getpid()})[0])
+        print("inner", req("POST", "/v1/sessions", {"agent": "codex", "autonomy": "autonomous", "workspace": "/", "pid": os.getpid()})[0])
         print("other", req("POST", "/v1/sessions", {"agent": "codex", "pid": os.getppid()})[0]); sys.stdout.flush()
         os._exit(0)
     os.waitpid(inner, 0); sys.stdout.flush(); os._exit(0)
 os.waitpid(outer, 0)
-print("sessions", json.dumps([[s["agent"], s["autonomy"]] for s in req("GET", "/v1/sessions")[1]]))
+listed = req("GET", "/v1/sessions")[1]
+print("sessions", json.dumps([[s["agent"], s["autonomy"]] for s in listed]))
+print("workspaces", len(set(s["workspace"] for s in listed)), listed[0]["workspace"] != "/")
 "#,
     );
     assert!(text.contains("outer 201"), "{text} {err}");
@@ -426,4 +428,7 @@ print("sessions", json.dumps([[s["agent"], s["autonomy"]] for s in req("GET", "/
         text.contains(r#"sessions [["shell", "assistant"], ["shell", "assistant"]]"#),
         "{text} {err}"
     );
+    // Nor can it widen what the policy lets it write: the workspace asked
+    // for ("/") is not inside the outer's, so the outer's is kept.
+    assert!(text.contains("workspaces 1 True"), "{text} {err}");
 }

@@ -68,11 +68,10 @@ pub async fn observe(
         },
         secret: None,
     };
-    let would = state.gov.check(action.clone(), &caller);
     if let ActionKind::Exec { argv, .. } = &action.kind {
         let program = argv
             .first()
-            .map(|p| p.rsplit('/').next().unwrap_or(p))
+            .map(|p| warden_policy::shell::basename(p))
             .unwrap_or_default();
         if session.is_none() && AGENT_PROGRAMS.contains(&program) {
             state.gov.alert(
@@ -88,24 +87,29 @@ pub async fn observe(
     }
     // Outside every session the policy's view is of an unknown agent, which
     // is not what an ordinary process is: only a session's actions are held
-    // to it.
-    let rule = if would.decision == Decision::Allow || session.is_none() {
-        "ebpf:observed".to_string()
-    } else {
-        state.gov.alert(
-            "ebpf-against-policy",
-            format!(
-                "process {} did what the policy would {}: {} ({})",
-                o.pid,
-                match would.decision {
-                    Decision::Deny => "deny",
-                    _ => "ask about",
-                },
-                action.kind.summary(),
-                would.reason
-            ),
-        );
-        format!("ebpf:observed-against:{}", would.rules.join(","))
+    // to it (and only they pay for the policy's look, most of the machine's
+    // execs being no agent's).
+    let would = session
+        .as_ref()
+        .map(|_| state.gov.check(action.clone(), &caller));
+    let rule = match &would {
+        Some(w) if w.decision != Decision::Allow => {
+            state.gov.alert(
+                "ebpf-against-policy",
+                format!(
+                    "process {} did what the policy would {}: {} ({})",
+                    o.pid,
+                    match w.decision {
+                        Decision::Deny => "deny",
+                        _ => "ask about",
+                    },
+                    action.kind.summary(),
+                    w.reason
+                ),
+            );
+            format!("ebpf:observed-against:{}", w.rules.join(","))
+        }
+        _ => "ebpf:observed".to_string(),
     };
     let v = state
         .gov
@@ -113,7 +117,7 @@ pub async fn observe(
         .await;
     Ok(Json(json!({
         "session": session.map(|s| s.id),
-        "policy": would.decision,
+        "policy": would.map(|w| w.decision),
         "audit": v.audit,
     })))
 }

@@ -41,6 +41,11 @@ pub async fn register(
         (Err(_), Some(outer)) if outer.state == crate::registry::SessionState::Active => {
             reg.agent = outer.agent.clone();
             reg.autonomy = Some(reg.autonomy.unwrap_or(outer.autonomy).min(outer.autonomy));
+            // The workspace is what the policy lets the agent write: a nested
+            // session gets one inside the outer's, or the outer's own.
+            if !within(&reg.workspace, &outer.workspace) {
+                reg.workspace = outer.workspace.clone();
+            }
         }
         (Err(_), Some(outer)) => {
             return Err(ApiError::forbidden(format!(
@@ -73,6 +78,15 @@ pub async fn register(
         state: "registered".into(),
     });
     Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// True when `inner` is `outer` or below it, both resolved (a path that
+/// does not resolve is not within anything).
+fn within(inner: &str, outer: &str) -> bool {
+    match (std::fs::canonicalize(inner), std::fs::canonicalize(outer)) {
+        (Ok(i), Ok(o)) => i.starts_with(o),
+        _ => false,
+    }
 }
 
 pub async fn list(
