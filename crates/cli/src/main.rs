@@ -21,6 +21,7 @@ mod decide_cmd;
 mod hook_client;
 mod hook_cmd;
 mod init_cmd;
+mod llm_hosts;
 mod load;
 mod mcp_cmd;
 mod mcp_scan;

@@ -1,7 +1,8 @@
 //! `warden watch`: the eBPF observer. Every exec and connect on the machine,
 //! including processes warden did not start, goes to the daemon, which
 //! records it under the identity of the process that did it and raises an
-//! alert for an agent running outside every session; `--deny-port` has the
+//! alert for an agent running outside every session (an agent program, or a
+//! process connecting to an LLM API host); `--deny-port` has the
 //! kernel refuse a port to a cgroup. Needs root, and a warden built with
 //! `--features ebpf`.
 
@@ -12,12 +13,20 @@ use anyhow::Result;
 pub const WATCH_HELP: &str = "\
 Needs root (loading BPF programs), tracefs mounted at /sys/kernel/tracing,
 and a warden built with `cargo build --features ebpf` (clang compiles the BPF
-programs). Events go to the running daemon (`warden up`) unless --print.
+programs). Events go to the running daemon (`warden up`) unless --print,
+a batch per read of the ring buffer.
+
+A process outside every warden session that runs an agent program (claude,
+codex, gemini, ...) or connects to an LLM API host is raised as an
+\"ungoverned agent\" alert (once per process and host). The hosts' names are
+resolved at start and every 5 minutes; --llm-host replaces the default list
+(the common providers' API hosts, port 443).
 
 Examples:
   sudo warden watch                               # record every exec and connect
   sudo warden watch --print                       # print them as JSON lines instead
-  sudo warden watch --deny-port /sys/fs/cgroup/agents:22";
+  sudo warden watch --deny-port /sys/fs/cgroup/agents:22
+  sudo warden watch --llm-host api.anthropic.com --llm-host localhost:11434";
 
 /// Arguments of `warden watch`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +38,11 @@ pub struct WatchArgs {
     /// directory CGROUP (repeatable), enforced by the kernel.
     #[arg(long = "deny-port", value_name = "CGROUP:PORT", value_parser = parse_deny)]
     pub deny: Vec<(PathBuf, u16)>,
+    /// An LLM API host, HOST[:PORT] (port 443 unless given; repeatable):
+    /// connects to its addresses from outside every session are alerts.
+    /// Given, replaces the default list.
+    #[arg(long = "llm-host", value_name = "HOST[:PORT]", value_parser = crate::llm_hosts::parse_llm_host)]
+    pub llm_hosts: Vec<crate::llm_hosts::LlmHost>,
     /// Stop after this many events (for tests and tools).
     #[arg(long, value_name = "N", hide = true)]
     pub max_events: Option<u64>,

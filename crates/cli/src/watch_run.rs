@@ -1,6 +1,7 @@
 //! The loop of `warden watch` (built with `--features ebpf` only).
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -9,7 +10,58 @@ use serde_json::{Value, json};
 use warden_daemon::client::Client;
 use warden_ebpf::{Event, Observer};
 
+use crate::llm_hosts::{DEFAULT_LLM_HOSTS, LlmAddresses, LlmHost, parse_llm_host};
 use crate::watch_cmd::WatchArgs;
+
+/// Observations per request to the daemon (it takes up to 1,024).
+const BATCH: usize = 512;
+
+/// How often the LLM API hosts' names are resolved again.
+const RESOLVE_EVERY: Duration = Duration::from_secs(300);
+
+/// Resolves `hosts` now and every [`RESOLVE_EVERY`] on a thread of its own
+/// (a slow resolver never holds up the events); the addresses, as they are.
+fn watch_llm_hosts(hosts: Vec<LlmHost>) -> Arc<RwLock<LlmAddresses>> {
+    let known = Arc::new(RwLock::new(LlmAddresses::default()));
+    let shared = known.clone();
+    std::thread::spawn(move || {
+        let mut first = true;
+        loop {
+            let (addrs, failed) = LlmAddresses::resolve(&hosts);
+            if first {
+                eprintln!(
+                    "warden watch: LLM API hosts: {} of {} resolved ({} addresses){}",
+                    hosts.len() - failed.len(),
+                    hosts.len(),
+                    addrs.len(),
+                    match failed.first() {
+                        None => String::new(),
+                        // The names, and the first reason (usually the same
+                        // for all: no DNS).
+                        Some(why) => format!(
+                            "; not resolved: {} ({why})",
+                            failed
+                                .iter()
+                                .map(|f| f.split(':').next().unwrap_or(f))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }
+                );
+                first = false;
+            }
+            // A round that resolves nothing (the resolver down) keeps what
+            // the last one knew.
+            if !addrs.is_empty()
+                && let Ok(mut k) = shared.write()
+            {
+                *k = addrs;
+            }
+            std::thread::sleep(RESOLVE_EVERY);
+        }
+    });
+    known
+}
 
 /// The action a seen event is, as JSON (the daemon fills in the rest).
 pub fn action_of(e: &Event) -> Value {
@@ -32,6 +84,20 @@ pub fn action_of(e: &Event) -> Value {
             "kind": {"net": {"host": addr.to_string(), "port": port, "scheme": "tcp"}},
         }),
     }
+}
+
+/// What the daemon is told of one event (and what --print prints).
+fn observation(e: &Event, llm: &LlmAddresses) -> Value {
+    let p = e.process();
+    let mut o = json!({
+        "pid": p.pid, "ppid": p.ppid, "uid": p.uid, "comm": p.comm, "action": action_of(e),
+    });
+    if let Event::Connect { addr, port, .. } = e
+        && let Some(host) = llm.host_of(*addr, *port)
+    {
+        o["llm_host"] = json!(host);
+    }
+    o
 }
 
 pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
@@ -62,49 +128,115 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
             .context("warden watch sends what it sees to the daemon (or use --print)")?;
     }
     eprintln!("warden watch: observing every exec and connect; ^C stops");
-    let me = std::process::id();
-    let (mut seen, mut failed, mut reported_drops) = (0u64, 0u64, 0u64);
+    let hosts = if a.llm_hosts.is_empty() {
+        DEFAULT_LLM_HOSTS
+            .iter()
+            .map(|h| parse_llm_host(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?
+    } else {
+        a.llm_hosts.clone()
+    };
+    let llm = watch_llm_hosts(hosts);
+    let queue = drain_on_a_thread(observer, llm);
+    let mut seen = 0u64;
+    let mut failed = 0u64;
     loop {
-        let mut batch = Vec::new();
-        observer.drain(|e| match e {
-            Ok(e) if e.process().pid != me => batch.push(e),
-            Ok(_) => {}
-            Err(err) => tracing::warn!("an unreadable event: {err}"),
-        });
-        for e in &batch {
-            let action = action_of(e);
-            if a.print {
-                println!(
-                    "{}",
-                    json!({"pid": e.process().pid, "uid": e.process().uid, "comm": e.process().comm, "action": action})
+        // Block for the first event, then take what else is waiting.
+        let Ok(first) = queue.recv() else {
+            anyhow::bail!("the thread reading the ring buffer stopped");
+        };
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        if let Some(m) = a.max_events {
+            batch.truncate(usize::try_from(m.saturating_sub(seen)).unwrap_or(usize::MAX));
+        }
+        if a.print {
+            for o in &batch {
+                println!("{o}");
+            }
+        } else {
+            let body = json!({ "observations": batch });
+            if let Err(err) = rt.block_on(api.ok(Method::POST, "/v1/observe", Some(&body))) {
+                failed += batch.len() as u64;
+                eprintln!(
+                    "warden watch: the daemon did not take {} events ({failed} so far): {err}",
+                    batch.len()
                 );
-            } else {
-                let p = e.process();
-                let body = json!({"pid": p.pid, "ppid": p.ppid, "uid": p.uid, "action": action});
-                if let Err(err) = rt.block_on(api.ok(Method::POST, "/v1/observe", Some(&body))) {
-                    failed += 1;
-                    if failed == 1 || failed % 1000 == 0 {
-                        eprintln!(
-                            "warden watch: the daemon did not take an event ({failed} so far): {err}"
-                        );
-                    }
-                }
-            }
-            seen += 1;
-            if a.max_events.is_some_and(|m| seen >= m) {
-                return Ok(0);
             }
         }
-        let dropped = observer.dropped();
-        if dropped > reported_drops {
-            eprintln!(
-                "warden watch: the kernel dropped {} events (ring buffer full)",
-                dropped - reported_drops
-            );
-            reported_drops = dropped;
-        }
-        if batch.is_empty() {
-            std::thread::sleep(Duration::from_millis(5));
+        seen += batch.len() as u64;
+        if a.max_events.is_some_and(|m| seen >= m) {
+            return Ok(0);
         }
     }
+}
+
+/// Events waiting to be sent, at most: the kernel's ring buffer holds under
+/// two thousand, which an exec storm fills in a second while the daemon is
+/// busy with the last batch; this holds a few minutes of such a storm.
+const QUEUE: usize = 250_000;
+
+/// Reads the ring buffer on a thread of its own, so that it is emptied
+/// while the daemon takes a batch: each event becomes its observation at
+/// once (the process's working directory is read while it still runs) and
+/// is queued for sending. What neither the ring buffer nor the queue had
+/// room for is counted and said.
+fn drain_on_a_thread(
+    mut observer: Observer,
+    llm: Arc<RwLock<LlmAddresses>>,
+) -> std::sync::mpsc::Receiver<Value> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+    let me = std::process::id();
+    std::thread::spawn(move || {
+        let (mut kernel_drops, mut queue_drops) = (0u64, 0u64);
+        loop {
+            let mut got = 0usize;
+            let mut full = 0u64;
+            {
+                let known = llm.read();
+                let none = LlmAddresses::default();
+                let known = known.as_deref().unwrap_or(&none);
+                let mut gone = false;
+                observer.drain(|e| match e {
+                    Ok(e) if e.process().pid != me => {
+                        got += 1;
+                        match tx.try_send(observation(&e, known)) {
+                            Ok(()) => {}
+                            Err(std::sync::mpsc::TrySendError::Full(_)) => full += 1,
+                            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => gone = true,
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!("an unreadable event: {err}"),
+                });
+                if gone {
+                    return;
+                }
+            }
+            if full > 0 {
+                queue_drops += full;
+                eprintln!(
+                    "warden watch: {full} events not sent ({queue_drops} so far): the daemon is {QUEUE} events behind"
+                );
+            }
+            let dropped = observer.dropped();
+            if dropped > kernel_drops {
+                eprintln!(
+                    "warden watch: the kernel dropped {} events (ring buffer full)",
+                    dropped - kernel_drops
+                );
+                kernel_drops = dropped;
+            }
+            if got == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    rx
 }

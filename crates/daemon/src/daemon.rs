@@ -161,6 +161,7 @@ impl Daemon {
                 })?,
             ),
             hook_sessions: Arc::default(),
+            ungoverned: Arc::default(),
             proxy: Arc::clone(&egress.proxy),
         };
         let app = listen::with_request_deadline(

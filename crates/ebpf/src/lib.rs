@@ -18,7 +18,7 @@ mod loader;
 
 pub use event::{Event, EventError};
 #[cfg(feature = "bpf")]
-pub use loader::{LoadError, Observer};
+pub use loader::{LoadError, Observer, ProgramRuns};
 
 /// Whether this build has the observer.
 pub const BUILT_IN: bool = cfg!(feature = "bpf");

@@ -5,6 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use aya::maps::{Array, HashMap, MapData, RingBuf};
+use aya::programs::trace_point::TracePointLinkId;
 use aya::programs::{CgroupAttachMode, CgroupSockAddr, Lsm, Program, ProgramError, TracePoint};
 use aya::{Ebpf, include_bytes_aligned};
 
@@ -53,6 +54,22 @@ pub struct Observer {
     ring: RingBuf<MapData>,
     guarded: HashSet<u64>,
     lsm: bool,
+    /// The exec and connect tracepoints' links while they are attached.
+    attached: Vec<(&'static str, TracePointLinkId)>,
+    /// Keeps the kernel counting the programs' runs while it is open.
+    counting: Option<std::os::fd::OwnedFd>,
+}
+
+/// How often a tracepoint program ran and for how long in all, as the
+/// kernel counted while [`Observer::count_runs`] had it count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramRuns {
+    /// The program (`exec_enter`, `connect_enter`).
+    pub name: &'static str,
+    /// Runs counted.
+    pub count: u64,
+    /// Time spent in the program over those runs.
+    pub time: std::time::Duration,
 }
 
 /// A cgroup v2 directory's id, as `bpf_get_current_cgroup_id` gives it (the
@@ -105,7 +122,6 @@ impl Observer {
             let what = format!("{name} on syscalls/{tracepoint}");
             let prog: &mut TracePoint = program(&mut bpf, name)?;
             prog.load().map_err(failed(&what))?;
-            prog.attach("syscalls", tracepoint).map_err(failed(&what))?;
         }
         for name in GUARDS {
             let prog: &mut CgroupSockAddr = program(&mut bpf, name)?;
@@ -116,12 +132,75 @@ impl Observer {
             what: "EVENTS",
             source,
         })?;
-        Ok(Observer {
+        let mut observer = Observer {
             bpf,
             ring,
             guarded: HashSet::new(),
             lsm: false,
-        })
+            attached: Vec::new(),
+            counting: None,
+        };
+        observer.attach()?;
+        Ok(observer)
+    }
+
+    /// Attaches the exec and connect tracepoints again after
+    /// [`Observer::detach`] (a no-op while they are attached).
+    pub fn attach(&mut self) -> Result<(), LoadError> {
+        if !self.attached.is_empty() {
+            return Ok(());
+        }
+        for (name, tracepoint) in TRACEPOINTS {
+            let what = format!("{name} on syscalls/{tracepoint}");
+            let prog: &mut TracePoint = program(&mut self.bpf, name)?;
+            match prog.attach("syscalls", tracepoint) {
+                Ok(link) => self.attached.push((name, link)),
+                Err(e) => {
+                    self.detach();
+                    return Err(failed(&what)(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Has the kernel count the runs of every BPF program and the time they
+    /// take (`BPF_ENABLE_STATS`) for as long as this observer lives.
+    pub fn count_runs(&mut self) -> Result<(), LoadError> {
+        if self.counting.is_none() {
+            let fd = aya::sys::enable_stats(aya::sys::Stats::RunTime)
+                .map_err(|e| failed("counting program runs")(ProgramError::SyscallError(e)))?;
+            self.counting = Some(fd);
+        }
+        Ok(())
+    }
+
+    /// The tracepoint programs' runs counted so far (zero unless
+    /// [`Observer::count_runs`] was called).
+    pub fn runs(&self) -> Vec<ProgramRuns> {
+        TRACEPOINTS
+            .iter()
+            .filter_map(|(name, _)| {
+                let info = self.bpf.program(name)?.info().ok()?;
+                Some(ProgramRuns {
+                    name,
+                    count: info.run_count(),
+                    time: info.run_time(),
+                })
+            })
+            .collect()
+    }
+
+    /// Detaches the exec and connect tracepoints, the programs staying
+    /// loaded and the cgroup guards in force: nothing more is observed until
+    /// [`Observer::attach`].
+    pub fn detach(&mut self) {
+        for (name, link) in std::mem::take(&mut self.attached) {
+            if let Ok(prog) = program::<TracePoint>(&mut self.bpf, name) {
+                // A link that is already gone needs no detaching.
+                let _ = prog.detach(link);
+            }
+        }
     }
 
     /// Hands every event waiting in the ring buffer to `f`; how many.

@@ -30,6 +30,7 @@ mod layering;
 mod llm_gateway;
 mod net;
 mod notify;
+mod observe;
 mod paths;
 mod policy_files;
 mod proxy;

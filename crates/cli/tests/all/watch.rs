@@ -26,9 +26,9 @@ fn root() -> bool {
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
-/// Starts `warden watch` and waits until it observes.
-fn watch(env: &Env) -> Watch {
-    let mut child = env.spawn(&["watch"]);
+/// Starts `warden watch` with `args` and waits until it observes.
+fn watch(env: &Env, args: &[&str]) -> Watch {
+    let mut child = env.spawn(&[&["watch"], args].concat());
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     loop {
@@ -62,13 +62,17 @@ fn audit_has(env: &Env, text: &str, also: &str) -> String {
 /// A daemon with `warden watch` feeding it, or `None` (and a SKIP line)
 /// where BPF programs cannot be loaded.
 fn watched() -> Option<(Env, crate::daemon::Up, Watch)> {
+    watched_with(&[])
+}
+
+fn watched_with(args: &[&str]) -> Option<(Env, crate::daemon::Up, Watch)> {
     if !root() {
         println!("SKIP: warden watch loads BPF programs, which needs root (CI runs as root)");
         return None;
     }
     let env = Env::new();
     let d = up(&env, &[]);
-    let w = watch(&env);
+    let w = watch(&env, args);
     Some((env, d, w))
 }
 
@@ -159,5 +163,41 @@ fn an_agent_outside_every_session_is_an_ungoverned_agent_alert() {
             "no ungoverned-agent alert:\n{status}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_process_connecting_to_an_llm_host_outside_every_session_is_an_alert() {
+    // The "LLM API host" is a loopback listener, named as the observer
+    // would be told a provider's host: by a name it resolves.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let host = format!("localhost:{port}");
+    let Some((env, _d, _w)) = watched_with(&["--llm-host", &host]) else {
+        return;
+    };
+    // The names are resolved on a thread of their own: connect until the
+    // observer knows the address.
+    let me = std::process::id();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let _ = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let status = env.run(&["status"]).stdout;
+        let alerts: Vec<&str> = status
+            .lines()
+            .filter(|l| l.contains("talks to the LLM API host localhost"))
+            .collect();
+        if let Some(a) = alerts.first() {
+            assert!(a.contains(&format!("process {me} (")), "{status}");
+            assert!(a.contains(&format!("connect 127.0.0.1:{port}")), "{status}");
+            // Once per process and host, however often it connects.
+            assert_eq!(alerts.len(), 1, "{status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ungoverned-agent alert for the LLM host:\n{status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -16,7 +16,7 @@ mod audit;
 mod decide;
 mod hooks;
 mod llm;
-mod observe;
+pub(crate) mod observe;
 mod openapi;
 mod sessions;
 mod status;
@@ -105,6 +105,8 @@ pub struct AppState {
     pub hook_sessions: Arc<HookSessions>,
     /// The egress proxy, whose LLM gateway is served under `/llm/` here too.
     pub proxy: Arc<warden_proxy::Proxy>,
+    /// The processes already reported as ungoverned agents.
+    pub ungoverned: Arc<observe::Reported>,
 }
 
 impl AppState {

@@ -2,11 +2,20 @@
 //! process do — an exec, a connect — recorded under the identity of the
 //! process that did it (its place in the process tree, as for any caller),
 //! with what the policy would have said. Nothing is decided: it happened.
-//! A session's action the policy would not allow, and an agent program
-//! running outside every session, raise an alert.
+//! A session's action the policy would not allow, an agent program running
+//! outside every session, and a process outside every session talking to an
+//! LLM API host raise an alert.
+//!
+//! The body is one observation, or `{"observations": [...]}`: the observer
+//! sends what one read of its ring buffer gave in one request, and the
+//! records of a batch are appended together (one commit, not one each).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
 
 use axum::Extension;
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Deserialize;
@@ -14,7 +23,7 @@ use serde_json::{Value, json};
 use warden_types::{Action, ActionKind, Decision};
 
 use super::{ApiError, AppState, Trust};
-use crate::governor::{Caller, Peer};
+use crate::governor::{Caller, Peer, lock};
 
 /// Agent programs that should run inside a session.
 const AGENT_PROGRAMS: &[&str] = &[
@@ -26,6 +35,9 @@ const AGENT_PROGRAMS: &[&str] = &[
     "goose",
     "opencode",
 ];
+
+/// The most observations one request may carry.
+pub const MAX_BATCH: usize = 1024;
 
 /// One observation.
 #[derive(Debug, Deserialize)]
@@ -39,17 +51,84 @@ pub struct Observation {
     pub ppid: Option<u32>,
     /// Its uid.
     pub uid: u32,
+    /// Its command name as the kernel had it.
+    #[serde(default)]
+    pub comm: Option<String>,
+    /// For a connect: the LLM API host (as the observer resolved it) whose
+    /// address this is.
+    #[serde(default)]
+    pub llm_host: Option<String>,
     /// What it did.
     pub action: Action,
+}
+
+/// The (process, what) pairs already raised as ungoverned agents, so that
+/// an agent's every API call is not an alert of its own. Bounded: forgotten
+/// wholesale when full (an agent then gets one more alert).
+#[derive(Debug, Default)]
+pub struct Reported(Mutex<HashSet<(u32, String)>>);
+
+impl Reported {
+    const MAX: usize = 4096;
+
+    /// Whether `pid` doing `what` is new (and now remembered).
+    fn first(&self, pid: u32, what: &str) -> bool {
+        let mut seen = lock(&self.0);
+        if seen.len() >= Self::MAX {
+            seen.clear();
+        }
+        seen.insert((pid, what.to_string()))
+    }
 }
 
 pub async fn observe(
     State(state): State<AppState>,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    Json(o): Json<Observation>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     state.require(&peer, &headers, Trust::Trusted)?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("not JSON: {e}")))?;
+    let Some(list) = body.get("observations") else {
+        let o = serde_json::from_value(body)
+            .map_err(|e| ApiError::bad_request(format!("not an observation: {e}")))?;
+        return Ok(Json(one(state, o).await));
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("observations: not an array"))?;
+    if list.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "{} observations in one request; at most {MAX_BATCH}",
+            list.len()
+        )));
+    }
+    let list = list
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            Observation::deserialize(o)
+                .map_err(|e| ApiError::bad_request(format!("observation {i}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Each is recorded in a task of its own, so that their audit appends
+    // wait for the same commit.
+    let tasks: Vec<_> = list
+        .into_iter()
+        .map(|o| tokio::spawn(one(state.clone(), o)))
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        answers.push(t.await.unwrap_or_else(
+            |e| json!({"error": format!("recording the observation failed: {e}")}),
+        ));
+    }
+    Ok(Json(json!({ "observations": answers })))
+}
+
+/// Records one observation; its answer (session, policy view, audit).
+async fn one(state: AppState, o: Observation) -> Value {
     let mut action = o.action;
     action.origin = warden_types::Origin::Ebpf;
     // A process inside a session is that session's agent; else unknown. A
@@ -68,22 +147,17 @@ pub async fn observe(
         },
         secret: None,
     };
-    if let ActionKind::Exec { argv, .. } = &action.kind {
-        let program = argv
-            .first()
-            .map(|p| warden_policy::shell::basename(p))
-            .unwrap_or_default();
-        if session.is_none() && AGENT_PROGRAMS.contains(&program) {
-            state.gov.alert(
-                "ungoverned-agent",
-                format!(
-                    "ungoverned agent: process {} (uid {}) runs {program} outside every warden session: {}",
-                    o.pid,
-                    o.uid,
-                    argv.join(" ")
-                ),
-            );
-        }
+    // The daemon's own connects (the egress proxy and the LLM gateway
+    // reaching providers for governed agents) are no agent's.
+    if session.is_none() && o.pid != std::process::id() {
+        alert_ungoverned(
+            &state,
+            &o.comm,
+            o.pid,
+            o.uid,
+            o.llm_host.as_deref(),
+            &action,
+        );
     }
     // Outside every session the policy's view is of an unknown agent, which
     // is not what an ordinary process is: only a session's actions are held
@@ -115,9 +189,49 @@ pub async fn observe(
         .gov
         .observe(action, &caller, &rule, Decision::Allow)
         .await;
-    Ok(Json(json!({
+    json!({
         "session": session.map(|s| s.id),
         "policy": would.map(|w| w.decision),
         "audit": v.audit,
-    })))
+    })
+}
+
+/// Raises "ungoverned agent" for a process outside every session that runs
+/// an agent program, or connects to an LLM API host (once per process and
+/// host).
+fn alert_ungoverned(
+    state: &AppState,
+    comm: &Option<String>,
+    pid: u32,
+    uid: u32,
+    llm_host: Option<&str>,
+    action: &Action,
+) {
+    let message = match (&action.kind, llm_host) {
+        (ActionKind::Exec { argv, .. }, _) => {
+            let program = argv
+                .first()
+                .map(|p| warden_policy::shell::basename(p))
+                .unwrap_or_default();
+            if !AGENT_PROGRAMS.contains(&program) {
+                return;
+            }
+            format!(
+                "ungoverned agent: process {pid} (uid {uid}) runs {program} outside every warden session: {}",
+                argv.join(" ")
+            )
+        }
+        (ActionKind::Net(_), Some(llm)) => {
+            if !state.ungoverned.first(pid, llm) {
+                return;
+            }
+            format!(
+                "ungoverned agent: process {pid} ({}, uid {uid}) talks to the LLM API host {llm} ({}) outside every warden session",
+                comm.as_deref().unwrap_or("?"),
+                action.kind.summary()
+            )
+        }
+        _ => return,
+    };
+    state.gov.alert("ungoverned-agent", message);
 }

@@ -1,0 +1,82 @@
+//! `POST /v1/observe`, the daemon's side of `warden watch`, as the observer
+//! speaks it (no BPF needed: the observations are posted by hand): batches
+//! are recorded whole or refused whole with the offending entry named, and a
+//! process outside every session talking to an LLM API host is one
+//! "ungoverned agent" alert, however often it connects.
+
+use crate::daemon::{python_api, up};
+use crate::support::Env;
+
+#[test]
+fn a_batch_of_observations_is_recorded_and_a_bad_one_is_refused_by_index() {
+    let env = Env::new();
+    let _d = up(&env, &[]);
+    let (out, err) = python_api(
+        &env,
+        r#"
+def exec_of(word, pid):
+    return {"pid": pid, "uid": os.getuid(), "comm": "echo",
+            "action": {"cwd": "/", "kind": {"exec": {"argv": ["/bin/echo", word]}}}}
+batch = [exec_of("batched-%d" % i, 4000000 + i) for i in range(50)]
+status, body = req("POST", "/v1/observe", {"observations": batch})
+print("batch", status, len(body["observations"]), sorted({o["audit"]["seq"] for o in body["observations"]}) == list(range(50)))
+bad = batch[:2] + [{"pid": 1, "action": {}}]
+status, body = req("POST", "/v1/observe", {"observations": bad})
+print("bad", status, body["error"])
+status, body = req("POST", "/v1/observe", {"observations": [exec_of("x", 1)] * 1025})
+print("big", status, body["error"])
+status, body = req("POST", "/v1/observe", exec_of("single", 4100000))
+print("single", status, body["audit"]["seq"])
+"#,
+    );
+    assert!(out.contains("batch 200 50 True"), "{out}{err}");
+    assert!(out.contains("bad 400 observation 2:"), "{out}{err}");
+    assert!(
+        out.contains("big 400 1025 observations in one request; at most 1024"),
+        "{out}{err}"
+    );
+    // The refused batches left nothing behind: the single one is the 51st.
+    assert!(out.contains("single 200 50"), "{out}{err}");
+    let found = env
+        .run(&["audit", "search", "batched-49"])
+        .code(0)
+        .stdout
+        .clone();
+    assert!(found.contains("exec /bin/echo batched-49"), "{found}");
+}
+
+#[test]
+fn a_process_talking_to_an_llm_host_outside_every_session_is_one_alert() {
+    let env = Env::new();
+    let _d = up(&env, &[]);
+    let (out, err) = python_api(
+        &env,
+        r#"
+def connect(pid, host):
+    return {"pid": pid, "uid": os.getuid(), "comm": "node", "llm_host": host,
+            "action": {"cwd": "/", "kind": {"net": {"host": "160.79.104.10", "port": 443, "scheme": "tcp"}}}}
+for _ in range(3):
+    print(req("POST", "/v1/observe", {"observations": [connect(4200000, "api.anthropic.com")]})[0])
+# A process of a session is governed: its connects are no alert.
+import subprocess
+agent = subprocess.Popen(["sleep", "60"])
+status, s = req("POST", "/v1/sessions", {"agent": "codex", "pid": agent.pid})
+print("session", status)
+print(req("POST", "/v1/observe", connect(agent.pid, "api.openai.com"))[0])
+agent.kill()
+"#,
+    );
+    assert!(out.contains("session 201"), "{out}{err}");
+    assert_eq!(out.matches("200").count(), 4, "{out}{err}");
+    let status = env.run(&["status"]).code(0).stdout.clone();
+    let alerts: Vec<&str> = status
+        .lines()
+        .filter(|l| l.contains("ungoverned agent"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{status}");
+    assert!(
+        alerts[0].contains("process 4200000 (node")
+            && alerts[0].contains("LLM API host api.anthropic.com (connect 160.79.104.10:443)"),
+        "{status}"
+    );
+}
