@@ -265,7 +265,7 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         egress_port: Some(EGRESS_PORT),
     };
     let caller_env: Vec<(String, String)> = std::env::vars().collect();
-    let (spec, notes) = warden_sandbox::plan(&choices, a.command.clone(), cwd, &caller_env);
+    let (mut spec, notes) = warden_sandbox::plan(&choices, a.command.clone(), cwd, &caller_env);
     if a.explain {
         println!("profile:     {} (agent {})", profile.name, profile.agent);
         print!("{}", warden_sandbox::explain(&spec, &notes));
@@ -298,6 +298,20 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         &workspace,
         "warden run needs the daemon to decide the sandbox's execs; nothing was started",
     )?;
+    // The session's cgroup, where warden may make one (root, or a delegated
+    // tree): the observer then places the sandbox's every process, and
+    // `warden watch --deny-port SESSION:PORT` refuses its ports. Without
+    // one the session is known by its process tree alone.
+    let cgroup = match warden_sandbox::cgroup::SessionCgroup::create(&session.id) {
+        Ok(c) => {
+            spec.cgroup = Some(c.path().to_path_buf());
+            Some(c)
+        }
+        Err(e) => {
+            tracing::debug!("no cgroup for the session: {e}");
+            None
+        }
+    };
     let mut sandbox = match warden_sandbox::launch(&spec) {
         Ok(s) => s,
         Err(e) => {
@@ -318,6 +332,7 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         a.timeout.map(Into::into),
     ));
     crate::session::stop(&rt, &api, &session);
+    drop(cgroup);
     Ok(u8::try_from(code).unwrap_or(125))
 }
 
@@ -351,9 +366,19 @@ pub fn kernel_report() -> Vec<String> {
         format!(
             "  resource limits        rlimits{}",
             if f.cgroup2 {
-                " (cgroup v2 is mounted but not used yet)"
+                " (cgroup v2 is mounted but its controllers are not used yet)"
             } else {
                 " (no cgroup v2 at /sys/fs/cgroup)"
+            }
+        ),
+        format!(
+            "  session cgroups        {}",
+            match warden_sandbox::cgroup::cgroup2_mount() {
+                Some(m) => format!(
+                    "{}/warden/<session> when warden run may write there (root, or a delegated tree)",
+                    m.display()
+                ),
+                None => "NO (no cgroup v2 hierarchy mounted)".to_string(),
             }
         ),
     ]

@@ -26,6 +26,7 @@ Examples:
   sudo warden watch                               # record every exec and connect
   sudo warden watch --print                       # print them as JSON lines instead
   sudo warden watch --deny-port /sys/fs/cgroup/agents:22
+  sudo warden watch --deny-port sess-0123456789abcdef:22   # a warden run session's cgroup
   sudo warden watch --llm-host api.anthropic.com --llm-host localhost:11434";
 
 /// Arguments of `warden watch`.
@@ -35,9 +36,11 @@ pub struct WatchArgs {
     #[arg(long)]
     pub print: bool,
     /// Refuse connects to PORT from the processes of the cgroup v2
-    /// directory CGROUP (repeatable), enforced by the kernel.
-    #[arg(long = "deny-port", value_name = "CGROUP:PORT", value_parser = parse_deny)]
-    pub deny: Vec<(PathBuf, u16)>,
+    /// directory CGROUP, or of the `warden run` session SESSION (its
+    /// cgroup, as soon as the session makes it), enforced by the kernel
+    /// (repeatable).
+    #[arg(long = "deny-port", value_name = "CGROUP|SESSION:PORT", value_parser = parse_deny)]
+    pub deny: Vec<(Guarded, u16)>,
     /// An LLM API host, HOST[:PORT] (port 443 unless given; repeatable):
     /// connects to its addresses from outside every session are alerts.
     /// Given, replaces the default list.
@@ -48,7 +51,16 @@ pub struct WatchArgs {
     pub max_events: Option<u64>,
 }
 
-fn parse_deny(s: &str) -> Result<(PathBuf, u16), String> {
+/// Whose connects `--deny-port` refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guarded {
+    /// A cgroup v2 directory.
+    Cgroup(PathBuf),
+    /// A session's cgroup (`<cgroup2>/warden/<id>`).
+    Session(String),
+}
+
+fn parse_deny(s: &str) -> Result<(Guarded, u16), String> {
     let (dir, port) = s
         .rsplit_once(':')
         .ok_or_else(|| format!("{s:?} is not CGROUP:PORT"))?;
@@ -58,7 +70,13 @@ fn parse_deny(s: &str) -> Result<(PathBuf, u16), String> {
     if dir.is_empty() {
         return Err(format!("{s:?} names no cgroup directory"));
     }
-    Ok((PathBuf::from(dir), port))
+    if dir.contains('/') {
+        return Ok((Guarded::Cgroup(PathBuf::from(dir)), port));
+    }
+    // A session id must be one a cgroup can be named by.
+    warden_sandbox::cgroup::session_dir(std::path::Path::new("/"), dir)
+        .map_err(|e| format!("{e} (a cgroup is a path with a /, a session an id)"))?;
+    Ok((Guarded::Session(dir.to_string()), port))
 }
 
 #[cfg(not(feature = "ebpf"))]
@@ -99,7 +117,16 @@ mod tests {
     fn deny_port_names_a_cgroup_and_a_port() {
         assert_eq!(
             parse_deny("/sys/fs/cgroup/a:b:22").unwrap(),
-            (PathBuf::from("/sys/fs/cgroup/a:b"), 22)
+            (Guarded::Cgroup(PathBuf::from("/sys/fs/cgroup/a:b")), 22)
+        );
+        assert_eq!(
+            parse_deny("sess-0123abcd:443").unwrap(),
+            (Guarded::Session("sess-0123abcd".into()), 443)
+        );
+        assert!(
+            parse_deny("..:22")
+                .unwrap_err()
+                .contains("cannot name a cgroup")
         );
         assert!(parse_deny("/x").unwrap_err().contains("CGROUP:PORT"));
         assert!(parse_deny("/x:99999").unwrap_err().contains("not a port"));

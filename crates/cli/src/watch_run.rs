@@ -1,8 +1,10 @@
 //! The loop of `warden watch` (built with `--features ebpf` only).
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hyper::Method;
@@ -11,7 +13,8 @@ use warden_daemon::client::Client;
 use warden_ebpf::{Event, Observer};
 
 use crate::llm_hosts::{DEFAULT_LLM_HOSTS, LlmAddresses, LlmHost, parse_llm_host};
-use crate::watch_cmd::WatchArgs;
+use crate::watch_cmd::{Guarded, WatchArgs};
+use warden_sandbox::cgroup;
 
 /// Observations per request to the daemon (it takes up to 1,024).
 const BATCH: usize = 512;
@@ -106,14 +109,29 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
             "{e}\n(warden watch needs root, and tracefs at /sys/kernel/tracing: mount -t tracefs nodev /sys/kernel/tracing)"
         )
     })?;
-    for (cgroup, port) in &a.deny {
-        observer
-            .deny_port(cgroup, *port)
-            .with_context(|| format!("denying port {port} to {}", cgroup.display()))?;
-        eprintln!(
-            "warden watch: connects to port {port} refused in {}",
-            cgroup.display()
-        );
+    let mut pending = Vec::new();
+    for (guarded, port) in &a.deny {
+        match guarded {
+            Guarded::Cgroup(cgroup) => {
+                observer
+                    .deny_port(cgroup, *port)
+                    .with_context(|| format!("denying port {port} to {}", cgroup.display()))?;
+                eprintln!(
+                    "warden watch: connects to port {port} refused in {}",
+                    cgroup.display()
+                );
+            }
+            Guarded::Session(id) => {
+                let mount = cgroup::cgroup2_mount().context(
+                    "--deny-port SESSION:PORT needs a cgroup v2 hierarchy, and none is mounted",
+                )?;
+                pending.push(SessionPort {
+                    id: id.clone(),
+                    dir: cgroup::session_dir(&mount, id)?,
+                    port: *port,
+                });
+            }
+        }
     }
     match observer.enforce_execs() {
         Ok(()) => eprintln!("warden watch: BPF LSM exec denial loaded"),
@@ -138,7 +156,7 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
         a.llm_hosts.clone()
     };
     let llm = watch_llm_hosts(hosts);
-    let queue = drain_on_a_thread(observer, llm);
+    let queue = drain_on_a_thread(observer, llm, pending);
     let mut seen = 0u64;
     let mut failed = 0u64;
     loop {
@@ -177,6 +195,78 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
     }
 }
 
+/// A port to refuse a session as soon as its cgroup exists.
+struct SessionPort {
+    id: String,
+    dir: PathBuf,
+    port: u16,
+}
+
+/// Guards the sessions of `pending` whose cgroups now exist (a session not
+/// started yet waits; one that cannot be guarded is said and dropped).
+fn guard_sessions(observer: &mut Observer, pending: &mut Vec<SessionPort>) {
+    pending.retain(|p| {
+        if !p.dir.is_dir() {
+            return true;
+        }
+        match observer.deny_port(&p.dir, p.port) {
+            Ok(()) => eprintln!(
+                "warden watch: connects to port {} refused for session {}",
+                p.port, p.id
+            ),
+            Err(e) => eprintln!(
+                "warden watch: cannot refuse port {} to session {}: {e}",
+                p.port, p.id
+            ),
+        }
+        false
+    });
+}
+
+/// The sessions' cgroups (`<cgroup2>/warden/<session id>`, made by
+/// `warden run`) by cgroup id, read again when an event names one not known
+/// (at most every 50 ms).
+struct SessionCgroups {
+    dir: Option<PathBuf>,
+    ids: HashMap<u64, String>,
+    read: Option<Instant>,
+}
+
+impl SessionCgroups {
+    fn new() -> SessionCgroups {
+        SessionCgroups {
+            dir: cgroup::cgroup2_mount().map(|m| m.join("warden")),
+            ids: HashMap::new(),
+            read: None,
+        }
+    }
+
+    fn session_of(&mut self, cgroup: u64) -> Option<String> {
+        if let Some(id) = self.ids.get(&cgroup) {
+            return Some(id.clone());
+        }
+        let dir = self.dir.as_ref()?;
+        if self
+            .read
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(50))
+        {
+            return None;
+        }
+        self.read = Some(Instant::now());
+        self.ids = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                m.is_dir()
+                    .then(|| (m.ino(), e.file_name().to_string_lossy().into_owned()))
+            })
+            .collect();
+        self.ids.get(&cgroup).cloned()
+    }
+}
+
 /// Events waiting to be sent, at most: the kernel's ring buffer holds under
 /// two thousand, which an exec storm fills in a second while the daemon is
 /// busy with the last batch; this holds a few minutes of such a storm.
@@ -190,12 +280,20 @@ const QUEUE: usize = 250_000;
 fn drain_on_a_thread(
     mut observer: Observer,
     llm: Arc<RwLock<LlmAddresses>>,
+    mut pending: Vec<SessionPort>,
 ) -> std::sync::mpsc::Receiver<Value> {
     let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
     let me = std::process::id();
     std::thread::spawn(move || {
         let (mut kernel_drops, mut queue_drops) = (0u64, 0u64);
+        let mut sessions = SessionCgroups::new();
+        let mut guarded_at = Instant::now();
+        guard_sessions(&mut observer, &mut pending);
         loop {
+            if !pending.is_empty() && guarded_at.elapsed() >= Duration::from_millis(100) {
+                guard_sessions(&mut observer, &mut pending);
+                guarded_at = Instant::now();
+            }
             let mut got = 0usize;
             let mut full = 0u64;
             {
@@ -206,7 +304,11 @@ fn drain_on_a_thread(
                 observer.drain(|e| match e {
                     Ok(e) if e.process().pid != me => {
                         got += 1;
-                        match tx.try_send(observation(&e, known)) {
+                        let mut o = observation(&e, known);
+                        if let Some(id) = sessions.session_of(e.process().cgroup) {
+                            o["session_cgroup"] = json!(id);
+                        }
+                        match tx.try_send(o) {
                             Ok(()) => {}
                             Err(std::sync::mpsc::TrySendError::Full(_)) => full += 1,
                             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => gone = true,

@@ -76,6 +76,10 @@ pub struct Spec {
     /// the new network namespace and handed out, so nothing in the sandbox
     /// holds it and no relay process runs inside.
     pub egress_port: Option<u16>,
+    /// A cgroup v2 directory (the session's, [`crate::cgroup`]) the keeper
+    /// joins first, so that every process of the sandbox is in it; joining
+    /// it failing fails the start.
+    pub cgroup: Option<PathBuf>,
 }
 
 /// Why the sandbox did not start.
@@ -255,6 +259,16 @@ fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t) -> ! {
     // SAFETY: getppid has no arguments and cannot fail.
     if unsafe { libc::getppid() } != parent {
         sys::exit_now(125);
+    }
+    if let Some(dir) = &spec.cgroup {
+        // Before anything is forked: all that follows inherits it.
+        let procs = dir.join("cgroup.procs");
+        if let Err(e) = std::fs::write(&procs, "0") {
+            fail(
+                &chan,
+                &format!("joining the session's cgroup ({}): {e}", procs.display()),
+            );
+        }
     }
     // The terminal's ^C and ^\ reach the command directly (same process
     // group); the keeper and init must not die of them.

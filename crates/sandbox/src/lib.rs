@@ -9,6 +9,7 @@
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod cgroup;
 pub mod floor;
 pub mod launch;
 pub mod notify;

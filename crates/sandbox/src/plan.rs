@@ -234,6 +234,7 @@ pub fn plan(
         supervise: true,
         allow_degraded: choices.allow_degraded,
         egress_port: choices.egress_port,
+        cgroup: None,
     };
     (spec, notes)
 }

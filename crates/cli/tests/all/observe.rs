@@ -2,7 +2,8 @@
 //! speaks it (no BPF needed: the observations are posted by hand): batches
 //! are recorded whole or refused whole with the offending entry named, and a
 //! process outside every session talking to an LLM API host is one
-//! "ungoverned agent" alert, however often it connects.
+//! "ungoverned agent" alert, however often it connects; a process whose
+//! parent is gone too is placed by the session cgroup the observer names.
 
 use crate::daemon::{python_api, up};
 use crate::support::Env;
@@ -59,7 +60,7 @@ for _ in range(3):
     print(req("POST", "/v1/observe", {"observations": [connect(4200000, "api.anthropic.com")]})[0])
 # A process of a session is governed: its connects are no alert.
 import subprocess
-agent = subprocess.Popen(["sleep", "60"])
+agent = subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 status, s = req("POST", "/v1/sessions", {"agent": "codex", "pid": agent.pid})
 print("session", status)
 print(req("POST", "/v1/observe", connect(agent.pid, "api.openai.com"))[0])
@@ -79,4 +80,29 @@ agent.kill()
             && alerts[0].contains("LLM API host api.anthropic.com (connect 160.79.104.10:443)"),
         "{status}"
     );
+}
+
+#[test]
+fn an_observation_whose_process_and_parent_are_gone_is_placed_by_its_session_cgroup() {
+    let env = Env::new();
+    let _d = up(&env, &[]);
+    let (out, err) = python_api(
+        &env,
+        r#"
+import subprocess
+agent = subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+status, s = req("POST", "/v1/sessions", {"agent": "codex", "pid": agent.pid})
+s["id"] = s["session"]
+gone = {"pid": 4300000, "ppid": 4300001, "uid": os.getuid(),
+        "action": {"cwd": "/", "kind": {"exec": {"argv": ["/bin/echo", "orphan"]}}}}
+print("placed", req("POST", "/v1/observe", dict(gone, session_cgroup=s["id"]))[1]["session"] == s["id"])
+print("unplaced", req("POST", "/v1/observe", dict(gone, session_cgroup="sess-nosuchsession"))[1]["session"])
+req("POST", "/v1/sessions/%s/stop" % s["id"])
+print("stopped", req("POST", "/v1/observe", dict(gone, session_cgroup=s["id"]))[1]["session"])
+agent.kill()
+"#,
+    );
+    assert!(out.contains("placed True"), "{out}{err}");
+    assert!(out.contains("unplaced None"), "{out}{err}");
+    assert!(out.contains("stopped None"), "{out}{err}");
 }

@@ -201,3 +201,102 @@ fn a_process_connecting_to_an_llm_host_outside_every_session_is_an_alert() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The cgroup v2 mount point (`/sys/fs/cgroup/unified` on a hybrid system).
+fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(2) == Some(&"cgroup2")).then(|| f[1].into())
+    })
+}
+
+#[test]
+fn a_warden_run_session_has_a_cgroup_the_observer_names_and_the_kernel_guards() {
+    if !root() {
+        println!("SKIP: session cgroups and BPF programs need root (CI runs as root)");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        println!("SKIP: no cgroup v2 hierarchy mounted on this machine");
+        return;
+    };
+    let env = Env::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+    crate::support::write(
+        &env.user_policy(),
+        "version = 1\n[defaults]\nautonomy = \"delegated\"\n",
+    );
+    let _d = up(&env, &[]);
+    // Inside the sandbox the one port a connect may reach is the egress
+    // relay's (7421): connected before the session's port is refused, and
+    // refused by the kernel (EPERM) after.
+    let probe = r#"import os, socket, time
+def connect(go):
+    while not os.path.exists(go):
+        time.sleep(0.05)
+    try:
+        socket.create_connection(("127.0.0.1", 7421), timeout=5).close()
+        return "connected"
+    except OSError as e:
+        return "refused %d" % e.errno
+print("first", connect("go1"), flush=True)
+print("second", connect("go2"), flush=True)
+"#;
+    crate::support::write(&env.ws.join("probe.py"), probe);
+    let mut run = env.spawn(&["run", "--timeout", "60s", "--", "python3", "probe.py"]);
+    let mut run_out = BufReader::new(run.stdout.take().unwrap()).lines();
+    // The session, and the cgroup warden run made for it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let session = loop {
+        let (out, _) = crate::daemon::python_api(
+            &env,
+            r#"print(" ".join(s["id"] for s in req("GET", "/v1/sessions")[1] if s["state"] == "active"))"#,
+        );
+        if let Some(id) = out.split_whitespace().next() {
+            break id.to_string();
+        }
+        assert!(Instant::now() < deadline, "no session for warden run");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dir = mount.join("warden").join(&session);
+    assert!(dir.is_dir(), "no cgroup {}", dir.display());
+    std::fs::write(env.ws.join("go1"), "").unwrap();
+    let first = run_out.next().unwrap().unwrap();
+    assert_eq!(first, "first connected");
+    // The observer refuses the session's port, and names the session of
+    // each of its events from the cgroup.
+    let mut print = env.spawn(&[
+        "watch",
+        "--print",
+        "--deny-port",
+        &format!("{session}:7421"),
+    ]);
+    let mut said = BufReader::new(print.stderr.take().unwrap()).lines();
+    let guarded = format!("connects to port 7421 refused for session {session}");
+    for line in said.by_ref() {
+        let line = line.unwrap();
+        if line.contains(&guarded) {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in said {});
+    std::fs::write(env.ws.join("go2"), "").unwrap();
+    let second = run_out.next().unwrap().unwrap();
+    assert_eq!(second, "second refused 1");
+    let named = format!(r#""session_cgroup":"{session}""#);
+    let mut printed = BufReader::new(print.stdout.take().unwrap()).lines();
+    let line = printed
+        .find(|l| l.as_ref().is_ok_and(|l| l.contains(r#""port":7421"#)))
+        .unwrap()
+        .unwrap();
+    assert!(line.contains(&named), "{line}");
+    let _ = print.kill();
+    let _ = print.wait();
+    assert!(run.wait().unwrap().success());
+    // The cgroup goes with the session.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.exists() {
+        assert!(Instant::now() < deadline, "{} left behind", dir.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

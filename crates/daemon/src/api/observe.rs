@@ -24,6 +24,7 @@ use warden_types::{Action, ActionKind, Decision};
 
 use super::{ApiError, AppState, Trust};
 use crate::governor::{Caller, Peer, lock};
+use crate::registry::SessionState;
 
 /// Agent programs that should run inside a session.
 const AGENT_PROGRAMS: &[&str] = &[
@@ -54,6 +55,12 @@ pub struct Observation {
     /// Its command name as the kernel had it.
     #[serde(default)]
     pub comm: Option<String>,
+    /// The session whose cgroup the process was in (`warden run` makes
+    /// `<cgroup2>/warden/<session id>`, which only root can; the observer
+    /// names it from the event's cgroup id): the kernel's placement, which
+    /// holds when the process and its parent are both gone.
+    #[serde(default)]
+    pub session_cgroup: Option<String>,
     /// For a connect: the LLM API host (as the observer resolved it) whose
     /// address this is.
     #[serde(default)]
@@ -139,6 +146,21 @@ async fn one(state: AppState, o: Observation) -> Value {
             Some(pp) => (pp, state.gov.session_of_process(pp).ok().flatten()),
             None => (o.pid, None),
         },
+    };
+    // Placed by its cgroup when the process tree cannot place it: it is then
+    // identified through the session's root process, which lives as long as
+    // the session does.
+    let (who, session) = match (session, o.session_cgroup.as_deref()) {
+        (None, Some(id)) => {
+            let found = lock(&state.gov.registry).get(id).cloned();
+            match found {
+                Some(s) if s.state != SessionState::Stopped && s.pid.is_some() => {
+                    (s.pid.unwrap_or(who), Some(s))
+                }
+                _ => (who, None),
+            }
+        }
+        (s, _) => (who, s),
     };
     let caller = Caller {
         peer: Peer::Unix {
