@@ -22,6 +22,11 @@ codex, gemini, ...) or connects to an LLM API host is raised as an
 resolved at start and every 5 minutes; --llm-host replaces the default list
 (the common providers' API hosts, port 443).
 
+A `warden run` session (run as root) has a cgroup of its own,
+<cgroup2>/warden/<session id>: events are placed in it by cgroup, and the
+ports its policy denies every host (deny rules of Net(*:PORT)) are refused
+by the kernel's connect hooks for it, as --deny-port SESSION:PORT does.
+
 Examples:
   sudo warden watch                               # record every exec and connect
   sudo warden watch --print                       # print them as JSON lines instead

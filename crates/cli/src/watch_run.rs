@@ -156,13 +156,25 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
         a.llm_hosts.clone()
     };
     let llm = watch_llm_hosts(hosts);
-    let queue = drain_on_a_thread(observer, llm, pending);
+    let (guard, guards) = std::sync::mpsc::channel();
+    let queue = drain_on_a_thread(observer, llm, pending, guards);
+    let mount = cgroup::cgroup2_mount();
+    let mut policy_guards = PolicyGuards::default();
     let mut seen = 0u64;
     let mut failed = 0u64;
     loop {
-        // Block for the first event, then take what else is waiting.
-        let Ok(first) = queue.recv() else {
-            anyhow::bail!("the thread reading the ring buffer stopped");
+        if !a.print
+            && let Some(mount) = &mount
+        {
+            policy_guards.poll(&rt, &api, mount, &guard);
+        }
+        // Wait for the first event, then take what else is waiting.
+        let first = match queue.recv_timeout(Duration::from_millis(250)) {
+            Ok(o) => o,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the thread reading the ring buffer stopped")
+            }
         };
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -191,6 +203,65 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
         seen += batch.len() as u64;
         if a.max_events.is_some_and(|m| seen >= m) {
             return Ok(0);
+        }
+    }
+}
+
+/// The ports the daemon's policy denies sessions for every host
+/// (`GET /v1/denied-ports`, asked every second), handed to the draining
+/// thread for each session with a cgroup of its own; once each.
+#[derive(Default)]
+struct PolicyGuards {
+    asked: Option<Instant>,
+    sent: std::collections::HashSet<(String, u16)>,
+}
+
+impl PolicyGuards {
+    fn poll(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        api: &Client,
+        mount: &Path,
+        guard: &std::sync::mpsc::Sender<SessionPort>,
+    ) {
+        if self
+            .asked
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.asked = Some(Instant::now());
+        let list = match rt.block_on(api.ok(Method::GET, "/v1/denied-ports", None)) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("asking the daemon for the sessions' denied ports: {e}");
+                return;
+            }
+        };
+        for entry in list.as_array().into_iter().flatten() {
+            let Some(id) = entry["session"].as_str() else {
+                continue;
+            };
+            let Ok(dir) = cgroup::session_dir(mount, id) else {
+                continue;
+            };
+            // A session without a cgroup (hooks, warden shell) is left to
+            // the proxy and the policy; asked again while it lives.
+            if !dir.is_dir() {
+                continue;
+            }
+            for port in entry["ports"].as_array().into_iter().flatten() {
+                let Some(port) = port.as_u64().and_then(|p| u16::try_from(p).ok()) else {
+                    continue;
+                };
+                if self.sent.insert((id.to_string(), port)) {
+                    let _ = guard.send(SessionPort {
+                        id: id.to_string(),
+                        dir: dir.clone(),
+                        port,
+                    });
+                }
+            }
         }
     }
 }
@@ -281,6 +352,7 @@ fn drain_on_a_thread(
     mut observer: Observer,
     llm: Arc<RwLock<LlmAddresses>>,
     mut pending: Vec<SessionPort>,
+    guards: std::sync::mpsc::Receiver<SessionPort>,
 ) -> std::sync::mpsc::Receiver<Value> {
     let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
     let me = std::process::id();
@@ -290,6 +362,7 @@ fn drain_on_a_thread(
         let mut guarded_at = Instant::now();
         guard_sessions(&mut observer, &mut pending);
         loop {
+            pending.extend(guards.try_iter());
             if !pending.is_empty() && guarded_at.elapsed() >= Duration::from_millis(100) {
                 guard_sessions(&mut observer, &mut pending);
                 guarded_at = Instant::now();

@@ -233,6 +233,26 @@ impl Governor {
         self.feed.send(Event::Alert { message });
     }
 
+    /// The live sessions and, for each, the ports its policy denies for
+    /// every host (`Net(*:PORT)`): what the observer's cgroup connect
+    /// programs enforce for a session in a cgroup of its own.
+    pub fn ports_denied_to_sessions(&self) -> Vec<(String, Vec<u16>)> {
+        let sessions: Vec<(String, String, String)> = lock(&self.registry)
+            .list()
+            .iter()
+            .filter(|s| s.state != SessionState::Stopped)
+            .map(|s| (s.id.clone(), s.agent.clone(), s.workspace.clone()))
+            .collect();
+        sessions
+            .into_iter()
+            .filter_map(|(id, agent, workspace)| {
+                let policy = lock(&self.policies).for_workspace(&workspace).ok()?;
+                let ports = policy.ports_denied_everywhere(&agent);
+                (!ports.is_empty()).then_some((id, ports))
+            })
+            .collect()
+    }
+
     /// The live session whose process tree holds `pid` (`Ok(None)`: none
     /// does; `Err`: its ancestry could not be read, so it may be in one).
     /// `/proc` is read without holding the registry (other decisions go on

@@ -85,6 +85,17 @@ pub struct Spec {
     matcher: Matcher,
 }
 
+impl Spec {
+    /// For `Net(*:PORT)` — every host, one port — the port: what a kernel
+    /// hook that sees addresses, not names, can enforce of a network rule.
+    pub fn port_for_every_host(&self) -> Option<u16> {
+        match (&self.tool, &self.matcher) {
+            (Tool::Net, Matcher::Host { host, port }) if host.matches_everything() => *port,
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Matcher {
     Any,
@@ -360,6 +371,11 @@ impl Wildcard {
             parts: vec![p.to_string()],
             prefix: true,
         }
+    }
+
+    /// Whether it matches any text at all (`*`, `**`).
+    fn matches_everything(&self) -> bool {
+        !self.prefix && self.parts.len() > 1 && self.parts.iter().all(String::is_empty)
     }
 
     fn is_literal(&self) -> bool {

@@ -106,3 +106,46 @@ agent.kill()
     assert!(out.contains("unplaced None"), "{out}{err}");
     assert!(out.contains("stopped None"), "{out}{err}");
 }
+
+#[test]
+fn the_ports_a_policy_denies_every_host_are_listed_per_live_session() {
+    let env = Env::new();
+    crate::support::write(
+        &env.user_policy(),
+        r#"version = 1
+[[rule]]
+id = "no-ssh"
+deny = ["Net(*:22)", "Net(*:2222)"]
+[[rule]]
+id = "one-host"
+deny = ["Net(db.internal:5432)"]
+[[rule]]
+id = "smtp-for-codex"
+deny = ["Net(*:25)"]
+agents = ["codex"]
+"#,
+    );
+    let _d = up(&env, &[]);
+    let (out, err) = python_api(
+        &env,
+        r#"
+import subprocess
+agents = {}
+for name in ["codex", "claude-code"]:
+    p = subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agents[name] = (p, req("POST", "/v1/sessions", {"agent": name, "pid": p.pid})[1]["session"])
+status, body = req("GET", "/v1/denied-ports")
+ports = {e["session"]: e["ports"] for e in body}
+print("codex", ports[agents["codex"][1]], "claude", ports[agents["claude-code"][1]])
+req("POST", "/v1/sessions/%s/stop" % agents["codex"][1])
+print("after stop", agents["codex"][1] in {e["session"] for e in req("GET", "/v1/denied-ports")[1]})
+for p, _ in agents.values():
+    p.kill()
+"#,
+    );
+    assert!(
+        out.contains("codex [22, 25, 2222] claude [22, 2222]"),
+        "{out}{err}"
+    );
+    assert!(out.contains("after stop False"), "{out}{err}");
+}

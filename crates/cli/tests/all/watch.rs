@@ -211,25 +211,34 @@ fn cgroup2_mount() -> Option<std::path::PathBuf> {
     })
 }
 
-#[test]
-fn a_warden_run_session_has_a_cgroup_the_observer_names_and_the_kernel_guards() {
+/// A `warden run` session whose probe connects to the egress relay port
+/// (7421, the one port a connect inside may reach) when `go1` appears and
+/// again when `go2` does, printing "first …" and "second …" ("connected" or
+/// "refused ERRNO"). `None` (and a SKIP line) without root or cgroup v2.
+struct Probed {
+    env: Env,
+    _daemon: crate::daemon::Up,
+    run: Child,
+    out: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    session: String,
+    cgroup: std::path::PathBuf,
+}
+
+fn probed_session(policy_extra: &str) -> Option<Probed> {
     if !root() {
         println!("SKIP: session cgroups and BPF programs need root (CI runs as root)");
-        return;
+        return None;
     }
     let Some(mount) = cgroup2_mount() else {
         println!("SKIP: no cgroup v2 hierarchy mounted on this machine");
-        return;
+        return None;
     };
     let env = Env::new_in(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
     crate::support::write(
         &env.user_policy(),
-        "version = 1\n[defaults]\nautonomy = \"delegated\"\n",
+        &format!("version = 1\n[defaults]\nautonomy = \"delegated\"\n{policy_extra}"),
     );
-    let _d = up(&env, &[]);
-    // Inside the sandbox the one port a connect may reach is the egress
-    // relay's (7421): connected before the session's port is refused, and
-    // refused by the kernel (EPERM) after.
+    let daemon = up(&env, &[]);
     let probe = r#"import os, socket, time
 def connect(go):
     while not os.path.exists(go):
@@ -244,59 +253,114 @@ print("second", connect("go2"), flush=True)
 "#;
     crate::support::write(&env.ws.join("probe.py"), probe);
     let mut run = env.spawn(&["run", "--timeout", "60s", "--", "python3", "probe.py"]);
-    let mut run_out = BufReader::new(run.stdout.take().unwrap()).lines();
-    // The session, and the cgroup warden run made for it.
+    let out = BufReader::new(run.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
     let session = loop {
-        let (out, _) = crate::daemon::python_api(
+        let (ids, _) = crate::daemon::python_api(
             &env,
             r#"print(" ".join(s["id"] for s in req("GET", "/v1/sessions")[1] if s["state"] == "active"))"#,
         );
-        if let Some(id) = out.split_whitespace().next() {
+        if let Some(id) = ids.split_whitespace().next() {
             break id.to_string();
         }
         assert!(Instant::now() < deadline, "no session for warden run");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let dir = mount.join("warden").join(&session);
-    assert!(dir.is_dir(), "no cgroup {}", dir.display());
-    std::fs::write(env.ws.join("go1"), "").unwrap();
-    let first = run_out.next().unwrap().unwrap();
-    assert_eq!(first, "first connected");
-    // The observer refuses the session's port, and names the session of
-    // each of its events from the cgroup.
-    let mut print = env.spawn(&[
-        "watch",
-        "--print",
-        "--deny-port",
-        &format!("{session}:7421"),
-    ]);
-    let mut said = BufReader::new(print.stderr.take().unwrap()).lines();
-    let guarded = format!("connects to port 7421 refused for session {session}");
-    for line in said.by_ref() {
-        let line = line.unwrap();
-        if line.contains(&guarded) {
-            break;
+    let cgroup = mount.join("warden").join(&session);
+    assert!(cgroup.is_dir(), "no cgroup {}", cgroup.display());
+    Some(Probed {
+        env,
+        _daemon: daemon,
+        run,
+        out,
+        session,
+        cgroup,
+    })
+}
+
+impl Drop for Probed {
+    fn drop(&mut self) {
+        // A failed test leaves no sandbox waiting for its go files.
+        let _ = self.run.kill();
+        let _ = self.run.wait();
+    }
+}
+
+impl Probed {
+    /// Lets the probe connect (`go1` or `go2`); what it says.
+    fn connect(&mut self, go: &str) -> String {
+        std::fs::write(self.env.ws.join(go), "").unwrap();
+        self.out.next().unwrap().unwrap()
+    }
+
+    /// Waits for the probe to end well, and its cgroup to go with it.
+    fn finish(&mut self) {
+        assert!(self.run.wait().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.cgroup.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{} left behind",
+                self.cgroup.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
-    std::thread::spawn(move || for _ in said {});
-    std::fs::write(env.ws.join("go2"), "").unwrap();
-    let second = run_out.next().unwrap().unwrap();
-    assert_eq!(second, "second refused 1");
+}
+
+/// Starts `warden watch ARGS` and reads its stderr until `said`.
+fn watch_until(env: &Env, args: &[&str], said: &str) -> Watch {
+    let mut w = Watch(env.spawn(&[&["watch"], args].concat()));
+    let mut lines = BufReader::new(w.0.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains(said) {
+            std::thread::spawn(move || for _ in lines {});
+            return w;
+        }
+    }
+    panic!("warden watch ended before saying {said:?}");
+}
+
+#[test]
+fn a_session_refused_a_port_by_hand_is_refused_by_the_kernel_and_named_by_the_observer() {
+    let Some(mut p) = probed_session("") else {
+        return;
+    };
+    assert_eq!(p.connect("go1"), "first connected");
+    let session = p.session.clone();
+    let mut print = watch_until(
+        &p.env,
+        &["--print", "--deny-port", &format!("{session}:7421")],
+        &format!("connects to port 7421 refused for session {session}"),
+    );
+    assert_eq!(p.connect("go2"), "second refused 1");
+    // Each of the session's events is named from its cgroup.
     let named = format!(r#""session_cgroup":"{session}""#);
-    let mut printed = BufReader::new(print.stdout.take().unwrap()).lines();
-    let line = printed
+    let line = BufReader::new(print.0.stdout.take().unwrap())
+        .lines()
         .find(|l| l.as_ref().is_ok_and(|l| l.contains(r#""port":7421"#)))
         .unwrap()
         .unwrap();
     assert!(line.contains(&named), "{line}");
-    let _ = print.kill();
-    let _ = print.wait();
-    assert!(run.wait().unwrap().success());
-    // The cgroup goes with the session.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while dir.exists() {
-        assert!(Instant::now() < deadline, "{} left behind", dir.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    drop(print);
+    p.finish();
+}
+
+#[test]
+fn a_port_the_policy_denies_every_host_is_refused_to_a_session_by_the_kernel() {
+    let Some(mut p) = probed_session(
+        "[[rule]]\nid = \"no-relay-port\"\ndeny = [\"Net(*:7421)\"]\nreason = \"test\"\n",
+    ) else {
+        return;
+    };
+    assert_eq!(p.connect("go1"), "first connected");
+    let session = p.session.clone();
+    let fed = watch_until(
+        &p.env,
+        &[],
+        &format!("connects to port 7421 refused for session {session}"),
+    );
+    assert_eq!(p.connect("go2"), "second refused 1");
+    drop(fed);
+    p.finish();
 }

@@ -299,6 +299,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/asks/{id}/approve", post(asks::approve))
         .route("/v1/asks/{id}/deny", post(asks::deny))
         .route("/v1/sessions", get(sessions::list).post(sessions::register))
+        .route("/v1/denied-ports", get(sessions::denied_ports))
         .route("/v1/sessions/{id}/violations", post(sessions::violation))
         .route("/v1/sessions/{id}/{op}", post(sessions::change))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))

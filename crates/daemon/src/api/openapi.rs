@@ -59,6 +59,7 @@ pub fn document() -> Value {
         },
         "paths": {
             "/v1/decide": { "post": decide },
+            "/v1/denied-ports": { "get": op("For each live session, the ports its policy denies for every host (Net(*:PORT) deny rules): [{session, ports}], for warden watch to refuse in the kernel", "trusted") },
             "/v1/observe": { "post": op("What the eBPF observer saw processes do: one {pid, ppid, uid, comm, llm_host, action} or {observations: [...]} (at most 1024, recorded together), each under its process's identity with the policy's view; alerts for actions against the policy and for agents outside every session (agent programs, connects to LLM API hosts)", "trusted") },
             "/v1/check": { "post": op("What the policy says of an Action (a Verdict), with no ask and no audit record: for a session's root process choosing what to hold (warden shell); 403 for anyone else", "a session's root process, over the Unix socket") },
             "/v1/hooks/{agent}": { "post": op("An agent's own hook payload (agent: claude-code, codex, gemini, cursor) -> the agent's own reply, always 200 (a refusal is a native deny); ?envelope=1 wraps it as {body, stderr, exit_code}. x-warden-secret: the enrollment secret `warden init` wrote, or a session secret", "anyone (identity from the secret or the process tree)") },

@@ -98,6 +98,23 @@ pub async fn list(
     Ok(Json(lock(&state.gov.registry).list().to_vec()))
 }
 
+/// `GET /v1/denied-ports`: for each live session, the ports its policy
+/// denies for every host, for `warden watch` to refuse in the kernel.
+pub async fn denied_ports(
+    State(state): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.require(&peer, &headers, Trust::Trusted)?;
+    let list: Vec<Value> = state
+        .gov
+        .ports_denied_to_sessions()
+        .into_iter()
+        .map(|(session, ports)| json!({"session": session, "ports": ports}))
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
 pub async fn change(
     State(state): State<AppState>,
     Extension(peer): Extension<Peer>,

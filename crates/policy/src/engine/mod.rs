@@ -251,6 +251,24 @@ impl Policy {
         &self.rules
     }
 
+    /// The ports every connection to is denied, whatever the host, for
+    /// `agent`: the enforced deny rules of `Net(*:PORT)` with no exceptions
+    /// (an exception names hosts, which a port alone cannot tell apart), in
+    /// any layer (a deny anywhere holds). Sorted, once each.
+    pub fn ports_denied_everywhere(&self, agent: &str) -> Vec<u16> {
+        let mut ports: Vec<u16> = self
+            .rules
+            .iter()
+            .filter(|r| r.decision == Decision::Deny && r.mode == RuleMode::Enforce)
+            .filter(|r| r.except.is_empty())
+            .filter(|r| r.agents.is_empty() || r.agents.iter().any(|a| a == agent))
+            .flat_map(|r| r.specs.iter().filter_map(|s| s.port_for_every_host()))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     /// The standing approvals, by id.
     pub fn approvals(&self) -> Vec<&Approval> {
         let mut v: Vec<&Approval> = self.approvals.values().collect();

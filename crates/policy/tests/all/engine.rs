@@ -651,3 +651,37 @@ not_match = ["Llm(openai:gpt-5)", "Llm(anthropic:claude-sonnet-4-5)"]
         .verdict;
     assert_eq!(v.decision, Decision::Allow, "{v:?}");
 }
+
+/// What a kernel hook that sees only addresses can enforce: the ports every
+/// host is denied on. Rules naming hosts, with exceptions, only recorded,
+/// allowing, or for another agent are not such ports.
+#[test]
+fn only_enforced_port_wide_denials_are_ports_denied_everywhere() {
+    let p = policy(&format!(
+        r#"{BASE}
+[[rule]]
+id = "ssh"
+deny = ["Net(*:22)", "Net(**:2222)", "Net(*:22)"]
+[[rule]]
+id = "smtp-codex"
+deny = ["Net(*:25)"]
+agents = ["codex"]
+[[rule]]
+id = "one-host"
+deny = ["Net(db.internal:5432)", "Net(*.internal:6379)", "Net(*)"]
+[[rule]]
+id = "excepted"
+deny = ["Net(*:3306)"]
+except = ["Net(db.example:3306)"]
+[[rule]]
+id = "audited"
+deny = ["Net(*:8080)"]
+mode = "audit"
+[[rule]]
+id = "asked"
+ask = ["Net(*:9000)"]
+"#
+    ));
+    assert_eq!(p.ports_denied_everywhere("claude-code"), vec![22, 2222]);
+    assert_eq!(p.ports_denied_everywhere("codex"), vec![22, 25, 2222]);
+}
