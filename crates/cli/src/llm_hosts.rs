@@ -73,7 +73,7 @@ pub struct LlmAddresses(HashMap<(IpAddr, u16), String>);
 
 impl LlmAddresses {
     /// Resolves every host; the hosts that did not resolve, with why.
-    pub fn resolve(hosts: &[LlmHost]) -> (LlmAddresses, Vec<String>) {
+    pub fn resolve(hosts: &[LlmHost]) -> (LlmAddresses, Vec<(String, String)>) {
         let (mut map, mut failed) = (HashMap::new(), Vec::new());
         for h in hosts {
             match (h.name.as_str(), h.port).to_socket_addrs() {
@@ -82,10 +82,20 @@ impl LlmAddresses {
                         map.insert((canonical(a.ip()), h.port), h.name.clone());
                     }
                 }
-                Err(e) => failed.push(format!("{}: {e}", h.name)),
+                Err(e) => failed.push((h.name.clone(), e.to_string())),
             }
         }
         (LlmAddresses(map), failed)
+    }
+
+    /// These addresses, and `before`'s of the hosts named in `failed`.
+    pub fn keeping(mut self, before: &LlmAddresses, failed: &[&str]) -> LlmAddresses {
+        for (key, name) in &before.0 {
+            if failed.contains(&name.as_str()) {
+                self.0.entry(*key).or_insert_with(|| name.clone());
+            }
+        }
+        self
     }
 
     /// The LLM API host at `addr:port`, if it is one.
@@ -96,11 +106,6 @@ impl LlmAddresses {
     /// How many addresses are known.
     pub fn len(&self) -> usize {
         self.0.len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -161,9 +166,11 @@ mod tests {
         let (none, failed) =
             LlmAddresses::resolve(&[parse_llm_host("no-such-host.invalid").unwrap()]);
         assert_eq!(none.len(), 0);
-        assert!(
-            failed[0].starts_with("no-such-host.invalid: "),
-            "{failed:?}"
-        );
+        assert_eq!(failed[0].0, "no-such-host.invalid");
+        // A round where a host failed keeps what the last one knew of it,
+        // and forgets what it knew of hosts that resolved to something else.
+        let kept = none.keeping(&addrs, &["::1"]);
+        assert_eq!(kept.host_of("::1".parse().unwrap(), 8443), Some("::1"));
+        assert_eq!(kept.host_of("127.0.0.1".parse().unwrap(), 8443), None);
     }
 }

@@ -18,9 +18,10 @@ a batch per read of the ring buffer.
 
 A process outside every warden session that runs an agent program (claude,
 codex, gemini, ...) or connects to an LLM API host is raised as an
-\"ungoverned agent\" alert (once per process and host). The hosts' names are
-resolved at start and every 5 minutes; --llm-host replaces the default list
-(the common providers' API hosts, port 443).
+\"ungoverned agent\" alert (for LLM hosts once per user and host). The hosts'
+names are resolved at start and every 5 minutes; --llm-host replaces the
+default list (the common providers' API hosts, port 443): name them too when
+adding a local model server.
 
 A `warden run` session (run as root) has a cgroup of its own,
 <cgroup2>/warden/<session id>: events are placed in it by cgroup, and the

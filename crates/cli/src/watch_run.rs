@@ -16,8 +16,9 @@ use crate::llm_hosts::{DEFAULT_LLM_HOSTS, LlmAddresses, LlmHost, parse_llm_host}
 use crate::watch_cmd::{Guarded, WatchArgs};
 use warden_sandbox::cgroup;
 
-/// Observations per request to the daemon (it takes up to 1,024).
-const BATCH: usize = 512;
+/// Observations per request to the daemon (it takes up to 1,024, and a
+/// body as large as 128 of the largest there can be).
+const BATCH: usize = 128;
 
 /// How often the LLM API hosts' names are resolved again.
 const RESOLVE_EVERY: Duration = Duration::from_secs(300);
@@ -31,6 +32,7 @@ fn watch_llm_hosts(hosts: Vec<LlmHost>) -> Arc<RwLock<LlmAddresses>> {
         let mut first = true;
         loop {
             let (addrs, failed) = LlmAddresses::resolve(&hosts);
+            let failed_names: Vec<&str> = failed.iter().map(|(name, _)| name.as_str()).collect();
             if first {
                 eprintln!(
                     "warden watch: LLM API hosts: {} of {} resolved ({} addresses){}",
@@ -41,24 +43,18 @@ fn watch_llm_hosts(hosts: Vec<LlmHost>) -> Arc<RwLock<LlmAddresses>> {
                         None => String::new(),
                         // The names, and the first reason (usually the same
                         // for all: no DNS).
-                        Some(why) => format!(
-                            "; not resolved: {} ({why})",
-                            failed
-                                .iter()
-                                .map(|f| f.split(':').next().unwrap_or(f))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                        Some((name, why)) => format!(
+                            "; not resolved: {} ({name}: {why})",
+                            failed_names.join(", ")
                         ),
                     }
                 );
                 first = false;
             }
-            // A round that resolves nothing (the resolver down) keeps what
-            // the last one knew.
-            if !addrs.is_empty()
-                && let Ok(mut k) = shared.write()
-            {
-                *k = addrs;
+            // A host that did not resolve this round keeps what the last
+            // round knew of it (a passing DNS failure must not blind us).
+            if let Ok(mut k) = shared.write() {
+                *k = addrs.keeping(&k, &failed_names);
             }
             std::thread::sleep(RESOLVE_EVERY);
         }
@@ -162,6 +158,7 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
     let mut policy_guards = PolicyGuards::default();
     let mut seen = 0u64;
     let mut failed = 0u64;
+    let mut refused = Every::new(SAY_EVERY);
     loop {
         if !a.print
             && let Some(mount) = &mount
@@ -186,24 +183,59 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
         if let Some(m) = a.max_events {
             batch.truncate(usize::try_from(m.saturating_sub(seen)).unwrap_or(usize::MAX));
         }
+        if batch.is_empty() {
+            return Ok(0);
+        }
         if a.print {
             for o in &batch {
                 println!("{o}");
             }
         } else {
+            // A batch the daemon did not take is sent again (the queue holds
+            // what comes meanwhile): a daemon restarting loses nothing. One
+            // that timed out may have been recorded after all, and is then
+            // recorded twice — a duplicate, never a gap.
             let body = json!({ "observations": batch });
-            if let Err(err) = rt.block_on(api.ok(Method::POST, "/v1/observe", Some(&body))) {
-                failed += batch.len() as u64;
-                eprintln!(
-                    "warden watch: the daemon did not take {} events ({failed} so far): {err}",
-                    batch.len()
-                );
+            let mut wait = Duration::from_millis(100);
+            while let Err(err) = rt.block_on(api.ok(Method::POST, "/v1/observe", Some(&body))) {
+                failed += 1;
+                if refused.due() {
+                    eprintln!(
+                        "warden watch: the daemon did not take a batch of {} events ({failed} tries failed so far), trying again: {err}",
+                        batch.len()
+                    );
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(2));
             }
         }
         seen += batch.len() as u64;
         if a.max_events.is_some_and(|m| seen >= m) {
             return Ok(0);
         }
+    }
+}
+
+/// How often a repeated complaint is said (with its running count).
+const SAY_EVERY: Duration = Duration::from_secs(5);
+
+/// Due the first time, then once per period.
+struct Every {
+    period: Duration,
+    last: Option<Instant>,
+}
+
+impl Every {
+    fn new(period: Duration) -> Every {
+        Every { period, last: None }
+    }
+
+    fn due(&mut self) -> bool {
+        let due = self.last.is_none_or(|t| t.elapsed() >= self.period);
+        if due {
+            self.last = Some(Instant::now());
+        }
+        due
     }
 }
 
@@ -340,8 +372,10 @@ impl SessionCgroups {
 
 /// Events waiting to be sent, at most: the kernel's ring buffer holds under
 /// two thousand, which an exec storm fills in a second while the daemon is
-/// busy with the last batch; this holds a few minutes of such a storm.
-const QUEUE: usize = 250_000;
+/// busy with the last batch; this holds half a minute of such a storm (some
+/// 30 MiB of typical observations; a few hundred MiB at worst, every record
+/// full of escaped bytes).
+const QUEUE: usize = 65_536;
 
 /// Reads the ring buffer on a thread of its own, so that it is emptied
 /// while the daemon takes a batch: each event becomes its observation at
@@ -359,6 +393,7 @@ fn drain_on_a_thread(
     std::thread::spawn(move || {
         let (mut kernel_drops, mut queue_drops) = (0u64, 0u64);
         let mut sessions = SessionCgroups::new();
+        let mut behind = Every::new(SAY_EVERY);
         let mut guarded_at = Instant::now();
         guard_sessions(&mut observer, &mut pending);
         loop {
@@ -396,9 +431,11 @@ fn drain_on_a_thread(
             }
             if full > 0 {
                 queue_drops += full;
-                eprintln!(
-                    "warden watch: {full} events not sent ({queue_drops} so far): the daemon is {QUEUE} events behind"
-                );
+                if behind.due() {
+                    eprintln!(
+                        "warden watch: {queue_drops} events dropped so far: {QUEUE} were already waiting to be sent or printed"
+                    );
+                }
             }
             let dropped = observer.dropped();
             if dropped > kernel_drops {

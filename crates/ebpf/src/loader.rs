@@ -152,12 +152,14 @@ impl Observer {
         }
         for (name, tracepoint) in TRACEPOINTS {
             let what = format!("{name} on syscalls/{tracepoint}");
-            let prog: &mut TracePoint = program(&mut self.bpf, name)?;
-            match prog.attach("syscalls", tracepoint) {
+            // All or none: a half-attached observer would stay half blind.
+            let attached = program::<TracePoint>(&mut self.bpf, name)
+                .and_then(|prog| prog.attach("syscalls", tracepoint).map_err(failed(&what)));
+            match attached {
                 Ok(link) => self.attached.push((name, link)),
                 Err(e) => {
                     self.detach();
-                    return Err(failed(&what)(e));
+                    return Err(e);
                 }
             }
         }

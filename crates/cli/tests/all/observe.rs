@@ -1,8 +1,8 @@
 //! `POST /v1/observe`, the daemon's side of `warden watch`, as the observer
 //! speaks it (no BPF needed: the observations are posted by hand): batches
 //! are recorded whole or refused whole with the offending entry named, and a
-//! process outside every session talking to an LLM API host is one
-//! "ungoverned agent" alert, however often it connects; a process whose
+//! user's processes outside every session talking to an LLM API host are
+//! one "ungoverned agent" alert per host, however often they connect; a process whose
 //! parent is gone too is placed by the session cgroup the observer names.
 
 use crate::daemon::{python_api, up};
@@ -20,14 +20,15 @@ def exec_of(word, pid):
             "action": {"cwd": "/", "kind": {"exec": {"argv": ["/bin/echo", word]}}}}
 batch = [exec_of("batched-%d" % i, 4000000 + i) for i in range(50)]
 status, body = req("POST", "/v1/observe", {"observations": batch})
-print("batch", status, len(body["observations"]), sorted({o["audit"]["seq"] for o in body["observations"]}) == list(range(50)))
+# Recorded in the batch's order.
+print("batch", status, len(body["observations"]), [o["audit"]["seq"] for o in body["observations"]] == list(range(50)))
 bad = batch[:2] + [{"pid": 1, "action": {}}]
 status, body = req("POST", "/v1/observe", {"observations": bad})
 print("bad", status, body["error"])
 status, body = req("POST", "/v1/observe", {"observations": [exec_of("x", 1)] * 1025})
 print("big", status, body["error"])
 status, body = req("POST", "/v1/observe", exec_of("single", 4100000))
-print("single", status, body["audit"]["seq"])
+print("single", status, body["audit"]["seq"], "end")
 "#,
     );
     assert!(out.contains("batch 200 50 True"), "{out}{err}");
@@ -37,7 +38,7 @@ print("single", status, body["audit"]["seq"])
         "{out}{err}"
     );
     // The refused batches left nothing behind: the single one is the 51st.
-    assert!(out.contains("single 200 50"), "{out}{err}");
+    assert!(out.contains("single 200 50 end"), "{out}{err}");
     let found = env
         .run(&["audit", "search", "batched-49"])
         .code(0)
@@ -56,8 +57,10 @@ fn a_process_talking_to_an_llm_host_outside_every_session_is_one_alert() {
 def connect(pid, host):
     return {"pid": pid, "uid": os.getuid(), "comm": "node", "llm_host": host,
             "action": {"cwd": "/", "kind": {"net": {"host": "160.79.104.10", "port": 443, "scheme": "tcp"}}}}
-for _ in range(3):
-    print(req("POST", "/v1/observe", {"observations": [connect(4200000, "api.anthropic.com")]})[0])
+for pid in [4200000, 4200000, 4200002]:
+    print(req("POST", "/v1/observe", {"observations": [connect(pid, "api.anthropic.com")]})[0])
+# Another host is an alert of its own.
+print(req("POST", "/v1/observe", connect(4200003, "api.openai.com"))[0])
 # A process of a session is governed: its connects are no alert.
 import subprocess
 agent = subprocess.Popen(["sleep", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -68,16 +71,25 @@ agent.kill()
 "#,
     );
     assert!(out.contains("session 201"), "{out}{err}");
-    assert_eq!(out.matches("200").count(), 4, "{out}{err}");
+    assert_eq!(out.matches("200").count(), 5, "{out}{err}");
     let status = env.run(&["status"]).code(0).stdout.clone();
     let alerts: Vec<&str> = status
         .lines()
         .filter(|l| l.contains("ungoverned agent"))
         .collect();
-    assert_eq!(alerts.len(), 1, "{status}");
+    // Once per user and host: the same user's other process reaching the
+    // same host is not another alert; another host is.
+    assert_eq!(alerts.len(), 2, "{status}");
     assert!(
-        alerts[0].contains("process 4200000 (node")
-            && alerts[0].contains("LLM API host api.anthropic.com (connect 160.79.104.10:443)"),
+        alerts.iter().any(|a| a.contains("process 4200000 (node")
+            && a.contains("LLM API host api.anthropic.com (connect 160.79.104.10:443)")),
+        "{status}"
+    );
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.contains("process 4200003 (node")
+                && a.contains("LLM API host api.openai.com")),
         "{status}"
     );
 }

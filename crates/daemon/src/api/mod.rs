@@ -282,7 +282,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/decide", post(decide::decide))
         .route("/v1/check", post(decide::check))
-        .route("/v1/observe", post(observe::observe))
+        // A batch of the observer's carries up to MAX_BATCH records of
+        // whatever paths and arguments processes used: its own limit.
+        .route(
+            "/v1/observe",
+            post(observe::observe).layer(DefaultBodyLimit::max(observe::MAX_BODY)),
+        )
         // The hook endpoint reads its body itself, up to the hooks' own cap.
         .route(
             "/v1/hooks/{agent}",

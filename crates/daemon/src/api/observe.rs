@@ -40,6 +40,11 @@ const AGENT_PROGRAMS: &[&str] = &[
 /// The most observations one request may carry.
 pub const MAX_BATCH: usize = 1024;
 
+/// The largest body `/v1/observe` takes: room for a batch of `warden
+/// watch`'s (it sends at most 128, each at most ~40 KB of JSON even when
+/// every byte of a path, its arguments and the cwd needs escaping).
+pub const MAX_BODY: usize = 16 << 20;
+
 /// One observation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,23 +74,36 @@ pub struct Observation {
     pub action: Action,
 }
 
-/// The (process, what) pairs already raised as ungoverned agents, so that
-/// an agent's every API call is not an alert of its own. Bounded: forgotten
-/// wholesale when full (an agent then gets one more alert).
+/// The (user, LLM host) pairs already raised as ungoverned agents, so that
+/// an agent's every API call — or a user's thousand processes — is not an
+/// alert of its own. Bounded: forgotten wholesale when full (a pair then
+/// gets one more alert).
 #[derive(Debug, Default)]
 pub struct Reported(Mutex<HashSet<(u32, String)>>);
 
 impl Reported {
     const MAX: usize = 4096;
 
-    /// Whether `pid` doing `what` is new (and now remembered).
-    fn first(&self, pid: u32, what: &str) -> bool {
+    /// Whether `uid` reaching `host` is new (and now remembered).
+    fn first(&self, uid: u32, host: &str) -> bool {
         let mut seen = lock(&self.0);
+        let key = (uid, host.to_string());
+        if seen.contains(&key) {
+            return false;
+        }
         if seen.len() >= Self::MAX {
             seen.clear();
         }
-        seen.insert((pid, what.to_string()))
+        seen.insert(key)
     }
+}
+
+/// Text a process chose (its command name, its arguments) as it may be
+/// shown on a terminal: control characters as `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 pub async fn observe(
@@ -119,18 +137,11 @@ pub async fn observe(
                 .map_err(|e| ApiError::bad_request(format!("observation {i}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    // Each is recorded in a task of its own, so that their audit appends
-    // wait for the same commit.
-    let tasks: Vec<_> = list
-        .into_iter()
-        .map(|o| tokio::spawn(one(state.clone(), o)))
-        .collect();
-    let mut answers = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        answers.push(t.await.unwrap_or_else(
-            |e| json!({"error": format!("recording the observation failed: {e}")}),
-        ));
-    }
+    // Recorded together, in the batch's order: each is started in turn (its
+    // place in the audit queue taken in that order) and all then wait for
+    // the same commits, in this one task.
+    let answers =
+        futures_util::future::join_all(list.into_iter().map(|o| one(state.clone(), o))).await;
     Ok(Json(json!({ "observations": answers })))
 }
 
@@ -219,7 +230,7 @@ async fn one(state: AppState, o: Observation) -> Value {
 }
 
 /// Raises "ungoverned agent" for a process outside every session that runs
-/// an agent program, or connects to an LLM API host (once per process and
+/// an agent program, or connects to an LLM API host (once per user and
 /// host).
 fn alert_ungoverned(
     state: &AppState,
@@ -240,16 +251,17 @@ fn alert_ungoverned(
             }
             format!(
                 "ungoverned agent: process {pid} (uid {uid}) runs {program} outside every warden session: {}",
-                argv.join(" ")
+                printable(&argv.join(" "))
             )
         }
         (ActionKind::Net(_), Some(llm)) => {
-            if !state.ungoverned.first(pid, llm) {
+            if !state.ungoverned.first(uid, llm) {
                 return;
             }
             format!(
-                "ungoverned agent: process {pid} ({}, uid {uid}) talks to the LLM API host {llm} ({}) outside every warden session",
-                comm.as_deref().unwrap_or("?"),
+                "ungoverned agent: process {pid} ({}, uid {uid}) talks to the LLM API host {} ({}) outside every warden session",
+                printable(comm.as_deref().unwrap_or("?")),
+                printable(llm),
                 action.kind.summary()
             )
         }
