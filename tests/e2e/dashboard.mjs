@@ -1,8 +1,9 @@
 // The dashboard in a real browser: headless Chromium driven by playwright-core
 // against a real `warden up`. Logs in with the one-time link, watches a live
-// action arrive, approves an ask (once, and always), looks up the audit entry and its proof, runs
-// verify, and checks that a cross-origin POST, a bad Host header and a missing
-// cookie are refused. Saves a screenshot of every page.
+// action arrive, approves an ask (once, and always), looks up the audit entry
+// and its proof, runs verify, sees an ungoverned agent raised, and checks
+// that a cross-origin POST, a bad Host header and a missing cookie are
+// refused. Saves a screenshot of every page.
 //
 // node dashboard.mjs LOGIN_URL SOCKET SHOTS_DIR
 import { chromium } from "playwright-core";
@@ -131,6 +132,21 @@ try {
   await page.goto(origin + "/rules");
   await page.waitForSelector("#approvals tr:has-text('git push origin release')");
   check(true, "the rules page lists the standing approval");
+
+  // An agent outside every session, as `warden watch` reports it: this
+  // script's own process runs `claude`, then talks to an LLM API host.
+  const outside = { pid: process.pid, ppid: process.ppid, uid: process.getuid(), comm: "claude" };
+  const seen = await api("POST", "/v1/observe", { observations: [
+    { ...outside, action: { cwd: "/tmp", origin: "ebpf", kind: { exec: { argv: ["/usr/local/bin/claude", "-p", "fix the build"] } } } },
+    { ...outside, llm_host: "api.anthropic.com",
+      action: { cwd: "/tmp", origin: "ebpf", kind: { net: { host: "160.79.104.10", port: 443, scheme: "tcp" } } } },
+  ] });
+  check(seen.status === 200, "the observer's reports are taken (" + seen.status + ")");
+  await page.goto(origin + "/agents");
+  const banner = "section.alerts[role=alert]";
+  await page.waitForSelector(`${banner} li:has-text('ungoverned agent: process ${process.pid}'):has-text('runs claude outside every warden session')`);
+  await page.waitForSelector(`${banner} li:has-text('talks to the LLM API host api.anthropic.com')`);
+  check(true, "the dashboard raises both as ungoverned agents");
 
   for (const p of ["agents", "rules", "insights"]) {
     await page.goto(origin + "/" + p);

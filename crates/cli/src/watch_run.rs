@@ -100,7 +100,10 @@ fn observation(e: &Event, llm: &LlmAddresses) -> Value {
 }
 
 pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
-    let mut observer = Observer::load().map_err(|e| {
+    let root = cgroup::cgroup2_mount().context(
+        "warden watch sees connects through the cgroup v2 root's hooks, and no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup)",
+    )?;
+    let mut observer = Observer::load(&root).map_err(|e| {
         anyhow::anyhow!(
             "{e}\n(warden watch needs root, and tracefs at /sys/kernel/tracing: mount -t tracefs nodev /sys/kernel/tracing)"
         )

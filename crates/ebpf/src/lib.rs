@@ -1,7 +1,9 @@
 //! The eBPF observer of `warden watch`: exec and connect events of every
 //! process on the machine, including those warden did not start, read from
-//! a ring buffer that BPF programs on the syscall tracepoints fill; and
-//! cgroup connect hooks that refuse the ports denied to a cgroup.
+//! a ring buffer that BPF programs fill (on `sched_process_exec` and the
+//! cgroup v2 root's connect hooks: no syscall tracepoint, which would slow
+//! every syscall of the machine); and cgroup connect hooks that refuse the
+//! ports denied to a cgroup.
 //!
 //! The BPF programs are C (`bpf/observer.bpf.c`), compiled with clang by the
 //! build script only with the `bpf` feature, and loaded with `aya`. Without
@@ -18,7 +20,7 @@ mod loader;
 
 pub use event::{Event, EventError};
 #[cfg(feature = "bpf")]
-pub use loader::{LoadError, Observer, ProgramRuns};
+pub use loader::{CONNECT_PROGRAMS, EXEC_PROGRAM, LoadError, Observer, ProgramRuns};
 
 /// Whether this build has the observer.
 pub const BUILT_IN: bool = cfg!(feature = "bpf");

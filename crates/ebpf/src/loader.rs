@@ -5,8 +5,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use aya::maps::{Array, HashMap, MapData, RingBuf};
-use aya::programs::trace_point::TracePointLinkId;
-use aya::programs::{CgroupAttachMode, CgroupSockAddr, Lsm, Program, ProgramError, TracePoint};
+use aya::programs::cgroup_sock_addr::CgroupSockAddrLinkId;
+use aya::programs::raw_trace_point::RawTracePointLinkId;
+use aya::programs::{CgroupAttachMode, CgroupSockAddr, Lsm, Program, ProgramError, RawTracePoint};
 use aya::{Ebpf, include_bytes_aligned};
 
 use crate::event::{self, Event, EventError};
@@ -48,23 +49,30 @@ pub enum LoadError {
     },
 }
 
-/// The loaded observer: its tracepoints stay attached while it lives.
+/// The loaded observer: its exec and connect programs stay attached while
+/// it lives (unless [`Observer::detach`]ed).
 pub struct Observer {
     bpf: Ebpf,
     ring: RingBuf<MapData>,
     guarded: HashSet<u64>,
     lsm: bool,
-    /// The exec and connect tracepoints' links while they are attached.
-    attached: Vec<(&'static str, TracePointLinkId)>,
+    /// The exec and connect programs' links while they are attached.
+    attached: Option<(
+        RawTracePointLinkId,
+        Vec<(&'static str, CgroupSockAddrLinkId)>,
+    )>,
+    /// The cgroup v2 root, where the connect observers attach.
+    root: std::fs::File,
+    root_path: std::path::PathBuf,
     /// Keeps the kernel counting the programs' runs while it is open.
     counting: Option<std::os::fd::OwnedFd>,
 }
 
-/// How often a tracepoint program ran and for how long in all, as the
+/// How often an observing program ran and for how long in all, as the
 /// kernel counted while [`Observer::count_runs`] had it count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgramRuns {
-    /// The program (`exec_enter`, `connect_enter`).
+    /// The program ([`EXEC_PROGRAM`], one of [`CONNECT_PROGRAMS`]).
     pub name: &'static str,
     /// Runs counted.
     pub count: u64,
@@ -109,19 +117,32 @@ where
 /// The cgroup connect programs, attached per guarded cgroup.
 const GUARDS: [&str; 2] = ["guard_connect4", "guard_connect6"];
 
-const TRACEPOINTS: &[(&str, &str)] = &[
-    ("exec_enter", "sys_enter_execve"),
-    ("connect_enter", "sys_enter_connect"),
-];
+/// The program that sees every exec, on the raw tracepoint `EXEC_TRACEPOINT`.
+pub const EXEC_PROGRAM: &str = "exec_observed";
+const EXEC_TRACEPOINT: &str = "sched_process_exec";
+/// The programs that see every IPv4 and IPv6 connect, on the cgroup v2 root.
+pub const CONNECT_PROGRAMS: [&str; 2] = ["connect4_observed", "connect6_observed"];
+
+fn exec_what() -> String {
+    format!("{EXEC_PROGRAM} on the raw tracepoint {EXEC_TRACEPOINT}")
+}
+
+fn connect_what(name: &str, root: &Path) -> String {
+    format!("{name} on the cgroup v2 root {}", root.display())
+}
 
 impl Observer {
-    /// Loads the programs and attaches the exec and connect tracepoints.
-    pub fn load() -> Result<Observer, LoadError> {
+    /// Loads the programs and attaches the exec and connect observers,
+    /// the connect ones to `cgroup_root` (the cgroup v2 mount: every process
+    /// is under it), alongside whatever else is attached there.
+    pub fn load(cgroup_root: &Path) -> Result<Observer, LoadError> {
         let mut bpf = Ebpf::load(OBJECT)?;
-        for (name, tracepoint) in TRACEPOINTS {
-            let what = format!("{name} on syscalls/{tracepoint}");
-            let prog: &mut TracePoint = program(&mut bpf, name)?;
-            prog.load().map_err(failed(&what))?;
+        let exec: &mut RawTracePoint = program(&mut bpf, EXEC_PROGRAM)?;
+        exec.load().map_err(failed(&exec_what()))?;
+        for name in CONNECT_PROGRAMS {
+            let prog: &mut CgroupSockAddr = program(&mut bpf, name)?;
+            prog.load()
+                .map_err(failed(&connect_what(name, cgroup_root)))?;
         }
         for name in GUARDS {
             let prog: &mut CgroupSockAddr = program(&mut bpf, name)?;
@@ -132,32 +153,49 @@ impl Observer {
             what: "EVENTS",
             source,
         })?;
+        let root = std::fs::File::open(cgroup_root).map_err(cgroup_failed(cgroup_root))?;
         let mut observer = Observer {
             bpf,
             ring,
             guarded: HashSet::new(),
             lsm: false,
-            attached: Vec::new(),
+            attached: None,
+            root,
+            root_path: cgroup_root.to_path_buf(),
             counting: None,
         };
         observer.attach()?;
         Ok(observer)
     }
 
-    /// Attaches the exec and connect tracepoints again after
+    /// Attaches the exec and connect observers again after
     /// [`Observer::detach`] (a no-op while they are attached).
     pub fn attach(&mut self) -> Result<(), LoadError> {
-        if !self.attached.is_empty() {
+        if self.attached.is_some() {
             return Ok(());
         }
-        for (name, tracepoint) in TRACEPOINTS {
-            let what = format!("{name} on syscalls/{tracepoint}");
-            // All or none: a half-attached observer would stay half blind.
-            let attached = program::<TracePoint>(&mut self.bpf, name)
-                .and_then(|prog| prog.attach("syscalls", tracepoint).map_err(failed(&what)));
+        let exec = program::<RawTracePoint>(&mut self.bpf, EXEC_PROGRAM)?
+            .attach(EXEC_TRACEPOINT)
+            .map_err(failed(&exec_what()))?;
+        self.attached = Some((exec, Vec::new()));
+        for name in CONNECT_PROGRAMS {
+            let what = connect_what(name, &self.root_path);
+            // As a BPF link (aya's choice where the kernel has them), which
+            // the kernel always attaches alongside the others there
+            // (systemd's, say) and the guards of the cgroups below; it
+            // refuses attach flags on links, so none are given.
+            let attached = program::<CgroupSockAddr>(&mut self.bpf, name).and_then(|p| {
+                p.attach(&self.root, CgroupAttachMode::Single)
+                    .map_err(failed(&what))
+            });
             match attached {
-                Ok(link) => self.attached.push((name, link)),
+                Ok(link) => {
+                    if let Some((_, links)) = &mut self.attached {
+                        links.push((name, link));
+                    }
+                }
                 Err(e) => {
+                    // All or none: a half-attached observer would stay half blind.
                     self.detach();
                     return Err(e);
                 }
@@ -177,12 +215,12 @@ impl Observer {
         Ok(())
     }
 
-    /// The tracepoint programs' runs counted so far (zero unless
+    /// The observing programs' runs counted so far (zero unless
     /// [`Observer::count_runs`] was called).
     pub fn runs(&self) -> Vec<ProgramRuns> {
-        TRACEPOINTS
-            .iter()
-            .filter_map(|(name, _)| {
+        std::iter::once(EXEC_PROGRAM)
+            .chain(CONNECT_PROGRAMS)
+            .filter_map(|name| {
                 let info = self.bpf.program(name)?.info().ok()?;
                 Some(ProgramRuns {
                     name,
@@ -193,14 +231,20 @@ impl Observer {
             .collect()
     }
 
-    /// Detaches the exec and connect tracepoints, the programs staying
+    /// Detaches the exec and connect observers, the programs staying
     /// loaded and the cgroup guards in force: nothing more is observed until
     /// [`Observer::attach`].
     pub fn detach(&mut self) {
-        for (name, link) in std::mem::take(&mut self.attached) {
-            if let Ok(prog) = program::<TracePoint>(&mut self.bpf, name) {
-                // A link that is already gone needs no detaching.
-                let _ = prog.detach(link);
+        let Some((exec, connects)) = self.attached.take() else {
+            return;
+        };
+        // A link that is already gone needs no detaching.
+        if let Ok(p) = program::<RawTracePoint>(&mut self.bpf, EXEC_PROGRAM) {
+            let _ = p.detach(exec);
+        }
+        for (name, link) in connects {
+            if let Ok(p) = program::<CgroupSockAddr>(&mut self.bpf, name) {
+                let _ = p.detach(link);
             }
         }
     }

@@ -19,6 +19,22 @@ fn root() -> bool {
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
+fn cgroup2_mount() -> Option<PathBuf> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
+        })
+}
+
+/// The observer, its connect programs on the cgroup v2 root.
+fn load() -> Observer {
+    let root = cgroup2_mount().expect("a cgroup v2 hierarchy (the observer's connect hooks)");
+    Observer::load(&root).expect("the observer loads")
+}
+
 /// Drains events until `want` matches one, for at most 10 s.
 fn wait_for(o: &mut Observer, want: impl Fn(&Event) -> bool) -> Event {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -46,7 +62,7 @@ fn execs_and_connects_of_any_process_are_seen() {
         println!("SKIP: loading BPF programs needs root (CI runs as root)");
         return;
     }
-    let mut o = Observer::load().expect("the observer loads");
+    let mut o = load();
     let marker = format!("warden-ebpf-{}", std::process::id());
     let status = Command::new("/bin/echo")
         .args(["-n", &marker, "second"])
@@ -61,12 +77,15 @@ fn execs_and_connects_of_any_process_are_seen() {
         path,
         argv,
         truncated,
-        ..
+        process,
+        interpreter,
     } = e
     else {
         unreachable!()
     };
     assert_eq!(path, "/bin/echo");
+    // Seen once it succeeded: the process is the new program.
+    assert_eq!(process.comm, "echo");
     assert_eq!(
         argv,
         vec![
@@ -76,7 +95,58 @@ fn execs_and_connects_of_any_process_are_seen() {
             "second".into()
         ]
     );
-    assert!(!truncated);
+    assert!(!truncated && interpreter.is_empty());
+
+    // A script: the kernel runs its interpreter, which is told apart; the
+    // arguments are the caller's, from the script's path on.
+    let dir = std::env::temp_dir().join(format!("warden-ebpf-script-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("hello.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = script.to_string_lossy().into_owned();
+    assert!(
+        Command::new(&script)
+            .arg(&marker)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let e = wait_for(
+        &mut o,
+        |e| matches!(e, Event::Exec { path, .. } if *path == script),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        matches!(&e, Event::Exec { argv, interpreter, .. }
+            if argv == &[script.clone(), marker.clone()] && interpreter == &["/bin/sh"]),
+        "{e:?}"
+    );
+
+    // Any number of arguments, as long as the command line fits in the
+    // record; a longer one is cut and said to be.
+    let many: Vec<String> = (0..40).map(|i| format!("{marker}-{i}")).collect();
+    Command::new("/bin/echo").args(&many).output().unwrap();
+    let e = wait_for(
+        &mut o,
+        |e| matches!(e, Event::Exec { argv, .. } if argv.get(1) == Some(&many[0])),
+    );
+    assert!(matches!(&e, Event::Exec { argv, truncated: false, .. } if argv[1..] == many[..]));
+    let long = format!("{marker}-{}", "x".repeat(3000));
+    Command::new("/bin/echo").arg(&long).output().unwrap();
+    let e = wait_for(
+        &mut o,
+        |e| matches!(e, Event::Exec { argv, .. } if argv.get(1).is_some_and(|a| a.starts_with(&format!("{marker}-x")))),
+    );
+    let Event::Exec {
+        argv, truncated, ..
+    } = e
+    else {
+        unreachable!()
+    };
+    assert!(truncated);
+    assert_eq!(argv.len(), 2);
+    assert!(long.starts_with(&argv[1]) && argv[1].len() == 2048 - "/bin/echo\0".len());
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -102,16 +172,6 @@ fn execs_and_connects_of_any_process_are_seen() {
     assert_eq!(addr.to_string(), "127.0.0.1");
     assert!(process.comm.starts_with("python"), "{process:?}");
     assert_eq!(o.dropped(), 0);
-}
-
-fn cgroup2_mount() -> Option<PathBuf> {
-    std::fs::read_to_string("/proc/self/mounts")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
-        })
 }
 
 /// A cgroup v2 directory of one test, removed when the test ends.
@@ -153,7 +213,7 @@ fn a_denied_port_is_refused_to_the_cgroup_only() {
     let cg = TestCgroup::create(&mount, "test");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut o = Observer::load().unwrap();
+    let mut o = load();
     o.deny_port(&cg.0, port).unwrap();
     let connect = format!(
         "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}))\n    print('connected')\nexcept OSError as e:\n    print('refused', e.errno)"
@@ -182,7 +242,7 @@ fn execs_in_a_marked_cgroup_are_refused_where_the_bpf_lsm_loads() {
         println!("SKIP: BPF LSM exec denial not tested: {why}");
         return;
     }
-    let mut o = Observer::load().unwrap();
+    let mut o = load();
     if let Err(why) = o.enforce_execs() {
         println!("SKIP: BPF LSM exec denial not tested: the kernel refused the program: {why}");
         return;
