@@ -77,8 +77,8 @@ pub struct Spec {
     /// holds it and no relay process runs inside.
     pub egress_port: Option<u16>,
     /// A cgroup v2 directory (the session's, [`crate::cgroup`]) the keeper
-    /// joins first, so that every process of the sandbox is in it; joining
-    /// it failing fails the start.
+    /// is created in (or, on kernels before 5.7, joins first), so that
+    /// every process of the sandbox is in it; failing that fails the start.
     pub cgroup: Option<PathBuf>,
 }
 
@@ -203,11 +203,31 @@ pub fn launch(spec: &Spec) -> Result<Sandbox, LaunchError> {
     }
     let (ours, theirs) = channel()?;
     let parent = std::process::id() as libc::pid_t;
-    let keeper = sys::fork()?;
+    // The keeper is made in the session's cgroup where the kernel can, so
+    // everything after it is too; otherwise it joins before it forks.
+    let cgroup = match &spec.cgroup {
+        Some(dir) => Some(std::fs::File::open(dir).map(OwnedFd::from).map_err(|e| {
+            LaunchError::Setup(format!("the session's cgroup {}: {e}", dir.display()))
+        })?),
+        None => None,
+    };
+    let (keeper, join) = match &cgroup {
+        Some(dir) => match sys::fork_into_cgroup(dir) {
+            Ok(Some(pid)) => (pid, false),
+            Ok(None) => (sys::fork()?, true),
+            Err(e) => {
+                return Err(LaunchError::Setup(format!(
+                    "starting the sandbox in the session's cgroup: {e}"
+                )));
+            }
+        },
+        None => (sys::fork()?, false),
+    };
     if keeper == 0 {
         drop(ours);
-        in_child(|| keeper_main(spec, theirs, parent));
+        in_child(|| keeper_main(spec, theirs, parent, join));
     }
+    drop(cgroup);
     drop(theirs);
     let mut egress = None;
     loop {
@@ -252,7 +272,7 @@ fn fail(chan: &OwnedFd, what: &dyn std::fmt::Display) -> ! {
     sys::exit_now(125)
 }
 
-fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t) -> ! {
+fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t, join: bool) -> ! {
     if let Err(e) = sys::die_with_parent() {
         fail(&chan, &e);
     }
@@ -260,7 +280,7 @@ fn keeper_main(spec: &Spec, chan: OwnedFd, parent: libc::pid_t) -> ! {
     if unsafe { libc::getppid() } != parent {
         sys::exit_now(125);
     }
-    if let Some(dir) = &spec.cgroup {
+    if let Some(dir) = spec.cgroup.as_ref().filter(|_| join) {
         // Before anything is forked: all that follows inherits it.
         let procs = dir.join("cgroup.procs");
         if let Err(e) = std::fs::write(&procs, "0") {

@@ -297,6 +297,20 @@ print("second", connect("go2"), flush=True)
     };
     let cgroup = mount.join("warden").join(&session);
     assert!(cgroup.is_dir(), "no cgroup {}", cgroup.display());
+    // The sandbox's processes are in it (made there by clone3, or joined),
+    // warden run itself is not.
+    let procs = loop {
+        let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
+        if !procs.trim().is_empty() {
+            break procs;
+        }
+        assert!(Instant::now() < deadline, "nothing in {}", cgroup.display());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        !procs.lines().any(|p| p == run.id().to_string()),
+        "warden run itself is in its session's cgroup: {procs}"
+    );
     Some(Probed {
         env,
         _daemon: daemon,
