@@ -56,9 +56,8 @@ pub fn run(a: BenchWatchArgs) -> Result<u8> {
     // loops, so loading it (BTF, verifier) is never timed.
     let root = warden_sandbox::cgroup::cgroup2_mount()
         .context("the observer's connect hooks need a cgroup v2 hierarchy, and none is mounted")?;
-    let mut observer = warden_ebpf::Observer::load(&root).context(
-        "loading the observer (needs root, tracefs at /sys/kernel/tracing and cgroup v2)",
-    )?;
+    let mut observer = warden_ebpf::Observer::load(&root)
+        .context("loading the observer (needs root and a kernel with BPF ring buffers and BTF)")?;
     // The kernel's own count of the programs' runs and their time: the
     // in-kernel cost, free of the machine's noise that the loops carry.
     let counted = observer.count_runs();

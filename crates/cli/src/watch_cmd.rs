@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 pub const WATCH_HELP: &str = "\
-Needs root (loading BPF programs), tracefs mounted at /sys/kernel/tracing,
-a cgroup v2 hierarchy (connects are watched at its root), and a warden built with `cargo build --features ebpf` (clang compiles the BPF
-programs). Events go to the running daemon (`warden up`) unless --print,
+Needs root (loading BPF programs), a cgroup v2 hierarchy (connects are
+watched at its root), and a warden built with `cargo build --features ebpf`
+(clang compiles the BPF programs). Events go to the running daemon (`warden up`) unless --print,
 a batch per read of the ring buffer.
 
 A process outside every warden session that runs an agent program (claude,

@@ -105,7 +105,7 @@ pub fn run(a: WatchArgs, home: &Path) -> Result<u8> {
     )?;
     let mut observer = Observer::load(&root).map_err(|e| {
         anyhow::anyhow!(
-            "{e}\n(warden watch needs root, and tracefs at /sys/kernel/tracing: mount -t tracefs nodev /sys/kernel/tracing)"
+            "{e}\n(warden watch needs root, and a kernel with BPF ring buffers and BTF: Linux 5.8 or later)"
         )
     })?;
     let mut pending = Vec::new();

@@ -110,9 +110,10 @@ static __always_inline void finish(void *e) {
     bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
-// Reserves a record of `size` bytes and fills its process part; ring buffer
+// Reserves a record of `size` bytes and fills its process part (`task` is
+// the current task, as the caller has it at hand); ring buffer
 // memory is not zeroed, so the caller sets every other field it has.
-static __always_inline void *start(__u64 size, __u32 kind) {
+static __always_inline void *start(__u64 size, __u32 kind, struct task_struct *task) {
     struct process *p = bpf_ringbuf_reserve(&EVENTS, size, 0);
     if (!p) {
         __u32 zero = 0;
@@ -124,7 +125,6 @@ static __always_inline void *start(__u64 size, __u32 kind) {
     p->kind = kind;
     p->pid = bpf_get_current_pid_tgid() >> 32;
     p->uid = (__u32)bpf_get_current_uid_gid();
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     p->ppid = BPF_CORE_READ(task, real_parent, tgid);
     p->cgroup = bpf_get_current_cgroup_id();
     bpf_get_current_comm(p->comm, sizeof(p->comm));
@@ -142,7 +142,9 @@ static __always_inline void *start(__u64 size, __u32 kind) {
 SEC("raw_tracepoint/sched_process_exec")
 int exec_observed(struct bpf_raw_tracepoint_args *ctx) {
     struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-    struct exec_event *e = start(sizeof(struct exec_event), KIND_EXEC);
+    // The tracepoint's own task is the one exec'ing (current).
+    struct task_struct *task = (struct task_struct *)ctx->args[0];
+    struct exec_event *e = start(sizeof(struct exec_event), KIND_EXEC, task);
     if (!e)
         return 0;
     e->args_len = 0;
@@ -152,7 +154,6 @@ int exec_observed(struct bpf_raw_tracepoint_args *ctx) {
         e->flags |= EXEC_SCRIPT;
     if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), filename) < 0)
         e->path[0] = 0;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     unsigned long from = BPF_CORE_READ(task, mm, arg_start);
     unsigned long to = BPF_CORE_READ(task, mm, arg_end);
     __u64 len = to > from ? to - from : 0;
@@ -171,7 +172,8 @@ int exec_observed(struct bpf_raw_tracepoint_args *ctx) {
 // every connect (refusals are the guards' below), before the connect is
 // made. ctx holds the address as the caller passed it, in network order.
 static __always_inline int observe_connect(struct bpf_sock_addr *ctx, __u16 family) {
-    struct connect_event *e = start(sizeof(struct connect_event), KIND_CONNECT);
+    struct connect_event *e = start(sizeof(struct connect_event), KIND_CONNECT,
+                                    (struct task_struct *)bpf_get_current_task());
     if (!e)
         return 1;
     e->family = family;

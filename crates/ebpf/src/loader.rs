@@ -177,7 +177,7 @@ impl Observer {
         let exec = program::<RawTracePoint>(&mut self.bpf, EXEC_PROGRAM)?
             .attach(EXEC_TRACEPOINT)
             .map_err(failed(&exec_what()))?;
-        self.attached = Some((exec, Vec::new()));
+        let mut connects = Vec::new();
         for name in CONNECT_PROGRAMS {
             let what = connect_what(name, &self.root_path);
             // As a BPF link (aya's choice where the kernel has them), which
@@ -189,18 +189,16 @@ impl Observer {
                     .map_err(failed(&what))
             });
             match attached {
-                Ok(link) => {
-                    if let Some((_, links)) = &mut self.attached {
-                        links.push((name, link));
-                    }
-                }
+                Ok(link) => connects.push((name, link)),
                 Err(e) => {
                     // All or none: a half-attached observer would stay half blind.
+                    self.attached = Some((exec, connects));
                     self.detach();
                     return Err(e);
                 }
             }
         }
+        self.attached = Some((exec, connects));
         Ok(())
     }
 

@@ -64,15 +64,15 @@ pub fn fork() -> SysResult<libc::pid_t> {
     check(r.into(), "fork", &String::new).map(|p| p as libc::pid_t)
 }
 
+/// clone3's flag (libc's constant is an `i32` that cannot hold it).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
 /// `fork()` with the child created inside the cgroup v2 directory open as
 /// `cgroup` (`clone3` with `CLONE_INTO_CGROUP`, Linux 5.7): no migration
 /// afterwards, which takes the cgroup lock for writing and so waits for an
 /// RCU grace period (10-15 ms per sandbox on a VM, measured). `Ok(None)`
 /// where the kernel has no such call or flag (ENOSYS, EINVAL): fork and
 /// join instead. The same single-threaded rule as [`fork`] holds.
-/// clone3's flag (libc's constant is an `i32` that cannot hold it).
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
 pub fn fork_into_cgroup(cgroup: &OwnedFd) -> SysResult<Option<libc::pid_t>> {
     let args = libc::clone_args {
         flags: CLONE_INTO_CGROUP,
