@@ -26,9 +26,11 @@ Starts a loopback HTTP upstream in this process and `warden up` in a temporary
 home (removed afterwards) with its proxy on loopback, registers a session, and
 sends GETs on keep-alive connections: first straight to the upstream, then the
 same through the proxy (each request decided by the policy and recorded in the
-audit log). Figures: p50/p99 with one connection and with --connections,
-throughput, the proxy's share of direct throughput, failed requests, and the
-daemon's resident memory before, halfway and after.
+audit log), then through CONNECT tunnels (one decision per connection, then
+bytes relayed, as HTTPS clients use a proxy) beside direct again. Figures: p50/p99
+with one connection and with --connections, throughput, the proxy's share of
+direct throughput for both kinds, failed requests, and the daemon's resident
+memory before, halfway and after.
 
 Example: warden bench proxy --requests 20000 --connections 100 --json
          warden bench proxy --requests 1000000 --mode fast   (memory over a long run)")]
@@ -76,18 +78,57 @@ struct Target {
     uri: String,
     host: String,
     auth: Option<String>,
+    /// Open a CONNECT tunnel to `host` first and send the GETs through it (as
+    /// HTTPS clients use a proxy), rather than one absolute-form GET each.
+    tunnel: bool,
+}
+
+/// Asks the proxy for a tunnel to `t.host` on `s`; fails unless it answers 200.
+async fn open_tunnel(s: &mut tokio::net::TcpStream, t: &Target) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let auth = t
+        .auth
+        .as_deref()
+        .map(|a| format!("proxy-authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "CONNECT {h} HTTP/1.1\r\nhost: {h}\r\n{auth}\r\n",
+        h = t.host
+    );
+    s.write_all(head.as_bytes()).await?;
+    // The proxy says nothing after its answer until the client speaks, so the
+    // head is everything read up to the blank line.
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).await? == 0 || answer.len() > 8192 {
+            bail!("the proxy closed the CONNECT without an answer");
+        }
+        answer.push(byte[0]);
+    }
+    let status = String::from_utf8_lossy(&answer);
+    if !status.starts_with("HTTP/1.1 200") && !status.starts_with("HTTP/1.0 200") {
+        bail!(
+            "the proxy refused the tunnel: {}",
+            status.lines().next().unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 /// One keep-alive connection sending `n` GETs; round trips in µs.
 async fn connection(t: Arc<Target>, n: usize, failed: Arc<AtomicU64>) -> Result<Vec<f64>> {
-    let s = tokio::net::TcpStream::connect(t.connect).await?;
+    let mut s = tokio::net::TcpStream::connect(t.connect).await?;
     s.set_nodelay(true)?;
+    if t.tunnel {
+        open_tunnel(&mut s, &t).await?;
+    }
     let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s)).await?;
     tokio::spawn(conn);
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let mut req = Request::get(t.uri.as_str()).header("host", t.host.as_str());
-        if let Some(a) = &t.auth {
+        if let Some(a) = t.auth.as_ref().filter(|_| !t.tunnel) {
             req = req.header("proxy-authorization", a.as_str());
         }
         let req = req.body(Empty::<Bytes>::new())?;
@@ -194,12 +235,21 @@ pub fn run(a: BenchProxyArgs) -> Result<u8> {
         uri: "/".into(),
         host: format!("{NAME}:{}", up.port()),
         auth: None,
+        tunnel: false,
     });
     let proxied = Arc::new(Target {
         connect: proxy,
         uri: format!("http://{NAME}:{}/", up.port()),
         host: format!("{NAME}:{}", up.port()),
+        auth: Some(auth.clone()),
+        tunnel: false,
+    });
+    let tunnelled = Arc::new(Target {
+        connect: proxy,
+        uri: "/".into(),
+        host: format!("{NAME}:{}", up.port()),
         auth: Some(auth),
+        tunnel: true,
     });
     let pid = daemon.0.id();
     let rss_start = rss_kib(pid).unwrap_or(0);
@@ -215,16 +265,26 @@ pub fn run(a: BenchProxyArgs) -> Result<u8> {
         let pn_a = load(&proxied, a.connections, half).await?;
         let rss_half = rss_kib(pid).unwrap_or(0);
         let pn_b = load(&proxied, a.connections, a.requests - half).await?;
-        Ok::<_, anyhow::Error>((d1, p1, dn, pn_a, rss_half, pn_b))
+        // Tunnels: one decision per connection, then bytes relayed; direct
+        // again alongside, so the ratio compares runs made moments apart.
+        load(&tunnelled, 1, 200).await?;
+        let t1 = load(&tunnelled, 1, single).await?;
+        let d1b = load(&direct, 1, single).await?;
+        let tn = load(&tunnelled, a.connections, a.requests).await?;
+        let dnb = load(&direct, a.connections, a.requests).await?;
+        Ok::<_, anyhow::Error>((d1, p1, dn, pn_a, rss_half, pn_b, [t1, d1b, tn, dnb]))
     })?;
-    let (d1, p1, dn, pn_a, rss_half, pn_b) = figures;
+    let (d1, p1, dn, pn_a, rss_half, pn_b, [t1, d1b, tn, dnb]) = figures;
     let rss_end = rss_kib(pid).unwrap_or(0);
     let mut pn_times = pn_a.times.clone();
     pn_times.extend(&pn_b.times);
     pn_times.sort_by(f64::total_cmp);
     let pn_rate = (pn_a.times.len() + pn_b.times.len()) as f64
         / (pn_a.times.len() as f64 / pn_a.rate + pn_b.times.len() as f64 / pn_b.rate);
-    let failed = d1.failed + p1.failed + dn.failed + pn_a.failed + pn_b.failed;
+    let failed = [&d1, &p1, &dn, &pn_a, &pn_b, &t1, &d1b, &tn, &dnb]
+        .iter()
+        .map(|r| r.failed)
+        .sum::<u64>();
     let out = json!({
         "requests": a.requests,
         "connections": a.connections,
@@ -243,6 +303,21 @@ pub fn run(a: BenchProxyArgs) -> Result<u8> {
             "direct_p50_us": percentile(&dn.times, 0.5),
             "proxy_p50_us": percentile(&pn_times, 0.5),
             "added_p50_us": percentile(&pn_times, 0.5) - percentile(&dn.times, 0.5),
+        },
+        "tunnel": {
+            "one_connection": {
+                "direct_p50_us": percentile(&d1b.times, 0.5),
+                "proxy_p50_us": percentile(&t1.times, 0.5),
+                "added_p50_us": percentile(&t1.times, 0.5) - percentile(&d1b.times, 0.5),
+            },
+            "many_connections": {
+                "direct_per_s": dnb.rate,
+                "proxy_per_s": tn.rate,
+                "throughput_ratio": tn.rate / dnb.rate.max(1.0),
+                "direct_p50_us": percentile(&dnb.times, 0.5),
+                "proxy_p50_us": percentile(&tn.times, 0.5),
+                "added_p50_us": percentile(&tn.times, 0.5) - percentile(&dnb.times, 0.5),
+            },
         },
         "failed_requests": failed,
         "daemon_rss_kib": { "start": rss_start, "half": rss_half, "end": rss_end },
@@ -269,6 +344,23 @@ pub fn run(a: BenchProxyArgs) -> Result<u8> {
             m["proxy_per_s"].as_f64().unwrap_or(0.0),
             m["throughput_ratio"].as_f64().unwrap_or(0.0) * 100.0,
             m["added_p50_us"].as_f64().unwrap_or(0.0)
+        );
+        let t = &out["tunnel"];
+        println!(
+            "  CONNECT tunnels (one decision each, then relayed): 1 connection added p50 {:.0} µs; {} connections {:.0}/s ({:.0} % of direct {:.0}/s), added p50 {:.0} µs",
+            t["one_connection"]["added_p50_us"].as_f64().unwrap_or(0.0),
+            a.connections,
+            t["many_connections"]["proxy_per_s"].as_f64().unwrap_or(0.0),
+            t["many_connections"]["throughput_ratio"]
+                .as_f64()
+                .unwrap_or(0.0)
+                * 100.0,
+            t["many_connections"]["direct_per_s"]
+                .as_f64()
+                .unwrap_or(0.0),
+            t["many_connections"]["added_p50_us"]
+                .as_f64()
+                .unwrap_or(0.0)
         );
         println!("  failed requests: {failed}");
         println!(

@@ -17,51 +17,83 @@ use crate::{Client, Destination, Proxy, Refusal, Request, connect, target};
 /// alone decides).
 const MAX_HELLO: usize = 16 * 1024 + 5;
 
-/// Relays `client` ⇄ `upstream` until both sides are done.
+/// Relays `client` ⇄ `upstream` until both sides are done, in one task: the
+/// two directions share no lock and no wake-up crosses a thread, which is what
+/// a small request and its answer cost most through a tunnel.
 pub(crate) async fn relay<C>(
     proxy: Arc<Proxy>,
     who: Client,
     dest: Destination,
     addrs: Vec<IpAddr>,
-    client: C,
-    upstream: TcpStream,
+    mut client: C,
+    mut upstream: TcpStream,
 ) where
-    C: AsyncRead + AsyncWrite + Send + 'static,
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut cr, mut cw) = tokio::io::split(client);
-    let (mut ur, mut uw) = upstream.into_split();
-    // Server-first protocols (SSH, SMTP) speak before the client: the
-    // downstream direction runs at once.
-    let down = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut ur, &mut cw).await;
-        let _ = cw.shutdown().await;
-    });
+    // Until the client's first TLS record is decided its bytes are held;
+    // the server's go on at once (server-first protocols such as SSH and
+    // SMTP speak before the client).
     let mut first = Vec::with_capacity(2048);
     let mut chunk = [0u8; 4096];
+    let mut down = vec![0u8; 8192];
+    let mut client_done = false;
+    let mut upstream_done = false;
     loop {
-        let n = match cr.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        first.extend_from_slice(&chunk[..n]);
-        match sni::server_name(&first) {
-            Sni::NeedMore if first.len() < MAX_HELLO => continue,
-            Sni::Name(name) => {
-                if let Err(r) = proxy.judge_server_name(&who, &dest, &name, &addrs).await {
-                    debug!(?r, host = %dest.host, sni = %name, "tunnel closed: TLS server name refused");
-                    down.abort();
-                    return;
+        tokio::select! {
+            r = client.read(&mut chunk) => {
+                let n = match r {
+                    Ok(0) | Err(_) => {
+                        client_done = true;
+                        break;
+                    }
+                    Ok(n) => n,
+                };
+                first.extend_from_slice(&chunk[..n]);
+                match sni::server_name(&first) {
+                    Sni::NeedMore if first.len() < MAX_HELLO => continue,
+                    Sni::Name(name) => {
+                        if let Err(r) = proxy.judge_server_name(&who, &dest, &name, &addrs).await {
+                            debug!(?r, host = %dest.host, sni = %name, "tunnel closed: TLS server name refused");
+                            return;
+                        }
+                        break;
+                    }
+                    _ => break,
                 }
-                break;
             }
-            _ => break,
+            r = upstream.read(&mut down), if !upstream_done => match r {
+                Ok(0) | Err(_) => {
+                    upstream_done = true;
+                    let _ = client.shutdown().await;
+                }
+                Ok(n) => {
+                    if client.write_all(&down[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            },
         }
     }
-    if uw.write_all(&first).await.is_ok() {
-        let _ = tokio::io::copy(&mut cr, &mut uw).await;
+    if upstream.write_all(&first).await.is_err() {
+        return;
     }
-    let _ = uw.shutdown().await;
-    let _ = down.await;
+    match (client_done, upstream_done) {
+        (false, false) => {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        }
+        (true, false) => {
+            let _ = upstream.shutdown().await;
+            let _ = tokio::io::copy(&mut upstream, &mut client).await;
+            let _ = client.shutdown().await;
+        }
+        (false, true) => {
+            let _ = tokio::io::copy(&mut client, &mut upstream).await;
+            let _ = upstream.shutdown().await;
+        }
+        (true, true) => {
+            let _ = upstream.shutdown().await;
+        }
+    }
 }
 
 /// Serves one SOCKS5 connection whose first byte was `0x05`.

@@ -231,6 +231,61 @@ fn connect_tunnels_relay_bytes_and_a_denied_tls_server_name_closes_the_tunnel() 
         .stdout_has(&["deny"]);
 }
 
+/// A server that speaks first (a banner, as SSH and SMTP do), then answers
+/// what it read once the client has finished sending (half-close).
+fn banner_server() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let _ = s.write_all(b"220 banner before any byte from the client\r\n");
+                let mut got = Vec::new();
+                let _ = s.read_to_end(&mut got);
+                let _ = s.write_all(format!("read {} bytes", got.len()).as_bytes());
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_tunnel_relays_a_server_that_speaks_first_and_keeps_answering_after_the_client_s_half_close() {
+    let s = scene();
+    let port = banner_server().port();
+    let mut c = connect(&s.sock);
+    c.write_all(format!("CONNECT allowed.test:{port} HTTP/1.1\r\n\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(status(&read_head(&mut c)), 200);
+    // The banner arrives while the client has sent nothing.
+    let mut banner = [0u8; 44];
+    c.read_exact(&mut banner).unwrap();
+    assert_eq!(
+        &banner[..],
+        b"220 banner before any byte from the client\r\n"
+    );
+    c.write_all(b"five!").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = String::new();
+    c.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "read 5 bytes");
+    // A client that closes before sending anything still gets the server's
+    // last words.
+    let mut quiet = connect(&s.sock);
+    quiet
+        .write_all(format!("CONNECT allowed.test:{port} HTTP/1.1\r\n\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(status(&read_head(&mut quiet)), 200);
+    quiet.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut all = String::new();
+    quiet.read_to_string(&mut all).unwrap();
+    assert_eq!(
+        all,
+        "220 banner before any byte from the client\r\nread 0 bytes"
+    );
+}
+
 #[test]
 fn socks5_connects_where_the_policy_allows_and_answers_not_allowed_otherwise() {
     let s = scene();
