@@ -163,6 +163,46 @@ fn in_redact_mode_the_provider_receives_the_request_without_the_secret() {
 }
 
 #[test]
+fn a_secret_written_with_json_escapes_or_in_base64_is_found_as_well() {
+    use base64::Engine;
+    let (env, upstream, _d) = gateway(&[]);
+    let sock = env.state.join("proxy.sock");
+    // `\u0041KIA…` is the same key to the provider; the bytes never spell it.
+    let escaped = AWS_KEY.replacen('A', "\\u0041", 1);
+    let body = format!(
+        r#"{{"model":"claude-sonnet-4-5","messages":[{{"role":"user","content":"key {escaped}"}}]}}"#
+    );
+    assert!(!body.contains(AWS_KEY));
+    let resp = exchange(&sock, &post("/llm/anthropic/v1/messages", &body, ""));
+    assert_eq!(status(&resp), 403, "{resp}");
+    assert!(resp.contains("aws-access-key-id sha256:"), "{resp}");
+    assert!(
+        upstream.heads().is_empty(),
+        "the request reached the provider"
+    );
+    // Redact mode: a base64-encoded key leaves as a marker, the JSON intact.
+    let (env, upstream, _d) = gateway(&["--llm-dlp", "redact"]);
+    let sock = env.state.join("proxy.sock");
+    let hidden = base64::engine::general_purpose::STANDARD.encode(format!("AWS_KEY={AWS_KEY}\n"));
+    let body = format!(
+        r#"{{"model":"claude-sonnet-4-5","messages":[{{"role":"user","content":"env dump: {hidden}"}}]}}"#
+    );
+    let resp = exchange(&sock, &post("/llm/anthropic/v1/messages", &body, ""));
+    assert_eq!(status(&resp), 200, "{resp}");
+    let seen = upstream.heads();
+    assert_eq!(seen.len(), 1);
+    assert!(!seen[0].contains(&hidden), "{}", seen[0]);
+    assert!(
+        seen[0].contains("[REDACTED aws-access-key-id sha256:"),
+        "{}",
+        seen[0]
+    );
+    let sent = seen[0].split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(sent).unwrap_or_else(|e| panic!("{e}: {sent}"));
+    assert_eq!(v["model"], "claude-sonnet-4-5", "{v}");
+}
+
+#[test]
 fn the_policy_can_block_a_model_with_a_provider_shaped_403() {
     let (env, upstream, _d) = gateway(&[]);
     let sock = env.state.join("proxy.sock");

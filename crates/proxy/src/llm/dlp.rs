@@ -7,10 +7,18 @@
 //! assignments of secret-named variables, long high-entropy strings next to
 //! key words). A finding is reported as its kind and a fingerprint (SHA-256
 //! of the secret, first 12 hex digits): the audit log never holds the secret.
+//!
+//! The body is scanned as sent and, when it is JSON, as it means: every
+//! string decoded (so `\u0041KIA…` is `AKIA…`), and every long base64 run in
+//! a string decoded once more (a secret piped through `base64` on its way
+//! into the conversation).
 
 use std::sync::LazyLock;
 
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use regex::Regex;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// One secret found.
@@ -157,6 +165,85 @@ pub fn scan(text: &str) -> Vec<Finding> {
     out
 }
 
+/// A run long enough to hide the shortest secret above (an AWS key id, 20
+/// characters, is 28 in base64), in either base64 alphabet.
+static BASE64_RUN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9+/_-]{28,}={0,2}").unwrap_or_else(|e| panic!("DLP base64 pattern: {e}"))
+});
+
+/// The text a base64 run stands for, if it is base64 of UTF-8 text.
+fn decode_base64_text(run: &str) -> Option<String> {
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(run).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
+/// Secrets in one decoded string: those it shows, then those its base64 runs
+/// hide (reported with the kind and fingerprint of the hidden secret and the
+/// range of the whole run). Sorted, ranges never overlapping.
+fn scan_decoded(text: &str) -> Vec<Finding> {
+    let mut out = scan(text);
+    for run in BASE64_RUN.find_iter(text) {
+        if out
+            .iter()
+            .any(|f| f.range.start < run.end() && run.start() < f.range.end)
+        {
+            continue;
+        }
+        let Some(inner) = decode_base64_text(run.as_str()) else {
+            continue;
+        };
+        if let Some(hidden) = scan(&inner).into_iter().next() {
+            out.push(Finding {
+                kind: hidden.kind,
+                fingerprint: hidden.fingerprint,
+                range: run.range(),
+            });
+        }
+    }
+    out.sort_by_key(|f| f.range.start);
+    out
+}
+
+/// Scans every string of a JSON body (keys and values) as decoded, and the
+/// base64 runs in them; with `redact`, each string is rewritten with its
+/// secrets replaced as [`redact`] does. Ranges in the findings refer to the
+/// decoded strings: only their kinds and fingerprints mean something to the
+/// caller.
+pub fn scan_json(body: &mut Value, redact_them: bool) -> Vec<Finding> {
+    let mut found = Vec::new();
+    walk(body, redact_them, &mut found);
+    found
+}
+
+fn scan_string(s: &mut String, redact_them: bool, found: &mut Vec<Finding>) {
+    let here = scan_decoded(s);
+    if here.is_empty() {
+        return;
+    }
+    if redact_them {
+        *s = redact(s, &here);
+    }
+    found.extend(here);
+}
+
+fn walk(v: &mut Value, redact_them: bool, found: &mut Vec<Finding>) {
+    match v {
+        Value::String(s) => scan_string(s, redact_them, found),
+        Value::Array(items) => items.iter_mut().for_each(|i| walk(i, redact_them, found)),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (mut key, mut value) in entries {
+                scan_string(&mut key, redact_them, found);
+                walk(&mut value, redact_them, found);
+                map.insert(key, value);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// `sha256:` and the first 12 hex digits of the secret's hash.
 pub fn fingerprint(secret: &str) -> String {
     let d = Sha256::digest(secret.as_bytes());
@@ -250,7 +337,71 @@ mod tests {
         assert!(r.starts_with("key [REDACTED aws-access-key-id sha256:") && r.ends_with("] end"));
     }
 
+    #[test]
+    fn secrets_spelled_with_json_escapes_or_in_base64_are_found_in_the_decoded_body() {
+        let key = "AKIAIOSFODNN7EXAMPLE";
+        // `\u0041KIA…`: invisible to a scan of the bytes as sent.
+        let escaped = r#"{"messages":[{"content":"key \u0041KIAIOSFODNN7EXAMPLE end"}]}"#;
+        assert!(scan(escaped).is_empty());
+        let mut v: Value = serde_json::from_str(escaped).unwrap();
+        let found = scan_json(&mut v, true);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, "aws-access-key-id");
+        assert_eq!(found[0].fingerprint, fingerprint(key));
+        let content = v["messages"][0]["content"].as_str().unwrap();
+        assert!(
+            content.starts_with("key [REDACTED aws-access-key-id sha256:"),
+            "{content}"
+        );
+        assert!(content.ends_with("] end"), "{content}");
+        // A secret piped through base64, in either alphabet, with or without padding.
+        for engine in [STANDARD, URL_SAFE_NO_PAD] {
+            let hidden = engine.encode(format!("export AWS_KEY={key}\n"));
+            let mut map = serde_json::Map::new();
+            map.insert("content".into(), format!("out: {hidden}").into());
+            map.insert(hidden.clone(), 1.into());
+            let mut v = Value::Object(map);
+            let found = scan_json(&mut v, true);
+            assert_eq!(found.len(), 2, "{found:?}");
+            assert!(found.iter().all(|f| f.fingerprint == fingerprint(key)));
+            let text = v.to_string();
+            assert!(!text.contains(&hidden), "{text}");
+            assert_eq!(
+                text.matches("[REDACTED aws-access-key-id").count(),
+                2,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_base64_and_hex_that_hide_no_secret_are_left_alone() {
+        let mut v = serde_json::json!({
+            "image": STANDARD.encode([0u8, 159, 146, 150, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]),
+            "note": STANDARD.encode("an ordinary sentence that is not a secret at all"),
+            "commit": "3f2a9c1d4e5b6a7980f1e2d3c4b5a69788796a5b",
+        });
+        let before = v.clone();
+        assert!(scan_json(&mut v, true).is_empty());
+        assert_eq!(v, before);
+    }
+
     proptest! {
+        #[test]
+        fn decoded_scans_never_panic_and_redaction_removes_what_they_find(s in ".{0,200}", pad in "[A-Za-z0-9+/]{0,40}") {
+            let mut map = serde_json::Map::new();
+            map.insert(s.clone(), serde_json::json!([s.clone(), pad.clone(), format!("{pad}{s}")]));
+            let mut v = Value::Object(map);
+            let found = scan_json(&mut v, false);
+            let mut redacted = v.clone();
+            let again = scan_json(&mut redacted, true);
+            prop_assert_eq!(found.len(), again.len());
+            let mut after = redacted.clone();
+            for f in scan_json(&mut after, false) {
+                prop_assert!(f.kind == "high-entropy-near-keyword" || f.kind == "env-assignment", "{:?} left after redaction", f);
+            }
+        }
+
         #[test]
         fn scanning_never_panics_and_ranges_are_in_bounds(s in ".{0,300}") {
             for f in scan(&s) {

@@ -228,7 +228,7 @@ where
             );
         }
     };
-    let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let mut parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let model = parsed["model"].as_str().unwrap_or("unknown").to_string();
     let tools: Vec<String> = parsed["tools"]
         .as_array()
@@ -256,17 +256,39 @@ where
         }
     }
     let text = std::str::from_utf8(&bytes);
-    let findings = dlp::scan(&String::from_utf8_lossy(&bytes));
+    let raw = dlp::scan(&String::from_utf8_lossy(&bytes));
+    // Secrets only the decoded JSON shows (escaped, or base64 in a string).
+    let hidden: Vec<dlp::Finding> = dlp::scan_json(&mut parsed, gw.dlp == DlpMode::Redact)
+        .into_iter()
+        .filter(|h| !raw.iter().any(|f| f.fingerprint == h.fingerprint))
+        .collect();
     let mut body = bytes.clone();
+    let redacted_json = match (&hidden[..], gw.dlp) {
+        ([], _) | (_, DlpMode::Deny) => None,
+        // The decoded strings were redacted in place; what the raw scan saw
+        // across the structure is redacted in the text it serialises to.
+        _ => serde_json::to_string(&parsed).ok().map(|t| {
+            let again = dlp::scan(&t);
+            dlp::redact(&t, &again)
+        }),
+    };
+    let mut seen_fingerprints = std::collections::HashSet::new();
+    let mut findings = raw.clone();
+    findings.extend(hidden);
+    findings.retain(|f| seen_fingerprints.insert((f.kind, f.fingerprint.clone())));
     if !findings.is_empty() {
         let listed: Vec<String> = findings
             .iter()
             .map(|f| format!("{} {}", f.kind, f.fingerprint))
             .collect();
         extra.insert("dlp".into(), listed.join(", "));
-        match (gw.dlp, text) {
-            (DlpMode::Redact, Ok(t)) => {
-                body = Bytes::from(dlp::redact(t, &findings));
+        match (gw.dlp, redacted_json, text) {
+            (DlpMode::Redact, Some(t), _) => {
+                body = Bytes::from(t);
+                extra.insert("dlp_action".into(), "redacted".into());
+            }
+            (DlpMode::Redact, None, Ok(t)) => {
+                body = Bytes::from(dlp::redact(t, &raw));
                 extra.insert("dlp_action".into(), "redacted".into());
             }
             _ => {
