@@ -125,6 +125,8 @@ pub struct Governor {
     /// One evaluation context per (autonomy level, human available), built once:
     /// they differ only in those two fields.
     contexts: Vec<EvalContext>,
+    /// The processes behind loopback TCP callers.
+    pub(crate) tcp_peers: crate::tcp_peer::TcpPeers,
 }
 
 /// The identity a decision is made under.
@@ -179,6 +181,7 @@ impl Governor {
             alerts: RwLock::new(Vec::new()),
             audit_size: std::sync::atomic::AtomicU64::new(size),
             last_head: Mutex::new(None),
+            tcp_peers: Default::default(),
         }))
     }
 
@@ -274,9 +277,12 @@ impl Governor {
     }
 
     fn identify(&self, caller: &Caller) -> Identity {
-        if let Peer::Unix { pid: Some(pid), .. } = caller.peer
-            && let Ok(Some(s)) = self.session_of_process(pid)
-        {
+        let by_kernel = match caller.peer {
+            Peer::Unix { pid: Some(pid), .. } => self.session_of_process(pid).ok().flatten(),
+            Peer::Unix { pid: None, .. } => None,
+            Peer::Tcp { addr } => self.session_of_tcp_peer(addr),
+        };
+        if let Some(s) = by_kernel {
             return Identity::Session(Box::new(s));
         }
         if let Some(secret) = &caller.secret

@@ -25,6 +25,7 @@ pub mod pins;
 pub mod policies;
 pub mod procs;
 pub mod registry;
+mod tcp_peer;
 pub mod watchdog;
 
 pub use config::Config;

@@ -494,3 +494,62 @@ fn an_ask_holds_the_request_open_until_a_person_approves_it() {
         "{heads:?}"
     );
 }
+
+#[test]
+fn a_loopback_tcp_client_without_credentials_is_known_by_the_process_holding_its_socket() {
+    let env = Env::new();
+    write(&env.user_policy(), POLICY);
+    let proxy_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{proxy_port}");
+    let _d = up(
+        &env,
+        &[
+            "--proxy-listen",
+            &listen,
+            "--proxy-resolve",
+            "allowed.test=127.0.0.1",
+        ],
+    );
+    let upstream = Upstream::start();
+    // Two clients on plain TCP, neither presenting a secret: one is a
+    // registered session's process, the other is in no session.
+    let (out, err) = crate::daemon::python_api(
+        &env,
+        &format!(
+            r#"
+import subprocess
+CLIENT = '''
+import socket, sys
+sys.stdin.readline()
+s = socket.create_connection(("127.0.0.1", {proxy_port}))
+s.sendall(b"GET http://allowed.test:{up}/" + sys.argv[1].encode() + b" HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+print(s.recv(200).split(b"\\r\\n")[0].decode())
+'''
+def client(path):
+    return subprocess.Popen([sys.executable, "-c", CLIENT, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+inside = client("from-the-session")
+print("session", req("POST", "/v1/sessions", {{"agent": "tcp-agent", "pid": inside.pid}})[0])
+outside = client("from-outside")
+for p in (inside, outside):
+    print(p.communicate("go\n")[0].strip())
+"#,
+            up = upstream.addr.port()
+        ),
+    );
+    assert!(out.contains("session 201"), "{out}{err}");
+    assert_eq!(out.matches("HTTP/1.1 200").count(), 2, "{out}{err}");
+    let entries = crate::agents::audit_entries(&env);
+    let agent_of = |path: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"]["origin"] == "proxy" && e.to_string().contains(path))
+            .map(|e| e["action"]["agent"]["name"].clone())
+            .unwrap_or_else(|| panic!("no proxy entry for {path}: {entries:?}"))
+    };
+    assert_eq!(agent_of("from-the-session"), "tcp-agent");
+    assert_ne!(agent_of("from-outside"), "tcp-agent");
+}
