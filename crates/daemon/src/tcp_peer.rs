@@ -166,6 +166,18 @@ impl TcpPeers {
 }
 
 impl crate::governor::Governor {
+    /// The one process holding a loopback TCP caller's socket (an agent
+    /// sending its own HTTP hooks), or none.
+    pub(crate) fn tcp_peer_process(&self, peer: SocketAddr) -> Option<u32> {
+        if !peer.ip().is_loopback() {
+            return None;
+        }
+        match self.tcp_peers.processes(&self.config.proc_root, peer)[..] {
+            [pid] => Some(pid),
+            _ => None,
+        }
+    }
+
     /// The session a loopback TCP caller's process is in: every process
     /// holding the client's socket must be in that same session.
     pub(crate) fn session_of_tcp_peer(&self, peer: SocketAddr) -> Option<Session> {

@@ -33,7 +33,16 @@ impl Drop for Up {
 pub(crate) fn up(env: &Env, extra: &[&str]) -> Up {
     let mut args = vec!["up", "--no-tcp", "--mode", "fast"];
     args.extend_from_slice(extra);
-    let mut child = env.spawn(&args);
+    started(env, &args)
+}
+
+/// Starts `warden up` with its API on loopback TCP at `listen` as well.
+pub(crate) fn up_listening(env: &Env, listen: &str) -> Up {
+    started(env, &["up", "--listen", listen, "--mode", "fast"])
+}
+
+fn started(env: &Env, args: &[&str]) -> Up {
+    let mut child = env.spawn(args);
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().expect("the daemon printed nothing").unwrap();

@@ -351,3 +351,54 @@ fn mcp_wrap_puts_the_gateway_in_front_and_unwrap_takes_it_out() {
     let back: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
     assert_eq!(back, serde_json::from_str::<Value>(original).unwrap());
 }
+
+#[test]
+fn an_http_hook_over_tcp_roots_its_session_at_the_agent_process_that_sent_it() {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _d = crate::daemon::up_listening(&env, &format!("127.0.0.1:{port}"));
+    let root = env.home.join("root");
+    env.run(&["init", "claude-code", "--root", &root.display().to_string()])
+        .code(0);
+    let secret = std::fs::read_to_string(root.join("etc/warden/hooks/claude-code.secret")).unwrap();
+    // The "agent" sends its hook over TCP with its enrollment secret, then its
+    // shell tool (a child, over the Unix socket, presenting nothing) decides.
+    let (out, err) = crate::daemon::python_api(
+        &env,
+        &format!(
+            r#"
+import subprocess
+hook = json.dumps({{"session_id": "tcp-session", "cwd": "/tmp", "hook_event_name": "PreToolUse",
+    "tool_name": "Bash", "tool_input": {{"command": "ls"}}, "tool_use_id": "toolu_tcp"}}).encode()
+s = socket.create_connection(("127.0.0.1", {port}))
+s.sendall(b"POST /v1/hooks/claude-code HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    + b"x-warden-secret: {secret}\r\nConnection: close\r\nContent-Length: " + str(len(hook)).encode() + b"\r\n\r\n" + hook)
+print("hook", s.recv(4096).split(b"\r\n")[0].decode())
+TOOL = '''
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+body = json.dumps({{"cwd": "/tmp", "kind": {{"shell": {{"command": "echo from-the-agent-tool"}}}}}}).encode()
+s.sendall(b"POST /v1/decide HTTP/1.1\\r\\nHost: warden\\r\\nContent-Type: application/json\\r\\nConnection: close\\r\\nContent-Length: " + str(len(body)).encode() + b"\\r\\n\\r\\n" + body)
+print("tool", s.recv(4096).split(b"\\r\\n")[0].decode())
+'''
+print(subprocess.run([sys.executable, "-c", TOOL, sys.argv[1]], capture_output=True, text=True).stdout.strip())
+"#,
+            secret = secret.trim()
+        ),
+    );
+    assert!(out.contains("hook HTTP/1.1 200"), "{out}{err}");
+    assert!(out.contains("tool HTTP/1.1 200"), "{out}{err}");
+    let entries = crate::agents::audit_entries(&env);
+    let tool = entries
+        .iter()
+        .find(|e| e.to_string().contains("echo from-the-agent-tool"))
+        .unwrap_or_else(|| panic!("the tool's decision is not in the audit: {entries:?}"));
+    assert_eq!(
+        tool["action"]["agent"]["name"], "claude-code",
+        "the tool of the agent that sent the HTTP hook is that agent: {tool}"
+    );
+}

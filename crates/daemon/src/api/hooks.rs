@@ -6,8 +6,9 @@
 //! `warden hook`) wraps the reply as `{"body", "stderr", "exit_code"}` for a
 //! command hook to print.
 //!
-//! Identity: a process inside a registered session (Unix socket), a session
-//! secret, or an enrollment secret from `warden init` (`x-warden-secret`); an
+//! Identity: a process inside a registered session (Unix socket, or the
+//! process holding a loopback TCP connection), a session secret, or an
+//! enrollment secret from `warden init` (`x-warden-secret`); an
 //! enrolled agent gets one warden session per session id its hook reports.
 //! Anything else is an unknown agent at autonomy 0.
 
@@ -104,12 +105,14 @@ pub(crate) fn enrolled_caller(
     }
     let autonomy = lock(&state.gov.policies).base().autonomy_for(agent);
     // The agent's process tree is the session: what the agent runs (its shell
-    // tool) is then an agent process, never a person at the terminal.
+    // tool) is then an agent process, never a person at the terminal. A hook
+    // process's agent is above it; an HTTP hook comes from the agent itself.
     let root = match peer {
         Peer::Unix { pid: Some(pid), .. } => {
             crate::procs::hook_agent_root(&state.gov.config.proc_root, pid)
         }
-        _ => None,
+        Peer::Tcp { addr } => state.gov.tcp_peer_process(addr),
+        Peer::Unix { pid: None, .. } => None,
     };
     let reg = Registration {
         agent: agent.to_string(),
