@@ -69,8 +69,9 @@ pub(crate) fn client_of(peer: &Peer, secret: Option<String>) -> Client {
             pid: *pid,
             secret,
         },
-        Peer::Tcp { addr } => Client::Tcp {
+        Peer::Tcp { addr, local } => Client::Tcp {
             addr: *addr,
+            local: *local,
             secret,
         },
     }
@@ -85,8 +86,15 @@ fn caller(client: &Client) -> Caller {
             },
             secret: secret.clone(),
         },
-        Client::Tcp { addr, secret } => Caller {
-            peer: Peer::Tcp { addr: *addr },
+        Client::Tcp {
+            addr,
+            local,
+            secret,
+        } => Caller {
+            peer: Peer::Tcp {
+                addr: *addr,
+                local: *local,
+            },
             secret: secret.clone(),
         },
     }

@@ -45,6 +45,9 @@ pub enum Peer {
     Tcp {
         /// The caller's address.
         addr: std::net::SocketAddr,
+        /// Our end of the connection (with `addr`, the kernel finds the
+        /// caller's socket).
+        local: Option<std::net::SocketAddr>,
     },
 }
 
@@ -53,7 +56,7 @@ impl std::fmt::Display for Peer {
         match self {
             Peer::Unix { uid, pid: Some(p) } => write!(f, "unix:uid={uid},pid={p}"),
             Peer::Unix { uid, pid: None } => write!(f, "unix:uid={uid}"),
-            Peer::Tcp { addr } => write!(f, "tcp:{addr}"),
+            Peer::Tcp { addr, .. } => write!(f, "tcp:{addr}"),
         }
     }
 }
@@ -280,7 +283,11 @@ impl Governor {
         let by_kernel = match caller.peer {
             Peer::Unix { pid: Some(pid), .. } => self.session_of_process(pid).ok().flatten(),
             Peer::Unix { pid: None, .. } => None,
-            Peer::Tcp { addr } => self.session_of_tcp_peer(addr),
+            Peer::Tcp {
+                addr,
+                local: Some(local),
+            } => self.session_of_tcp_peer(addr, local),
+            Peer::Tcp { local: None, .. } => None,
         };
         if let Some(s) = by_kernel {
             return Identity::Session(Box::new(s));

@@ -92,7 +92,8 @@ pub async fn serve_tcp(
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    spawn_conn(stream, Peer::Tcp { addr }, &app, &limits, &stop);
+                    let local = stream.local_addr().ok();
+                    spawn_conn(stream, Peer::Tcp { addr, local }, &app, &limits, &stop);
                 }
                 Err(e) => {
                     warn!(error = %e, "accept on TCP failed");

@@ -90,6 +90,8 @@ pub enum Client {
     Tcp {
         /// The peer's address.
         addr: SocketAddr,
+        /// Our end of the connection.
+        local: Option<SocketAddr>,
         /// A session secret presented in the request.
         secret: Option<String>,
     },

@@ -31,7 +31,11 @@ pub async fn serve_tcp(proxy: Arc<Proxy>, listener: TcpListener, mut stop: watch
         let _ = stream.set_nodelay(true);
         let proxy = Arc::clone(&proxy);
         tokio::spawn(async move {
-            let client = Client::Tcp { addr, secret: None };
+            let client = Client::Tcp {
+                addr,
+                local: stream.local_addr().ok(),
+                secret: None,
+            };
             serve_connection(proxy, client, stream).await;
             drop(permit);
         });

@@ -16,6 +16,7 @@ pub mod notify;
 pub mod plan;
 pub mod pty;
 pub mod seccomp;
+pub mod sockdiag;
 mod sys;
 pub mod view;
 

@@ -111,7 +111,11 @@ pub(crate) fn enrolled_caller(
         Peer::Unix { pid: Some(pid), .. } => {
             crate::procs::hook_agent_root(&state.gov.config.proc_root, pid)
         }
-        Peer::Tcp { addr } => state.gov.tcp_peer_process(addr),
+        Peer::Tcp {
+            addr,
+            local: Some(local),
+        } => state.gov.tcp_peer_process(addr, local),
+        Peer::Tcp { local: None, .. } => None,
         Peer::Unix { pid: None, .. } => None,
     };
     let reg = Registration {
