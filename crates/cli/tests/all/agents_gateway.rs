@@ -117,11 +117,7 @@ fn codex_through_the_llm_gateway_lines_up_with_its_hooks() {
 /// The daemon with its proxy (and LLM gateway) on a free loopback port,
 /// forwarding `name` to the scripted `provider`; returns the daemon and port.
 fn up_with_gateway(env: &Env, name: &str, provider: &Provider) -> (crate::daemon::Up, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let daemon = up(
         env,
         &[

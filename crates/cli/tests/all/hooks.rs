@@ -355,11 +355,7 @@ fn mcp_wrap_puts_the_gateway_in_front_and_unwrap_takes_it_out() {
 #[test]
 fn an_http_hook_over_tcp_roots_its_session_at_the_agent_process_that_sent_it() {
     let env = Env::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let _d = crate::daemon::up_listening(&env, &format!("127.0.0.1:{port}"));
     let root = env.home.join("root");
     env.run(&["init", "claude-code", "--root", &root.display().to_string()])

@@ -249,11 +249,7 @@ fn the_gateway_answers_on_the_daemon_s_api_address_too() {
     write(&env.user_policy(), POLICY);
     let upstream = Upstream::start();
     let anthropic = format!("anthropic=http://{}", upstream.addr);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut up = env.spawn(&[
         "up",

@@ -499,11 +499,7 @@ fn an_ask_holds_the_request_open_until_a_person_approves_it() {
 fn a_loopback_tcp_client_without_credentials_is_known_by_the_process_holding_its_socket() {
     let env = Env::new();
     write(&env.user_policy(), POLICY);
-    let proxy_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let proxy_port = crate::support::free_port();
     let listen = format!("127.0.0.1:{proxy_port}");
     let _d = up(
         &env,

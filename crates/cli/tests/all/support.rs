@@ -359,3 +359,12 @@ pub fn assert_verdict(v: &Value, want_decision: &str, rule: &str) {
         "expected rule {rule:?} in verdict: {v}"
     );
 }
+
+/// A loopback TCP port free a moment ago, for a listener a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
