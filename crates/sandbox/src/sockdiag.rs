@@ -150,10 +150,33 @@ fn ask(req: &[u8]) -> io::Result<Option<SocketOwner>> {
         return Err(io::Error::last_os_error());
     }
     let mut buf = [0u8; 1024];
-    // SAFETY: `buf` is live and writable for its whole length.
-    let got = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    // SAFETY: zeroed sockaddr_nl is valid; recvfrom overwrites it.
+    let mut from: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    let mut from_len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+    // SAFETY: `buf`, `from` and `from_len` are live and writable for the
+    // lengths given.
+    let got = unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+            std::ptr::from_mut(&mut from).cast(),
+            &mut from_len,
+        )
+    };
     if got < 0 {
         return Err(io::Error::last_os_error());
+    }
+    // Only the kernel (port 0) answers for sockets: anything else is refused.
+    if from.nl_pid != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "a sock_diag answer from netlink port {}, not the kernel",
+                from.nl_pid
+            ),
+        ));
     }
     answer(&buf[..got as usize])
 }
