@@ -232,12 +232,18 @@ fn walk(v: &mut Value, redact_them: bool, found: &mut Vec<Finding>) {
     match v {
         Value::String(s) => scan_string(s, redact_them, found),
         Value::Array(items) => items.iter_mut().for_each(|i| walk(i, redact_them, found)),
-        Value::Object(map) => {
-            let entries = std::mem::take(map);
-            for (mut key, mut value) in entries {
-                scan_string(&mut key, redact_them, found);
-                walk(&mut value, redact_them, found);
+        // Keys cannot be changed in place: the map is rebuilt only to redact.
+        Value::Object(map) if redact_them => {
+            for (mut key, mut value) in std::mem::take(map) {
+                scan_string(&mut key, true, found);
+                walk(&mut value, true, found);
                 map.insert(key, value);
+            }
+        }
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                found.extend(scan_decoded(key));
+                walk(value, false, found);
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}

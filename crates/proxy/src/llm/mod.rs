@@ -263,6 +263,7 @@ where
         .filter(|h| !raw.iter().any(|f| f.fingerprint == h.fingerprint))
         .collect();
     let mut body = bytes.clone();
+    let any_hidden = !hidden.is_empty();
     let redacted_json = match (&hidden[..], gw.dlp) {
         ([], _) | (_, DlpMode::Deny) => None,
         // The decoded strings were redacted in place; what the raw scan saw
@@ -287,7 +288,9 @@ where
                 body = Bytes::from(t);
                 extra.insert("dlp_action".into(), "redacted".into());
             }
-            (DlpMode::Redact, None, Ok(t)) => {
+            // Only the raw scan's findings are in `t`: with hidden ones and no
+            // re-serialised body, the request is refused below.
+            (DlpMode::Redact, None, Ok(t)) if !any_hidden => {
                 body = Bytes::from(dlp::redact(t, &raw));
                 extra.insert("dlp_action".into(), "redacted".into());
             }
