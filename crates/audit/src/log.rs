@@ -336,7 +336,11 @@ impl AuditLog {
         }
     }
 
-    /// [`AuditLog::submit`] of the append `announcement` promised.
+    /// [`AuditLog::submit`] of the append `announcement` promised. When it is
+    /// the only append in flight and no commit is running, it is committed on
+    /// the calling thread and `done` has run when this returns (a commit's
+    /// time, an fsync in strict mode); otherwise it returns at once, as
+    /// `submit` does.
     pub fn submit_announced(
         &self,
         mut announcement: Announcement,

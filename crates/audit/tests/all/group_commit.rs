@@ -84,3 +84,22 @@ fn nothing_announced_nothing_waits() {
     assert_eq!(log.append(&action(1), &verdict(1)).unwrap().seq, 1);
     assert_eq!(log.commits(), 2);
 }
+
+#[test]
+fn a_lone_announced_append_is_committed_by_the_thread_that_submits_it() {
+    let home = Home::new();
+    let log = lingering(&home);
+    for i in 0..3 {
+        let a = log.announce();
+        let (tx, rx) = mpsc::channel();
+        log.submit_announced(a, &action(i), &verdict(i), move |r| {
+            let _ = tx.send((std::thread::current().id(), r));
+        })
+        .unwrap();
+        // Already done when submit returns: no hand-off to the committer.
+        let (thread, receipt) = rx.try_recv().expect("a lone append is committed at once");
+        assert_eq!(thread, std::thread::current().id());
+        assert_eq!(receipt.unwrap().seq, i);
+    }
+    assert_eq!(log.commits(), 3);
+}
