@@ -1,7 +1,7 @@
-//! The exec supervisor of `warden run`. A thread waits on the sandbox's
-//! seccomp listener and hands each exec to the async side, which asks the
-//! daemon, one task per exec, so that an exec waiting for a person does not
-//! hold up the others. Fails closed: an unreadable exec, an unreachable
+//! The exec supervisor of `warden run`. The event loop waits on the sandbox's
+//! seccomp listener (a thread does where the loop cannot poll it) and asks
+//! the daemon, one task per exec, so that an exec waiting for a person does
+//! not hold up the others. Fails closed: an unreadable exec, an unreachable
 //! daemon or a timeout refuses the exec.
 
 use std::collections::BTreeMap;
@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use hyper::Method;
 use serde_json::json;
+use std::os::fd::OwnedFd;
+
+use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use warden_daemon::client::Client;
@@ -48,9 +51,17 @@ pub async fn supervise(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let listener = sandbox.take_listener().map(Arc::new);
     match listener.clone() {
-        Some(l) => {
-            std::thread::spawn(move || watch(&l, &exited, &tx));
-        }
+        Some(l) => match Readiness::register(&l, exited) {
+            // On this thread: an exec reaches its decision without waking
+            // another thread first.
+            Ok(ready) => {
+                tokio::spawn(watch_async(l, ready, tx));
+            }
+            Err((exited, e)) => {
+                tracing::debug!("the seccomp listener cannot be polled here ({e}); using a thread");
+                std::thread::spawn(move || watch(&l, &exited, &tx));
+            }
+        },
         None => {
             drop(exited);
             let problem = "the sandbox has no exec listener, so its execs cannot be decided";
@@ -135,9 +146,31 @@ pub async fn supervise(
     sandbox.wait().unwrap_or(125)
 }
 
-/// The listener thread: every waiting call goes to the async side, except
-/// those on the deny list, refused here at once.
-fn watch(l: &Listener, exited: &std::os::fd::OwnedFd, tx: &mpsc::UnboundedSender<Event>) {
+/// Takes the call waiting on the listener (one `wait` reported); `false`
+/// once there is nothing more to watch.
+fn take_call(l: &Listener, tx: &mpsc::UnboundedSender<Event>) -> bool {
+    let event = match l.receive() {
+        Ok(Request::Exec(req)) => Event::Exec(req),
+        Ok(Request::Denied { id, call, pid }) => {
+            let _ = l.deny(id);
+            Event::Refused(call, pid)
+        }
+        Err((id, NotifyError::Unreadable { pid, detail })) => {
+            eprintln!("warden run: refused an exec of process {pid}: {detail}");
+            let _ = l.deny(id);
+            return true;
+        }
+        Err((_, NotifyError::Gone)) => return true,
+        Err((_, e)) => Event::Done(Some(e.to_string())),
+    };
+    let done = matches!(event, Event::Done(_));
+    tx.send(event).is_ok() && !done
+}
+
+/// The listener thread (where the listener cannot be polled by the event
+/// loop): every waiting call goes to the async side, except those on the
+/// deny list, refused here at once.
+fn watch(l: &Listener, exited: &OwnedFd, tx: &mpsc::UnboundedSender<Event>) {
     loop {
         match l.wait(exited) {
             Wait::Call => {}
@@ -146,22 +179,60 @@ fn watch(l: &Listener, exited: &std::os::fd::OwnedFd, tx: &mpsc::UnboundedSender
                 return;
             }
         }
-        let event = match l.receive() {
-            Ok(Request::Exec(req)) => Event::Exec(req),
-            Ok(Request::Denied { id, call, pid }) => {
-                let _ = l.deny(id);
-                Event::Refused(call, pid)
-            }
-            Err((id, NotifyError::Unreadable { pid, detail })) => {
-                eprintln!("warden run: refused an exec of process {pid}: {detail}");
-                let _ = l.deny(id);
+        if !take_call(l, tx) {
+            return;
+        }
+    }
+}
+
+/// The listener and the sandbox's exit, registered with the event loop.
+struct Readiness {
+    calls: AsyncFd<OwnedFd>,
+    exited: AsyncFd<OwnedFd>,
+}
+
+impl Readiness {
+    fn register(l: &Listener, exited: OwnedFd) -> Result<Readiness, (OwnedFd, std::io::Error)> {
+        let calls = match l.try_clone_fd() {
+            Ok(fd) => warden_sandbox::register_readable(fd).map_err(|(_, e)| e),
+            Err(e) => Err(e),
+        };
+        let calls = match calls {
+            Ok(c) => c,
+            Err(e) => return Err((exited, e)),
+        };
+        let exited = warden_sandbox::register_readable(exited)?;
+        Ok(Readiness { calls, exited })
+    }
+}
+
+/// [`watch`] on the event loop. Readiness is edge-triggered: every call
+/// waiting is taken (the descriptor polled without blocking) before waiting
+/// again, and readiness is cleared before that poll, so a call arriving in
+/// between is never missed.
+async fn watch_async(l: Arc<Listener>, ready: Readiness, tx: mpsc::UnboundedSender<Event>) {
+    loop {
+        match l.ready_now(ready.exited.get_ref()) {
+            Some(Wait::Call) => {
+                if !take_call(&l, &tx) {
+                    return;
+                }
                 continue;
             }
-            Err((_, NotifyError::Gone)) => continue,
-            Err((_, e)) => Event::Done(Some(e.to_string())),
+            Some(Wait::Exited | Wait::Closed) => {
+                let _ = tx.send(Event::Done(None));
+                return;
+            }
+            None => {}
+        }
+        let woke = tokio::select! {
+            g = ready.calls.readable() => g.map(|mut g| g.clear_ready()),
+            g = ready.exited.readable() => g.map(|mut g| g.clear_ready()),
         };
-        let done = matches!(event, Event::Done(_));
-        if tx.send(event).is_err() || done {
+        if let Err(e) = woke {
+            let _ = tx.send(Event::Done(Some(format!(
+                "watching the seccomp listener: {e}"
+            ))));
             return;
         }
     }

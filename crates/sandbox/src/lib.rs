@@ -15,13 +15,14 @@ pub mod launch;
 pub mod notify;
 pub mod plan;
 pub mod pty;
+mod remote;
 pub mod seccomp;
 pub mod sockdiag;
 mod sys;
 pub mod view;
 
 pub use launch::{LaunchError, Limits, Sandbox, Spec, launch};
-pub use notify::{ExecRequest, Listener, NotifyError, Request, Wait};
+pub use notify::{ExecRequest, Listener, NotifyError, Request, Wait, register_readable};
 pub use plan::{Choices, Notes, explain, plan};
 pub use sys::SysError;
 

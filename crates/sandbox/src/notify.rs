@@ -8,11 +8,12 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
+use crate::remote::RemoteMemory;
+
 /// Largest argv + envp the supervisor reads (the kernel's own default limit).
-const MAX_ARGS_BYTES: usize = 2 << 20;
+pub(crate) const MAX_ARGS_BYTES: usize = 2 << 20;
 /// Most entries read from argv or envp.
 const MAX_ARGS: usize = 1 << 16;
 
@@ -196,6 +197,23 @@ impl Listener {
     /// becomes readable ([`Wait::Exited`]), or the listener is gone
     /// ([`Wait::Closed`]: nothing will ever wait again).
     pub fn wait(&self, exit: &impl AsRawFd) -> Wait {
+        self.poll(exit, -1).unwrap_or(Wait::Closed)
+    }
+
+    /// A second descriptor of the listener, for an event loop to wait on
+    /// (see [`register_readable`]).
+    pub fn try_clone_fd(&self) -> io::Result<OwnedFd> {
+        self.fd.try_clone()
+    }
+
+    /// [`Listener::wait`] without waiting: `None` when nothing is ready yet.
+    /// For a caller that waits for readability itself (an event loop), and
+    /// must then take every call waiting before it waits again.
+    pub fn ready_now(&self, exit: &impl AsRawFd) -> Option<Wait> {
+        self.poll(exit, 0)
+    }
+
+    fn poll(&self, exit: &impl AsRawFd, timeout_ms: libc::c_int) -> Option<Wait> {
         let mut p = [
             libc::pollfd {
                 fd: self.fd.as_raw_fd(),
@@ -209,22 +227,26 @@ impl Listener {
             },
         ];
         loop {
-            // SAFETY: two live pollfds, no timeout.
-            let r = unsafe { libc::poll(p.as_mut_ptr(), 2, -1) };
+            // SAFETY: two live pollfds, of which the kernel writes only
+            // `revents`; the timeout is -1 (none) or 0.
+            let r = unsafe { libc::poll(p.as_mut_ptr(), 2, timeout_ms) };
             if r < 0 {
                 if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                     continue;
                 }
-                return Wait::Closed;
+                return Some(Wait::Closed);
             }
             if p[0].revents & libc::POLLIN != 0 {
-                return Wait::Call;
+                return Some(Wait::Call);
             }
             if p[1].revents != 0 {
-                return Wait::Exited;
+                return Some(Wait::Exited);
             }
             if p[0].revents != 0 {
-                return Wait::Closed;
+                return Some(Wait::Closed);
+            }
+            if r == 0 && timeout_ms == 0 {
+                return None;
             }
         }
     }
@@ -270,9 +292,14 @@ fn read_exec(n: &SeccompNotif) -> Result<ExecRequest, NotifyError> {
         let a = n.data.args;
         (None, a[0], a[1], a[2])
     };
-    let given = read_string(&mem, path_ptr, &mut budget).map_err(unreadable)?;
-    let argv = read_vector(&mem, argv_ptr, &mut budget).map_err(unreadable)?;
-    let env = read_vector(&mem, envp_ptr, &mut budget).map_err(unreadable)?;
+    let mut remote = RemoteMemory::new(&mem);
+    let given = remote.string(path_ptr, &mut budget).map_err(unreadable)?;
+    let argv = remote
+        .vector(argv_ptr, MAX_ARGS, &mut budget)
+        .map_err(unreadable)?;
+    let env = remote
+        .vector(envp_ptr, MAX_ARGS, &mut budget)
+        .map_err(unreadable)?;
     let cwd = std::fs::read_link(proc.join("cwd"))
         .map(|p| p.to_string_lossy().into_owned())
         .map_err(|e| unreadable(format!("its working directory: {e}")))?;
@@ -308,49 +335,6 @@ fn read_exec(n: &SeccompNotif) -> Result<ExecRequest, NotifyError> {
         cwd,
         read_at,
     })
-}
-
-fn read_string(mem: &File, addr: u64, budget: &mut usize) -> Result<String, String> {
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 256];
-    let mut at = addr;
-    loop {
-        let n = mem
-            .read_at(&mut chunk, at)
-            .map_err(|e| format!("string at {at:#x}: {e}"))?;
-        if n == 0 {
-            return Err(format!("string at {addr:#x} runs off the mapped memory"));
-        }
-        if let Some(end) = chunk[..n].iter().position(|b| *b == 0) {
-            out.extend_from_slice(&chunk[..end]);
-            break;
-        }
-        out.extend_from_slice(&chunk[..n]);
-        at += n as u64;
-        if out.len() > *budget {
-            return Err(format!("arguments larger than {MAX_ARGS_BYTES} bytes"));
-        }
-    }
-    *budget = budget.saturating_sub(out.len() + 1);
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn read_vector(mem: &File, addr: u64, budget: &mut usize) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    if addr == 0 {
-        return Ok(out);
-    }
-    for i in 0..MAX_ARGS as u64 {
-        let mut word = [0u8; 8];
-        mem.read_exact_at(&mut word, addr + 8 * i)
-            .map_err(|e| format!("pointer {i} at {addr:#x}: {e}"))?;
-        let p = u64::from_ne_bytes(word);
-        if p == 0 {
-            return Ok(out);
-        }
-        out.push(read_string(mem, p, budget)?);
-    }
-    Err(format!("more than {MAX_ARGS} arguments"))
 }
 
 /// Resolves `path` (absolute) the way the target sees it: symlinks are
@@ -398,6 +382,19 @@ fn components(path: &str) -> Vec<String> {
         .collect();
     v.reverse();
     v
+}
+
+/// `fd` (a listener's descriptor, a pidfd) registered with the current tokio
+/// reactor for readability, so an event loop waits on it instead of a thread
+/// (no wake-up of another thread per call). Must be called inside a tokio
+/// runtime with I/O enabled; on failure the descriptor comes back.
+pub fn register_readable(
+    fd: OwnedFd,
+) -> Result<tokio::io::unix::AsyncFd<OwnedFd>, (OwnedFd, io::Error)> {
+    // SAFETY: the `OwnedFd` is moved into the `AsyncFd`, which owns it until
+    // it is dropped: the descriptor stays open and always the same one.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts())
 }
 
 #[cfg(test)]
