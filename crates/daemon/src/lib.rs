@@ -18,6 +18,7 @@ pub mod egress;
 pub mod events;
 pub mod governor;
 pub mod hookauth;
+pub mod identity;
 pub mod listen;
 pub mod metrics;
 pub mod notify;
