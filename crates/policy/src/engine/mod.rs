@@ -21,9 +21,9 @@ use crate::approval::{Approval, fingerprint};
 use crate::file::{Layer, LayerKind, PolicyError, Rule, RuleMode, check_tightens};
 use crate::shell::Finding;
 use crate::spec::Tool;
-use crate::subject::{Item, Subject, subjects_of};
+use crate::subject::{Subject, subjects_of};
 pub(crate) use matching::file_findings;
-use matching::{autonomy_default, item_tools, rule_matches, tool_bit};
+use matching::{autonomy_default, tool_bit};
 
 /// What the engine needs besides the action.
 #[derive(Debug, Clone)]
@@ -196,7 +196,7 @@ impl Policy {
             .rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.rewrite.is_some() && r.mode == crate::file::RuleMode::Enforce)
+            .filter(|(_, r)| r.rewrite.is_some() && r.mode == RuleMode::Enforce)
             .map(|(i, r)| {
                 let prefixes = r
                     .specs
@@ -545,89 +545,6 @@ impl Policy {
             approvable: approvable && approval.is_none(),
             approval,
         }
-    }
-
-    /// Rules matching a subject: (enforced, audit-only).
-    fn matching_rules<'a>(
-        &'a self,
-        subject: &Subject,
-        agent: &str,
-        cwd: Option<&Path>,
-    ) -> (Vec<&'a Rule>, Vec<&'a Rule>) {
-        let mut enforced = Vec::new();
-        let mut audited = Vec::new();
-        let items = subject.items();
-        let wanted = item_tools(&items);
-        // Roots of the paths this subject touches, for the path-rule index; a
-        // partly-known path at `/` may be under any root.
-        let mut roots: Vec<&str> = Vec::new();
-        let mut any_root = false;
-        for it in &items {
-            match it {
-                Item::Path(_, p, _) => roots.extend(p.iter().nth(1).and_then(|c| c.to_str())),
-                Item::Reach(_, comps, _) => match comps.first() {
-                    Some(c) if !c.contains(['*', '?', '[']) => roots.push(c),
-                    _ => any_root = true,
-                },
-                _ => {}
-            }
-        }
-        // A rule can be reached through several index entries (two heads of the
-        // same line, several roots): evaluate it once.
-        let mut seen = vec![false; self.rules.len()];
-        let mut consider = |i: usize| {
-            if std::mem::replace(&mut seen[i], true) {
-                return;
-            }
-            let r = &self.rules[i];
-            if self.rule_tools[i] & wanted == 0 {
-                return;
-            }
-            if !r.agents.is_empty() && !r.agents.iter().any(|a| a == agent) {
-                return;
-            }
-            if rule_matches(r, &items, cwd) {
-                if r.mode == RuleMode::Audit {
-                    audited.push(r);
-                } else {
-                    enforced.push(r);
-                }
-            }
-        };
-        if let Subject::Command { lines, .. } = subject {
-            // Every form of the line (literal, canonical) has its own first word.
-            for head in lines.iter().filter_map(|l| l.split(' ').next()) {
-                if let Some(v) = self.bash_by_head.get(head) {
-                    v.iter().for_each(|i| consider(*i));
-                }
-            }
-            self.bash_other.iter().for_each(|i| consider(*i));
-            // Path rules (deny/ask) over the files a command touches.
-            self.other_rules.iter().for_each(|i| consider(*i));
-        } else {
-            self.other_rules
-                .iter()
-                .chain(self.bash_other.iter())
-                .for_each(|i| consider(*i));
-            if let Subject::Exec { program, .. } = subject
-                && let Some(v) = self.bash_by_head.get(program.as_str())
-            {
-                v.iter().for_each(|i| consider(*i));
-            }
-        }
-        if any_root {
-            self.path_by_root
-                .values()
-                .flatten()
-                .for_each(|i| consider(*i));
-        } else {
-            for root in roots {
-                if let Some(v) = self.path_by_root.get(root) {
-                    v.iter().for_each(|i| consider(*i));
-                }
-            }
-        }
-        (enforced, audited)
     }
 }
 
