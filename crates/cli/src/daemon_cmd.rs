@@ -82,7 +82,8 @@ pub struct UpArgs {
     #[arg(long, value_name = "NAME=ADDR[,ADDR]", value_parser = warden_proxy::parse_pin)]
     proxy_resolve: Vec<(String, Vec<std::net::IpAddr>)>,
     /// Requests per second each agent may send through the proxy (twice as
-    /// many in a burst); more get 429 with Retry-After. 0: no limit.
+    /// many in a burst); more get 429 with Retry-After. 0: no limit. An
+    /// agent's `[agents.NAME] requests_per_second` in the policy sets its own.
     #[arg(long, value_name = "N", default_value_t = 100)]
     proxy_rate: u32,
     /// An LLM provider for the gateway at /llm/NAME/ on the proxy's address:

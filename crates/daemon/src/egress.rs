@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use warden_proxy::{Client, Decider, Proxy, Settings, SystemResolver};
+use warden_proxy::{Client, ClientLimits, Decider, Proxy, Settings, SystemResolver};
 use warden_types::{Action, Decision, Verdict};
 
 use crate::config::Config;
@@ -58,6 +58,14 @@ impl Decider for GovernorDecider {
                 .observe(action, &caller(client), rule, decision)
                 .await
         })
+    }
+
+    fn limits(&self, client: &Client) -> ClientLimits {
+        let l = self.0.agent_limits(&caller(client));
+        ClientLimits {
+            requests_per_second: l.requests_per_second,
+            max_body: l.max_body_mib.map(|m| (m as usize).saturating_mul(1 << 20)),
+        }
     }
 }
 

@@ -76,6 +76,17 @@ impl Governor {
         Ok(lock(&self.registry).by_root(root, start).cloned())
     }
 
+    /// The egress limits `[agents.NAME]` sets for `caller`'s agent, from
+    /// its session's policy: none for an unknown caller, nor where that
+    /// policy does not load (the decision that follows denies then anyway).
+    pub fn agent_limits(&self, caller: &Caller) -> warden_policy::AgentLimits {
+        let Identity::Session(s) = self.identify(caller) else {
+            return warden_policy::AgentLimits::default();
+        };
+        let policy = lock(&self.policies).for_workspace(&s.workspace);
+        policy.map(|p| p.limits_for(&s.agent)).unwrap_or_default()
+    }
+
     pub(crate) fn identify(&self, caller: &Caller) -> Identity {
         let by_kernel = match caller.peer {
             Peer::Unix { pid: Some(pid), .. } => self.session_of_process(pid).ok().flatten(),

@@ -110,6 +110,16 @@ pub enum PolicyError {
         /// What it tried.
         message: String,
     },
+    /// An `[agents.NAME]` table is wrong.
+    #[error("{file}: [agents.{agent}]: {message}")]
+    Agent {
+        /// The policy file.
+        file: String,
+        /// The agent's name.
+        agent: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A `[profile.NAME]` table is wrong.
     #[error("{file}: [profile.{profile}]: {message}")]
     Profile {
@@ -155,7 +165,43 @@ struct RawDefaults {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAgent {
-    autonomy: Autonomy,
+    #[serde(default)]
+    autonomy: Option<Autonomy>,
+    #[serde(default)]
+    requests_per_second: Option<u32>,
+    #[serde(default)]
+    max_body_mib: Option<u32>,
+}
+
+/// `[agents.<name>]` limits on what the agent sends out through the egress
+/// proxy and the LLM gateway. Layers combine to the strictest value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentLimits {
+    /// Requests per second (bursts of twice that).
+    pub requests_per_second: Option<u32>,
+    /// Largest request body sent out, in MiB.
+    pub max_body_mib: Option<u32>,
+}
+
+impl AgentLimits {
+    /// The strictest of `self` and `other`, limit by limit.
+    pub fn tightest(self, other: AgentLimits) -> AgentLimits {
+        fn min(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        }
+        AgentLimits {
+            requests_per_second: min(self.requests_per_second, other.requests_per_second),
+            max_body_mib: min(self.max_body_mib, other.max_body_mib),
+        }
+    }
+
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.requests_per_second.is_some() || self.max_body_mib.is_some()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,6 +294,8 @@ pub struct Layer {
     pub default_autonomy: Option<Autonomy>,
     /// `[agents.<name>] autonomy`.
     pub agents: BTreeMap<String, Autonomy>,
+    /// `[agents.<name>] requests_per_second`, `max_body_mib`.
+    pub agent_limits: BTreeMap<String, AgentLimits>,
     /// Its rules.
     pub rules: Vec<Rule>,
     /// Its standing approvals (`[[approval]]`).
@@ -438,17 +486,41 @@ pub fn parse_layer(
         })?;
         profiles.insert(name, compiled);
     }
+    let mut agents = BTreeMap::new();
+    let mut agent_limits = BTreeMap::new();
+    for (name, a) in raw.agents {
+        if a.requests_per_second == Some(0) || a.max_body_mib == Some(0) {
+            return Err(PolicyError::Agent {
+                file: file.into(),
+                agent: name,
+                message: "a limit of 0 would refuse everything; leave it out for no limit, or deny the traffic with a rule".into(),
+            });
+        }
+        let limits = AgentLimits {
+            requests_per_second: a.requests_per_second,
+            max_body_mib: a.max_body_mib,
+        };
+        if limits.any() {
+            agent_limits.insert(name.clone(), limits);
+        }
+        if let Some(autonomy) = a.autonomy {
+            agents.insert(name, autonomy);
+        } else if !limits.any() {
+            return Err(PolicyError::Agent {
+                file: file.into(),
+                agent: name,
+                message: "sets nothing: give autonomy, requests_per_second or max_body_mib".into(),
+            });
+        }
+    }
     Ok(Layer {
         kind,
         approvals,
         profiles,
         file: file.into(),
         default_autonomy: raw.defaults.autonomy,
-        agents: raw
-            .agents
-            .into_iter()
-            .map(|(k, v)| (k, v.autonomy))
-            .collect(),
+        agents,
+        agent_limits,
         rules,
     })
 }

@@ -37,5 +37,5 @@ mod subject;
 
 pub use approval::{Approval, fingerprint};
 pub use engine::{EvalContext, Evaluation, Policy, SubjectReport};
-pub use file::{Layer, LayerKind, PolicyError, Rule, RuleMode};
+pub use file::{AgentLimits, Layer, LayerKind, PolicyError, Rule, RuleMode};
 pub use subject::{CommandClass, FileOp};

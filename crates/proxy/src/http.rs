@@ -73,23 +73,30 @@ impl Conn {
             }
             Err(msg) => return plain(StatusCode::BAD_REQUEST, msg.into(), HeaderMap::new()),
         };
-        if !self.proxy.admit(&who) {
-            let mut h = proxy_status("http_request_denied", "request rate limit");
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return plain(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "warden: more than {} requests per second from this agent; slow down\n",
-                    self.proxy.settings().rate_per_second
-                ),
-                h,
-            );
-        }
+        let limits = match self.proxy.admit(&who) {
+            Ok(l) => l,
+            Err(rate) => {
+                let mut h = proxy_status("http_request_denied", "request rate limit");
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return plain(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "warden: more than {rate} requests per second from this agent; slow down\n"
+                    ),
+                    h,
+                );
+            }
+        };
         if req.uri().scheme().is_none()
             && req.uri().path().starts_with("/llm/")
             && let Some(gw) = self.proxy.llm.as_ref()
         {
-            return crate::llm::handle(gw, &self.proxy.decider, who, req).await;
+            return crate::llm::handle(gw, &self.proxy.decider, who, req, limits).await;
+        }
+        if let Some(max) = limits.max_body
+            && let Some(refused) = body_over(req.headers(), max)
+        {
+            return refused;
         }
         if req.method() == Method::CONNECT {
             let mut resp = self.tunnel(who, req).await;
@@ -382,6 +389,37 @@ fn refusal(r: Refusal, what: &str) -> Response<Body> {
             )
         }
     }
+}
+
+/// The refusal of a request whose body may exceed the agent's limit of
+/// `max` bytes: one declared larger (413), or one of unknown length (411:
+/// a streamed body cannot be measured before it is sent on).
+fn body_over(headers: &HeaderMap, max: usize) -> Option<Response<Body>> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let chunked = headers
+        .get(header::TRANSFER_ENCODING)
+        .is_some_and(|v| v.as_bytes() != b"identity");
+    let (status, why) = match declared {
+        Some(n) if n > max as u64 => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a body of {n} bytes is over this agent's limit of {max} bytes"),
+        ),
+        None if chunked => (
+            StatusCode::LENGTH_REQUIRED,
+            format!(
+                "this agent's bodies are limited to {max} bytes: send a Content-Length, not a streamed body"
+            ),
+        ),
+        _ => return None,
+    };
+    Some(plain(
+        status,
+        format!("warden: {why}\n"),
+        proxy_status("http_request_denied", "request body limit"),
+    ))
 }
 
 #[cfg(test)]

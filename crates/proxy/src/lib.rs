@@ -66,6 +66,24 @@ pub trait Decider: Send + Sync + 'static {
         rule: &'a str,
         decision: Decision,
     ) -> Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
+
+    /// What the policy limits for `client`'s agent (by default nothing
+    /// beyond the proxy's own [`Settings`]).
+    fn limits(&self, _client: &Client) -> ClientLimits {
+        ClientLimits::default()
+    }
+}
+
+/// Limits the policy sets for one agent (`[agents.NAME]`), where they are
+/// stricter than or in addition to the proxy's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// Requests (and tunnels) per second, in bursts of twice that; `None`:
+    /// the proxy's `rate_per_second`.
+    pub requests_per_second: Option<u32>,
+    /// Largest request body sent out, in bytes; `None`: no limit beyond the
+    /// LLM gateway's own.
+    pub max_body: Option<usize>,
 }
 
 /// The header a client outside a sandbox may present its session secret in
@@ -210,15 +228,20 @@ impl Proxy {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let gw = self.llm.as_ref()?;
-        if !self.admit(&client) {
-            return Some(llm::rate_limited(&self.settings));
-        }
-        Some(llm::handle(gw, &self.decider, client, req).await)
+        let limits = match self.admit(&client) {
+            Ok(l) => l,
+            Err(rate) => return Some(llm::rate_limited(rate)),
+        };
+        Some(llm::handle(gw, &self.decider, client, req, limits).await)
     }
 
-    /// Whether `client` is within its request rate.
-    pub(crate) fn admit(&self, client: &Client) -> bool {
-        self.rate.admit(client)
+    /// Whether `client` is within its request rate; `Err` holds the rate
+    /// it went over (the policy's for its agent, else the proxy's).
+    pub(crate) fn admit(&self, client: &Client) -> Result<ClientLimits, u32> {
+        let limits = self.decider.limits(client);
+        self.rate
+            .admit(client, limits.requests_per_second)
+            .map(|()| limits)
     }
 
     /// Decides whether `client` may reach `dest`, and returns the addresses

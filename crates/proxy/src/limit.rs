@@ -27,10 +27,16 @@ impl RateLimit {
         }
     }
 
-    /// Whether `client` may make one more request now.
-    pub(crate) fn admit(&self, client: &Client) -> bool {
-        if self.per_second <= 0.0 {
-            return true;
+    /// Whether `client` may make one more request now, at `rate` per second
+    /// (bursts of twice that) when given, else at the configured rate; `Err`
+    /// holds the rate gone over.
+    pub(crate) fn admit(&self, client: &Client, rate: Option<u32>) -> Result<(), u32> {
+        let (per_second, burst) = match rate {
+            Some(r) => (f64::from(r), f64::from(r.saturating_mul(2).max(1))),
+            None => (self.per_second, self.burst),
+        };
+        if per_second <= 0.0 {
+            return Ok(());
         }
         let key = match client {
             Client::Unix {
@@ -55,15 +61,14 @@ impl RateLimit {
         {
             b.remove(&oldest);
         }
-        let (tokens, last) = b.entry(key).or_insert((self.burst, now));
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        let (tokens, last) = b.entry(key).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * per_second).min(burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(per_second as u32)
         }
     }
 }
@@ -85,9 +90,22 @@ mod tests {
             pid: Some(11),
             secret: None,
         };
-        assert!((0..3).all(|_| l.admit(&a)));
-        assert!(!l.admit(&a));
-        assert!(l.admit(&b));
-        assert!(RateLimit::new(0, 0).admit(&a));
+        assert!((0..3).all(|_| l.admit(&a, None).is_ok()));
+        assert_eq!(l.admit(&a, None), Err(1));
+        assert!(l.admit(&b, None).is_ok());
+        assert!(RateLimit::new(0, 0).admit(&a, None).is_ok());
+    }
+
+    #[test]
+    fn an_agents_own_rate_applies_even_where_the_proxy_sets_none() {
+        let unlimited = RateLimit::new(0, 0);
+        let a = Client::Unix {
+            uid: 1,
+            pid: Some(10),
+            secret: Some("s".into()),
+        };
+        // Two per second: a burst of four, then refused, naming the rate.
+        assert!((0..4).all(|_| unlimited.admit(&a, Some(2)).is_ok()));
+        assert_eq!(unlimited.admit(&a, Some(2)), Err(2));
     }
 }

@@ -146,7 +146,7 @@ where
             return;
         }
     };
-    if !proxy.admit(&who) {
+    if proxy.admit(&who).is_err() {
         let _ = s.write_all(&socks::reply_bytes(reply::NOT_ALLOWED)).await;
         return;
     }

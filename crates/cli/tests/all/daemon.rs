@@ -104,10 +104,17 @@ def req(method, path, body=None, headers={}):
 }
 
 pub(crate) fn register(env: &Env) -> String {
+    register_as(env, "codex")
+}
+
+/// The secret of a session registered for `agent` (a plain name).
+pub(crate) fn register_as(env: &Env, agent: &str) -> String {
     // A trusted interceptor registers a session over the socket.
     let (out, _) = python_api(
         env,
-        r#"print(req("POST", "/v1/sessions", {"agent": "codex", "autonomy": "executor"})[1]["secret"])"#,
+        &format!(
+            r#"print(req("POST", "/v1/sessions", {{"agent": "{agent}", "autonomy": "executor"}})[1]["secret"])"#
+        ),
     );
     out.trim().to_string()
 }

@@ -75,6 +75,8 @@ pub struct Policy {
     pub(crate) rewrites: Vec<(usize, Vec<Vec<String>>)>,
     default_autonomy: Autonomy,
     agents: BTreeMap<String, Autonomy>,
+    /// Per-agent egress limits, every layer's combined to the strictest.
+    agent_limits: BTreeMap<String, crate::file::AgentLimits>,
     /// `(layer, file)` of each layer loaded, most trusted first.
     pub layers: Vec<(crate::file::LayerKind, String)>,
     home: PathBuf,
@@ -131,6 +133,7 @@ impl Policy {
     pub fn from_layers(layers: Vec<Layer>, home: &Path) -> Result<Policy, PolicyError> {
         let mut default_autonomy = Autonomy::Executor;
         let mut agents = BTreeMap::new();
+        let mut agent_limits: BTreeMap<String, crate::file::AgentLimits> = BTreeMap::new();
         let mut rules = Vec::new();
         let mut names = Vec::new();
         let mut ids = std::collections::HashSet::new();
@@ -144,6 +147,10 @@ impl Policy {
                 default_autonomy = a;
             }
             agents.extend(layer.agents);
+            for (name, l) in layer.agent_limits {
+                let e = agent_limits.entry(name).or_insert(l);
+                *e = e.tightest(l);
+            }
             crate::profile::merge(&mut profiles, layer.profiles);
             names.push((layer.kind, layer.file));
             for a in layer.approvals {
@@ -172,6 +179,7 @@ impl Policy {
             rewrites: Vec::new(),
             default_autonomy,
             agents,
+            agent_limits,
             layers: names,
             home: home.to_path_buf(),
             approvals,
@@ -287,6 +295,18 @@ impl Policy {
             .get(agent)
             .copied()
             .unwrap_or(self.default_autonomy)
+    }
+
+    /// The egress limits `[agents.<agent>]` sets (none set: no per-agent
+    /// limit; the daemon's own apply).
+    pub fn limits_for(&self, agent: &str) -> crate::file::AgentLimits {
+        self.agent_limits.get(agent).copied().unwrap_or_default()
+    }
+
+    /// Whether any agent has egress limits (callers skip identifying the
+    /// agent when none does).
+    pub fn has_agent_limits(&self) -> bool {
+        !self.agent_limits.is_empty()
     }
 
     /// Decide an action.

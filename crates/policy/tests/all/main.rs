@@ -2,6 +2,7 @@
 // Test code: a failed unwrap is a failed test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_limits;
 mod approvals;
 mod corpus;
 mod corpus_commands;

@@ -187,6 +187,7 @@ pub(crate) async fn handle<B>(
     decider: &Arc<dyn Decider>,
     who: Client,
     req: Request<B>,
+    limits: crate::ClientLimits,
 ) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes> + Send,
@@ -214,15 +215,17 @@ where
         );
     };
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, gw.max_body).collect().await {
+    // The agent's own limit where its policy sets a stricter one.
+    let max_body = limits.max_body.map_or(gw.max_body, |m| m.min(gw.max_body));
+    let bytes = match Limited::new(body, max_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             return provider_error(
                 &provider,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!(
-                    "warden: the request body could not be read (limit {} MiB): {e}",
-                    gw.max_body >> 20
+                    "warden: the request body could not be read (limit {} bytes for this agent): {e}",
+                    max_body
                 ),
                 &[],
             );
@@ -478,14 +481,11 @@ impl Drop for Recorder {
 
 /// 429 for a client past its request rate (the forward proxy answers its
 /// own clients the same way).
-pub(crate) fn rate_limited(settings: &crate::Settings) -> Response<Body> {
+pub(crate) fn rate_limited(rate: u32) -> Response<Body> {
     let mut r = provider_error(
         "",
         StatusCode::TOO_MANY_REQUESTS,
-        &format!(
-            "warden: more than {} requests per second from this agent; slow down",
-            settings.rate_per_second
-        ),
+        &format!("warden: more than {rate} requests per second from this agent; slow down"),
         &[],
     );
     r.headers_mut()
