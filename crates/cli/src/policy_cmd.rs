@@ -108,6 +108,19 @@ pub fn run(cmd: PolicyCommand, policy: Option<&Path>) -> Result<u8> {
                 "ok: {} rules load and every inline example holds",
                 p.rules().len()
             );
+            for (agent, l) in p.agent_limits() {
+                let mut parts = Vec::new();
+                if let Some(r) = l.requests_per_second {
+                    parts.push(format!(
+                        "at most {r} requests per second per session (bursts of {})",
+                        r.saturating_mul(2)
+                    ));
+                }
+                if let Some(m) = l.max_body_mib {
+                    parts.push(format!("request bodies up to {m} MiB"));
+                }
+                println!("agent {agent}: {} through the proxy", parts.join(", "));
+            }
             Ok(0)
         }
         PolicyCommand::Test { file } => {

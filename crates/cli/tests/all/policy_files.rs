@@ -396,3 +396,32 @@ fn broken_user_policy_fails_closed_with_exit_1() {
     let at = format!("{}:2:", env.user_policy().display());
     assert!(out.stderr.contains(&at), "{}", out.stderr);
 }
+
+#[test]
+fn lint_reports_each_agents_egress_limits_and_refuses_a_zero() {
+    let env = Env::new();
+    let file = env.write_ws(
+        "limits.toml",
+        "version = 1\n[agents.codex]\nrequests_per_second = 20\nmax_body_mib = 4\n[agents.bot]\nmax_body_mib = 1\n",
+    );
+    let out = lint(&env, &file);
+    out.code(0);
+    assert!(
+        out.stdout.contains(
+            "agent codex: at most 20 requests per second per session (bursts of 40), request bodies up to 4 MiB"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("agent bot: request bodies up to 1 MiB"),
+        "{}",
+        out.stdout
+    );
+    lint_fails(
+        &env,
+        "zero.toml",
+        "version = 1\n[agents.codex]\nrequests_per_second = 0\n",
+        &["[agents.codex]", "limit of 0"],
+    );
+}

@@ -303,6 +303,11 @@ impl Policy {
         self.agent_limits.get(agent).copied().unwrap_or_default()
     }
 
+    /// Every agent with egress limits, by name.
+    pub fn agent_limits(&self) -> impl Iterator<Item = (&str, crate::file::AgentLimits)> {
+        self.agent_limits.iter().map(|(n, l)| (n.as_str(), *l))
+    }
+
     /// Whether any agent has egress limits (callers skip identifying the
     /// agent when none does).
     pub fn has_agent_limits(&self) -> bool {
