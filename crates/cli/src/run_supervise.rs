@@ -193,10 +193,9 @@ struct Readiness {
 
 impl Readiness {
     fn register(l: &Listener, exited: OwnedFd) -> Result<Readiness, (OwnedFd, std::io::Error)> {
-        let calls = match l.try_clone_fd() {
-            Ok(fd) => warden_sandbox::register_readable(fd).map_err(|(_, e)| e),
-            Err(e) => Err(e),
-        };
+        let calls = l
+            .try_clone_fd()
+            .and_then(|fd| warden_sandbox::register_readable(fd).map_err(|(_, e)| e));
         let calls = match calls {
             Ok(c) => c,
             Err(e) => return Err((exited, e)),

@@ -402,12 +402,15 @@ fn body_over(headers: &HeaderMap, max: usize) -> Option<Response<Body>> {
     let chunked = headers
         .get(header::TRANSFER_ENCODING)
         .is_some_and(|v| v.as_bytes() != b"identity");
+    // A streamed body's length is unknown whatever Content-Length says, and
+    // an unreadable Content-Length is no length: both are refused.
+    let has_length = headers.contains_key(header::CONTENT_LENGTH);
     let (status, why) = match declared {
-        Some(n) if n > max as u64 => (
+        Some(n) if !chunked && n > max as u64 => (
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("a body of {n} bytes is over this agent's limit of {max} bytes"),
         ),
-        None if chunked => (
+        _ if chunked || (has_length && declared.is_none()) => (
             StatusCode::LENGTH_REQUIRED,
             format!(
                 "this agent's bodies are limited to {max} bytes: send a Content-Length, not a streamed body"

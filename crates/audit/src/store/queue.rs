@@ -141,23 +141,36 @@ impl Shared {
     /// Queues `msg`, waiting while the queue is full. `wake` tells the background
     /// committer to pick it up.
     pub fn enqueue(&self, msg: Msg, wake: bool) -> Result<(), AuditError> {
-        let mut q = lock(&self.queue);
-        while q.items.len() >= self.capacity && !q.closed {
-            q = self.space.wait(q).unwrap_or_else(|e| e.into_inner());
-        }
-        if q.closed {
-            return Err(AuditError::Closed);
-        }
-        // The committer waits on an empty queue (checked under this lock):
-        // only the push that ends emptiness needs to wake it. One futex call
-        // per batch instead of one per append.
-        let was_empty = q.items.is_empty();
-        q.items.push_back(msg);
-        drop(q);
+        let (was_empty, _) = self.push(msg, false)?;
         if wake && was_empty {
             self.work.notify_one();
         }
         Ok(())
+    }
+
+    /// Pushes `msg` once the queue has room; `announced`: it is the append an
+    /// earlier `announce` promised, now no longer to wait for. Returns whether
+    /// the queue was empty and whether this was the last announced append.
+    /// The committer waits on an empty queue, or lingers for announced
+    /// appends (both checked under the queue lock): only the push that ends
+    /// emptiness, or the last announced one, needs to wake it — one futex
+    /// call per batch instead of one per append.
+    fn push(&self, msg: Msg, announced: bool) -> Result<(bool, bool), AuditError> {
+        let mut q = lock(&self.queue);
+        while q.items.len() >= self.capacity && !q.closed {
+            q = self.space.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        let last_announced = announced && self.announced.fetch_sub(1, Ordering::Relaxed) == 1;
+        if q.closed {
+            drop(q);
+            if last_announced {
+                self.work.notify_one();
+            }
+            return Err(AuditError::Closed);
+        }
+        let was_empty = q.items.is_empty();
+        q.items.push_back(msg);
+        Ok((was_empty, last_announced))
     }
 
     /// Queues the append an earlier `announce` promised. When it is the only
@@ -167,32 +180,12 @@ impl Shared {
     /// committer and back), tens of microseconds each on a virtual machine.
     /// Anything else goes to the background committer as usual.
     pub fn enqueue_announced(&self, msg: Msg) -> Result<(), AuditError> {
-        {
-            let mut q = lock(&self.queue);
-            while q.items.len() >= self.capacity && !q.closed {
-                q = self.space.wait(q).unwrap_or_else(|e| e.into_inner());
+        let (was_empty, last_announced) = self.push(msg, true)?;
+        if !(was_empty && last_announced) {
+            if was_empty || last_announced {
+                self.work.notify_one();
             }
-            let last_announced = self.announced.fetch_sub(1, Ordering::Relaxed) == 1;
-            if q.closed {
-                drop(q);
-                if last_announced {
-                    self.work.notify_one();
-                }
-                return Err(AuditError::Closed);
-            }
-            let was_empty = q.items.is_empty();
-            q.items.push_back(msg);
-            drop(q);
-            if !(last_announced && was_empty) {
-                // The committer waits on an empty queue, or lingers for
-                // announced appends (both checked under the queue lock): only
-                // the push that ends emptiness, or the last announced one,
-                // needs to wake it.
-                if was_empty || last_announced {
-                    self.work.notify_one();
-                }
-                return Ok(());
-            }
+            return Ok(());
         }
         match self.writer.try_lock() {
             Ok(mut w) => self.commit_one_batch(&mut w),
@@ -251,25 +244,41 @@ impl Shared {
     fn commit_one_batch(&self, w: &mut Writer) {
         let max_batch = w.core.options.max_batch.max(1);
         let mut batch: Vec<Pending> = Vec::new();
-        {
-            let mut q = lock(&self.queue);
-            while batch.len() < max_batch && matches!(q.items.front(), Some(Msg::Append(_))) {
-                if let Some(Msg::Append(p)) = q.items.pop_front() {
-                    batch.push(p);
+        self.take_batch(&mut lock(&self.queue), max_batch, &mut batch, false);
+        if !batch.is_empty() {
+            self.guarded(w, |w| {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                w.commit_batch(&mut batch);
+            });
+        }
+    }
+
+    /// Moves up to `max_batch` appends from the head of `q` into `batch`.
+    /// A control message ends them: taken and returned when `take_control`,
+    /// else left at the head.
+    fn take_batch(
+        &self,
+        q: &mut Queue,
+        max_batch: usize,
+        batch: &mut Vec<Pending>,
+        take_control: bool,
+    ) -> Option<Msg> {
+        let mut control = None;
+        while batch.len() < max_batch {
+            match q.items.front() {
+                Some(Msg::Append(_)) => {}
+                Some(_) if take_control => {
+                    control = q.items.pop_front();
+                    break;
                 }
+                _ => break,
             }
-            self.space.notify_all();
+            if let Some(Msg::Append(p)) = q.items.pop_front() {
+                batch.push(p);
+            }
         }
-        if batch.is_empty() {
-            return;
-        }
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.commit_batch(&mut batch)));
-        if result.is_err() {
-            mark_failed(w);
-            tracing::error!("the audit writer panicked; appending is refused from now on");
-        }
+        self.space.notify_all();
+        control
     }
 
     /// Commits everything queued, in order, in batches of at most `max_batch`.
@@ -279,8 +288,7 @@ impl Shared {
         let mut batch: Vec<Pending> = Vec::new();
         loop {
             let started = Instant::now();
-            let mut control = None;
-            {
+            let control = {
                 let mut q = lock(&self.queue);
                 // Wait for announced appends, so they join this commit.
                 loop {
@@ -298,18 +306,8 @@ impl Shared {
                         .map(|(g, _)| g)
                         .unwrap_or_else(|e| e.into_inner().0);
                 }
-                while batch.len() < max_batch {
-                    match q.items.pop_front() {
-                        Some(Msg::Append(p)) => batch.push(p),
-                        Some(other) => {
-                            control = Some(other);
-                            break;
-                        }
-                        None => break,
-                    }
-                }
-                self.space.notify_all();
-            }
+                self.take_batch(&mut q, max_batch, &mut batch, true)
+            };
             if batch.is_empty() && control.is_none() {
                 return;
             }
@@ -368,7 +366,12 @@ impl Shared {
     /// failed (every later append is refused) and the committer lives on to
     /// refuse them, instead of leaving appenders waiting on a dead thread.
     fn drain_guarded(&self, w: &mut Writer) {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drain(w)));
+        self.guarded(w, |w| self.drain(w));
+    }
+
+    /// Runs `f` on the writer; a panic in it marks the writer failed.
+    fn guarded(&self, w: &mut Writer, f: impl FnOnce(&mut Writer)) {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *w)));
         if result.is_err() {
             mark_failed(w);
             tracing::error!("the audit writer panicked; appending is refused from now on");

@@ -308,12 +308,6 @@ impl Policy {
         self.agent_limits.iter().map(|(n, l)| (n.as_str(), *l))
     }
 
-    /// Whether any agent has egress limits (callers skip identifying the
-    /// agent when none does).
-    pub fn has_agent_limits(&self) -> bool {
-        !self.agent_limits.is_empty()
-    }
-
     /// Decide an action.
     pub fn evaluate(&self, action: &Action, ctx: &EvalContext) -> Evaluation {
         self.evaluate_rewritten(action, ctx)

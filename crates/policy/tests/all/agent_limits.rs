@@ -20,7 +20,7 @@ fn an_agent_may_have_limits_with_or_without_an_autonomy() {
     )
     .unwrap();
     let p = Policy::from_layers(vec![user], Path::new(HOME)).unwrap();
-    assert!(p.has_agent_limits());
+    assert!(p.agent_limits().next().is_some());
     assert_eq!(
         p.limits_for("codex"),
         AgentLimits {
@@ -38,7 +38,7 @@ fn an_agent_may_have_limits_with_or_without_an_autonomy() {
         Path::new(HOME),
     )
     .unwrap();
-    assert!(!none.has_agent_limits());
+    assert!(none.agent_limits().next().is_none());
 }
 
 #[test]
