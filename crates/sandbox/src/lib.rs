@@ -16,6 +16,7 @@ pub mod notify;
 pub mod plan;
 pub mod pty;
 mod remote;
+pub mod repos;
 pub mod seccomp;
 pub mod sockdiag;
 mod sys;

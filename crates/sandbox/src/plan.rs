@@ -108,9 +108,6 @@ pub const DEFAULT_ENV: &[&str] = &[
     "NO_COLOR",
 ];
 
-/// Most entries visited when looking for git repositories in the workspace.
-const WALK_LIMIT: usize = 200_000;
-
 /// The choices a profile makes; everything else follows from them.
 #[derive(Debug, Clone, Default)]
 pub struct Choices {
@@ -147,7 +144,7 @@ pub struct Choices {
 pub struct Notes {
     /// Git repositories found in the workspace.
     pub repos: usize,
-    /// Whether the walk stopped at [`WALK_LIMIT`] entries.
+    /// Whether the walk stopped at [`crate::repos::WALK_LIMIT`] entries.
     pub walk_truncated: bool,
 }
 
@@ -178,7 +175,16 @@ pub fn plan(
     let names = || PROTECTED_NAMES.iter().chain(warden_types::LOGIN_SCRIPTS);
     for root in &read_write {
         found.extend(names().map(|n| root.join(n)));
-        find_git_dirs(root, &mut found, &mut notes);
+        let repos = crate::repos::find(root);
+        notes.repos += repos.found.len();
+        notes.walk_truncated |= repos.truncated;
+        for dir in repos.found {
+            // Made first where missing, so that it cannot be planted.
+            let hooks = dir.join("hooks");
+            let _ = std::fs::create_dir_all(&hooks);
+            found.insert(hooks);
+            found.insert(dir.join("config"));
+        }
     }
     // Names under the home directory count inside a grant below it too
     // (`~/.claude/settings.json` when `~/.claude` is writable).
@@ -337,39 +343,6 @@ fn canonical_set(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     out.into_iter().collect()
 }
 
-/// Adds each repository's hooks directory and config below `root` (nested
-/// repositories and submodules included) to `protected`. A missing hooks
-/// directory is created first, so that it cannot be planted.
-fn find_git_dirs(root: &Path, protected: &mut BTreeSet<PathBuf>, notes: &mut Notes) {
-    let mut stack = vec![root.to_path_buf()];
-    let mut seen = 0usize;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            seen += 1;
-            if seen > WALK_LIMIT {
-                notes.walk_truncated = true;
-                return;
-            }
-            let Ok(t) = e.file_type() else { continue };
-            if !t.is_dir() {
-                continue;
-            }
-            let path = e.path();
-            if path.join("HEAD").is_file() && path.join("objects").is_dir() {
-                notes.repos += 1;
-                let hooks = path.join("hooks");
-                let _ = std::fs::create_dir_all(&hooks);
-                protected.insert(hooks);
-                protected.insert(path.join("config"));
-            }
-            stack.push(path);
-        }
-    }
-}
-
 /// A plain-language account of what `spec` enforces.
 pub fn explain(spec: &Spec, notes: &Notes) -> String {
     let mut s = String::new();
@@ -516,6 +489,24 @@ mod tests {
             std::fs::write(repo.join("HEAD"), "ref: refs/heads/main\n").unwrap();
             std::fs::write(repo.join("config"), "").unwrap();
         }
+        // A submodule's repository inside the superproject's, and a work
+        // directory whose `.git` links the store and `HEAD` of another.
+        let module = ws.join(".git/modules/sub");
+        std::fs::create_dir_all(module.join("objects/pack")).unwrap();
+        std::fs::write(module.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        let linked = ws.join("work/.git");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(ws.join(".git/objects"), linked.join("objects")).unwrap();
+        std::os::unix::fs::symlink(ws.join(".git/HEAD"), linked.join("HEAD")).unwrap();
+        // An object store is not entered: what looks like a repository in it
+        // is none git would use.
+        let stray = ws.join("vendor/lib/.git/objects/ab");
+        std::fs::create_dir_all(stray.join("objects")).unwrap();
+        std::fs::write(stray.join("HEAD"), "").unwrap();
+        // Nor is a directory a repository because its entries carry the names
+        // but not the kinds.
+        std::fs::create_dir_all(ws.join("data/HEAD")).unwrap();
+        std::fs::write(ws.join("data/objects"), "").unwrap();
         std::fs::write(ws.join(".envrc"), "").unwrap();
         let choices = Choices {
             workspace: ws.clone(),
@@ -523,11 +514,13 @@ mod tests {
             ..Choices::default()
         };
         let (spec, notes) = plan(&choices, vec!["true".into()], ws.clone(), &[]);
-        assert_eq!(notes.repos, 2);
+        assert_eq!(notes.repos, 4);
         for p in [
             ".git/hooks",
             ".git/config",
             "vendor/lib/.git/hooks",
+            ".git/modules/sub/hooks",
+            "work/.git/hooks",
             ".envrc",
         ] {
             assert!(
@@ -536,5 +529,7 @@ mod tests {
             );
         }
         assert!(ws.join("vendor/lib/.git/hooks").is_dir());
+        assert!(!stray.join("hooks").exists());
+        assert!(!ws.join("data/hooks").exists());
     }
 }

@@ -166,13 +166,15 @@ mod tests {
     #[test]
     fn limits_and_unmapped_memory_are_errors() {
         let mem = own_memory();
+        // Everything read is in place before the first read: pages once read
+        // are kept, as they are for a stopped process.
         let (_strings, ptrs) = c_vector(&["a", "b", "c"]);
+        let (_s, long) = c_vector(&["abcdef"]);
         let mut budget = 1 << 20;
         let mut r = RemoteMemory::new(&mem);
         let e = r.vector(ptrs.as_ptr() as u64, 2, &mut budget).unwrap_err();
         assert!(e.contains("more than 2"), "{e}");
         let mut small = 3;
-        let (_s, long) = c_vector(&["abcdef"]);
         let e = r.vector(long.as_ptr() as u64, 10, &mut small).unwrap_err();
         assert!(e.contains("larger than"), "{e}");
         // Page zero is never mapped.
