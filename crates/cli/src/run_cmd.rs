@@ -265,13 +265,41 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
         egress_port: Some(EGRESS_PORT),
     };
     let caller_env: Vec<(String, String)> = std::env::vars().collect();
-    let (mut spec, notes) = warden_sandbox::plan(&choices, a.command.clone(), cwd, &caller_env);
+    let plan = || {
+        let planned = warden_sandbox::plan(&choices, a.command.clone(), cwd, &caller_env);
+        (planned, warden_sandbox::features())
+    };
     if a.explain {
+        let ((spec, notes), _) = plan();
         println!("profile:     {} (agent {})", profile.name, profile.agent);
         print!("{}", warden_sandbox::explain(&spec, &notes));
         return Ok(0);
     }
-    let features = warden_sandbox::features();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let socket = home.join("warden.sock");
+    let api = Client::new(&socket, Duration::from_secs(10));
+    // Planning walks the workspace for git repositories; the daemon
+    // registers the session meanwhile. Nothing starts before both are done.
+    let (planned, session) = std::thread::scope(|s| {
+        let planning = s.spawn(plan);
+        let session = crate::session::register(
+            &rt,
+            &api,
+            &profile.agent,
+            a.autonomy,
+            &workspace,
+            "warden run needs the daemon to decide the sandbox's execs; nothing was started",
+        );
+        (planning.join(), session)
+    });
+    let session = session?;
+    let Ok(((mut spec, _notes), features)) = planned else {
+        crate::session::stop(&rt, &api, &session);
+        bail!("planning the sandbox failed; nothing was started");
+    };
     if !features.landlock_missing.is_empty() {
         eprintln!(
             "warden run: Landlock on this kernel (ABI {}) cannot enforce: {}{}",
@@ -284,20 +312,6 @@ pub fn run(a: RunArgs, home: &Path, policy: Option<&Path>) -> Result<u8> {
             }
         );
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let socket = home.join("warden.sock");
-    let api = Client::new(&socket, Duration::from_secs(10));
-    let session = crate::session::register(
-        &rt,
-        &api,
-        &profile.agent,
-        a.autonomy,
-        &workspace,
-        "warden run needs the daemon to decide the sandbox's execs; nothing was started",
-    )?;
     // The session's cgroup, where warden may make one (root, or a delegated
     // tree): the observer then places the sandbox's every process, and
     // `warden watch --deny-port SESSION:PORT` refuses its ports. Without

@@ -19,6 +19,9 @@ pub const WALK_LIMIT: usize = 200_000;
 /// Threads listing directories at most.
 const MAX_WORKERS: usize = 4;
 
+/// Directories waiting to be listed before more threads join in.
+const SHARED_FROM: usize = 64;
+
 /// What a walk found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Repositories {
@@ -46,15 +49,19 @@ fn find_within(root: &Path, limit: usize) -> Repositories {
         }),
         changed: Condvar::new(),
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, MAX_WORKERS);
-    std::thread::scope(|s| {
-        for _ in 1..workers {
-            s.spawn(|| shared.work());
-        }
-        shared.work();
-    });
+    // Most workspaces are small: threads start only once the walk has
+    // found enough directories to share.
+    if shared.work(Some(SHARED_FROM)) {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_WORKERS);
+        std::thread::scope(|s| {
+            for _ in 1..workers {
+                s.spawn(|| shared.work(None));
+            }
+            shared.work(None);
+        });
+    }
     let queue = shared
         .queue
         .into_inner()
@@ -88,17 +95,22 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn work(&self) {
+    /// Lists directories until the walk is over, or (with `until`) until
+    /// that many wait: then true.
+    fn work(&self, until: Option<usize>) -> bool {
         let mut q = self.lock();
         loop {
             if q.truncated {
                 self.changed.notify_all();
-                return;
+                return false;
+            }
+            if until.is_some_and(|n| q.dirs.len() >= n) {
+                return true;
             }
             let Some((dir, check)) = q.dirs.pop() else {
                 if q.busy == 0 {
                     self.changed.notify_all();
-                    return;
+                    return false;
                 }
                 q = self.changed.wait(q).unwrap_or_else(PoisonError::into_inner);
                 continue;
@@ -245,7 +257,8 @@ mod tests {
                 }
             );
         }
-        // 400 leaf directories and 21 above them: a limit below that stops
+        // 400 leaf directories and 21 above them: enough to share, and a
+        // limit below that stops
         // the walk and says so.
         assert!(find_within(ws, 100).truncated);
         assert!(!find_within(ws, 10_000).truncated);
