@@ -484,16 +484,12 @@ mod tests {
     fn git_hooks_and_config_of_nested_repositories_are_protected() {
         let dir = tempfile::tempdir().unwrap();
         let ws = dir.path().canonicalize().unwrap();
-        for repo in [ws.join(".git"), ws.join("vendor/lib/.git")] {
-            std::fs::create_dir_all(repo.join("objects")).unwrap();
-            std::fs::write(repo.join("HEAD"), "ref: refs/heads/main\n").unwrap();
-            std::fs::write(repo.join("config"), "").unwrap();
+        use crate::repos::fake_repository;
+        // Two repositories, and a submodule's inside the superproject's.
+        for repo in [".git", "vendor/lib/.git", ".git/modules/sub"] {
+            fake_repository(&ws.join(repo));
         }
-        // A submodule's repository inside the superproject's, and a work
-        // directory whose `.git` links the store and `HEAD` of another.
-        let module = ws.join(".git/modules/sub");
-        std::fs::create_dir_all(module.join("objects/pack")).unwrap();
-        std::fs::write(module.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        // A work directory whose `.git` links the store and `HEAD` of another.
         let linked = ws.join("work/.git");
         std::fs::create_dir_all(&linked).unwrap();
         std::os::unix::fs::symlink(ws.join(".git/objects"), linked.join("objects")).unwrap();
@@ -501,8 +497,7 @@ mod tests {
         // An object store is not entered: what looks like a repository in it
         // is none git would use.
         let stray = ws.join("vendor/lib/.git/objects/ab");
-        std::fs::create_dir_all(stray.join("objects")).unwrap();
-        std::fs::write(stray.join("HEAD"), "").unwrap();
+        fake_repository(&stray);
         // Nor is a directory a repository because its entries carry the names
         // but not the kinds.
         std::fs::create_dir_all(ws.join("data/HEAD")).unwrap();

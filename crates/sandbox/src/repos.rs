@@ -185,14 +185,20 @@ fn list(dir: &Path, check: bool, budget: usize) -> Listing {
     listing
 }
 
+/// A minimal git directory at `dir` (HEAD, config and an object store),
+/// for tests here and in the planner's.
+#[cfg(test)]
+pub(crate) fn fake_repository(dir: &Path) {
+    std::fs::create_dir_all(dir.join("objects/pack")).unwrap();
+    std::fs::write(dir.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::write(dir.join("config"), "").unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn repo(dir: &Path) {
-        std::fs::create_dir_all(dir.join("objects/pack")).unwrap();
-        std::fs::write(dir.join("HEAD"), "ref: refs/heads/main\n").unwrap();
-    }
+    use fake_repository as repo;
 
     #[test]
     fn finds_nested_repositories_and_submodules_but_not_the_root() {
