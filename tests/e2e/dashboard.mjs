@@ -132,6 +132,12 @@ try {
   await page.goto(origin + "/rules");
   await page.waitForSelector("#approvals tr:has-text('git push origin release')");
   check(true, "the rules page lists the standing approval");
+  const reviewer = await page.textContent("#agent-settings tr:has-text('reviewer')");
+  check(reviewer.includes("assistant (1)") && reviewer.includes("at most 5 requests per second per session (bursts of 10)")
+        && reviewer.includes("request bodies up to 2 MiB"),
+        "the rules page shows an agent's autonomy and egress limits: " + reviewer);
+  check((await page.textContent("main")).includes("act at autonomy executor (2)"),
+        "the rules page names the default autonomy");
 
   // An agent outside every session, as `warden watch` reports it: this
   // script's own process runs `claude`, then talks to an LLM API host.

@@ -108,18 +108,18 @@ pub fn run(cmd: PolicyCommand, policy: Option<&Path>) -> Result<u8> {
                 "ok: {} rules load and every inline example holds",
                 p.rules().len()
             );
-            for (agent, l) in p.agent_limits() {
+            for (agent, autonomy, limits) in p.named_agents() {
                 let mut parts = Vec::new();
-                if let Some(r) = l.requests_per_second {
+                if let Some(a) = autonomy {
+                    parts.push(format!("autonomy {} ({})", a.name(), a.level()));
+                }
+                if limits.any() {
                     parts.push(format!(
-                        "at most {r} requests per second per session (bursts of {})",
-                        r.saturating_mul(2)
+                        "{} through the proxy",
+                        limits.describe().join(", ")
                     ));
                 }
-                if let Some(m) = l.max_body_mib {
-                    parts.push(format!("request bodies up to {m} MiB"));
-                }
-                println!("agent {agent}: {} through the proxy", parts.join(", "));
+                println!("agent {agent}: {}", parts.join("; "));
             }
             Ok(0)
         }

@@ -202,6 +202,22 @@ impl AgentLimits {
     pub fn any(&self) -> bool {
         self.requests_per_second.is_some() || self.max_body_mib.is_some()
     }
+
+    /// Each limit set, in words ("at most 5 requests per second per session
+    /// (bursts of 10)", "request bodies up to 8 MiB").
+    pub fn describe(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        if let Some(r) = self.requests_per_second {
+            parts.push(format!(
+                "at most {r} requests per second per session (bursts of {})",
+                r.saturating_mul(2)
+            ));
+        }
+        if let Some(m) = self.max_body_mib {
+            parts.push(format!("request bodies up to {m} MiB"));
+        }
+        parts
+    }
 }
 
 #[derive(Debug, Deserialize)]

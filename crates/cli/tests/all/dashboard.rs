@@ -31,6 +31,13 @@ fn the_dashboard_works_in_a_real_browser_and_refuses_forgeries() {
         return;
     }
     let env = Env::new();
+    // The default policy, and one agent's own settings for the Rules page.
+    env.run(&["policy", "init"]).code(0);
+    let mut policy = std::fs::read_to_string(env.user_policy()).unwrap();
+    policy.push_str(
+        "\n[agents.reviewer]\nautonomy = \"assistant\"\nrequests_per_second = 5\nmax_body_mib = 2\n",
+    );
+    std::fs::write(env.user_policy(), policy).unwrap();
     let mut up = env.spawn(&[
         "up",
         "--listen",

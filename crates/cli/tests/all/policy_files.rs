@@ -398,11 +398,11 @@ fn broken_user_policy_fails_closed_with_exit_1() {
 }
 
 #[test]
-fn lint_reports_each_agents_egress_limits_and_refuses_a_zero() {
+fn lint_reports_each_agents_autonomy_and_egress_limits_and_refuses_a_zero() {
     let env = Env::new();
     let file = env.write_ws(
         "limits.toml",
-        "version = 1\n[agents.codex]\nrequests_per_second = 20\nmax_body_mib = 4\n[agents.bot]\nmax_body_mib = 1\n",
+        "version = 1\n[agents.codex]\nrequests_per_second = 20\nmax_body_mib = 4\n[agents.bot]\nmax_body_mib = 1\n[agents.reviewer]\nautonomy = \"assistant\"\n[agents.runner]\nautonomy = \"delegated\"\nrequests_per_second = 3\n",
     );
     let out = lint(&env, &file);
     out.code(0);
@@ -415,6 +415,20 @@ fn lint_reports_each_agents_egress_limits_and_refuses_a_zero() {
     );
     assert!(
         out.stdout.contains("agent bot: request bodies up to 1 MiB"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l == "agent reviewer: autonomy assistant (1)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "agent runner: autonomy delegated (3); at most 3 requests per second per session (bursts of 6) through the proxy"
+        ),
         "{}",
         out.stdout
     );

@@ -393,12 +393,51 @@ pub async fn rules(
                 "<table id=\"approvals\"><thead><tr><th>Approval</th><th>Exactly this action</th><th>By</th><th>When</th><th>Layer</th><th>Where</th></tr></thead><tbody>{approvals}</tbody></table>"
             )
         };
+        let agents = agents_table(&base);
         format!(
             "<p>The effective policy, layered system → user → project; a lower layer only tightens. \
              Edits to the files apply within a second.</p><ul>{layers}</ul>\
-             <table><thead><tr><th>Rule</th><th>Decision</th><th>Covers</th><th>Except</th><th>Why</th><th>Mode</th><th>Agents</th><th>Layer</th><th>Where</th></tr></thead><tbody>{rows}</tbody></table>\
+             <h2>Agents</h2>{agents}\
+             <h2>Rules</h2><table><thead><tr><th>Rule</th><th>Decision</th><th>Covers</th><th>Except</th><th>Why</th><th>Mode</th><th>Agents</th><th>Layer</th><th>Where</th></tr></thead><tbody>{rows}</tbody></table>\
              <h2>Standing approvals</h2><p class=\"muted\">Asks for exactly these actions are allowed without asking; delete an <code>[[approval]]</code> table from the file to take one back.</p>{approvals}"
         )
     };
     render(&state, &b, "Rules", "/rules", &body)
+}
+
+/// The autonomy every agent gets unless its `[agents.<name>]` table says
+/// otherwise, and each such table's autonomy and egress limits (combined
+/// across layers to the strictest).
+fn agents_table(p: &warden_policy::Policy) -> String {
+    let d = p.default_autonomy();
+    let rows: String = p
+        .named_agents()
+        .into_iter()
+        .map(|(name, autonomy, limits)| {
+            let autonomy = match autonomy {
+                Some(a) => format!("{} ({})", a.name(), a.level()),
+                None => format!("{} ({}), the default", d.name(), d.level()),
+            };
+            let limits = if limits.any() {
+                esc(&limits.describe().join("; "))
+            } else {
+                "the daemon's own".to_string()
+            };
+            format!(
+                "<tr><td>{}</td><td>{autonomy}</td><td>{limits}</td></tr>",
+                esc(name)
+            )
+        })
+        .collect();
+    let default = format!(
+        "<p>Agents no <code>[agents.NAME]</code> table names act at autonomy <strong>{} ({})</strong>.</p>",
+        d.name(),
+        d.level()
+    );
+    if rows.is_empty() {
+        return default;
+    }
+    format!(
+        "{default}<table id=\"agent-settings\"><thead><tr><th>Agent</th><th>Autonomy</th><th>Egress limits (through the proxy)</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 }

@@ -308,6 +308,32 @@ impl Policy {
         self.agent_limits.iter().map(|(n, l)| (n.as_str(), *l))
     }
 
+    /// The autonomy of an agent no `[agents.<name>]` table gives one.
+    pub fn default_autonomy(&self) -> Autonomy {
+        self.default_autonomy
+    }
+
+    /// Every agent an `[agents.<name>]` table speaks of, by name: the
+    /// autonomy set for it (none: the default applies) and its egress limits.
+    pub fn named_agents(&self) -> Vec<(&str, Option<Autonomy>, crate::file::AgentLimits)> {
+        let names: std::collections::BTreeSet<&str> = self
+            .agents
+            .keys()
+            .chain(self.agent_limits.keys())
+            .map(String::as_str)
+            .collect();
+        names
+            .into_iter()
+            .map(|n| {
+                (
+                    n,
+                    self.agents.get(n).copied(),
+                    self.agent_limits.get(n).copied().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
     /// Decide an action.
     pub fn evaluate(&self, action: &Action, ctx: &EvalContext) -> Evaluation {
         self.evaluate_rewritten(action, ctx)

@@ -33,12 +33,31 @@ fn an_agent_may_have_limits_with_or_without_an_autonomy() {
     assert_eq!(p.limits_for("someone-else"), AgentLimits::default());
     // Limits alone leave the agent's autonomy at the default.
     assert_eq!(p.autonomy_for("codex"), p.autonomy_for("someone-else"));
+    // Both agents are listed, each with what its table sets.
+    let named = p.named_agents();
+    assert_eq!(
+        named.iter().map(|(n, a, _)| (*n, *a)).collect::<Vec<_>>(),
+        vec![
+            ("claude-code", Some(warden_types::Autonomy::Assistant)),
+            ("codex", None)
+        ]
+    );
+    assert_eq!(named[1].2, p.limits_for("codex"));
+    assert_eq!(
+        p.limits_for("codex").describe(),
+        vec![
+            "at most 20 requests per second per session (bursts of 40)",
+            "request bodies up to 4 MiB"
+        ]
+    );
     let none = Policy::from_layers(
         vec![layer("version = 1\n", LayerKind::User).unwrap()],
         Path::new(HOME),
     )
     .unwrap();
     assert!(none.agent_limits().next().is_none());
+    assert!(none.named_agents().is_empty());
+    assert!(AgentLimits::default().describe().is_empty());
 }
 
 #[test]
