@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Mutex;
 use tracing::debug;
 
+use crate::scanned::{self, Scanned};
 use crate::{Client, ConnectError, Destination, Proxy, Refusal, Request, connect, target};
 
 pub(crate) type Body = BoxBody<Bytes, hyper::Error>;
@@ -30,7 +31,7 @@ type UpstreamKey = (Vec<IpAddr>, u16);
 struct Conn {
     proxy: Arc<Proxy>,
     client: Client,
-    upstream: Mutex<Option<(UpstreamKey, SendRequest<Incoming>)>>,
+    upstream: Mutex<Option<(UpstreamKey, SendRequest<Scanned>)>>,
 }
 
 pub(crate) async fn serve<S>(proxy: Arc<Proxy>, client: Client, io: S)
@@ -189,12 +190,21 @@ impl Conn {
             Ok(s) => s,
             Err(e) => return refusal(e, &what),
         };
+        let found = Arc::new(scanned::Found::default());
+        let body = Scanned::new(
+            body,
+            Arc::clone(&found),
+            self.record_secret(&who, &dest, &r),
+        );
         let mut resp = match sender
             .send_request(HttpRequest::from_parts(parts, body))
             .await
         {
             Ok(r) => r,
             Err(e) => {
+                if let Some(f) = found.recorded().await {
+                    return secret_refused(&f);
+                }
                 debug!(error = %e, "upstream request failed");
                 return plain(
                     StatusCode::BAD_GATEWAY,
@@ -222,6 +232,27 @@ impl Conn {
         resp.map(|b| b.boxed())
     }
 
+    /// What records a secret found in the body of request `r`: a deny under
+    /// [`scanned::RULE`] with the findings' kinds and fingerprints.
+    fn record_secret(&self, who: &Client, dest: &Destination, r: &Request) -> scanned::OnFound {
+        let proxy = Arc::clone(&self.proxy);
+        let who = who.clone();
+        let mut action = proxy.action(dest, r, None);
+        Box::new(move |found| {
+            action
+                .context
+                .get_or_insert_with(Default::default)
+                .extra
+                .insert("dlp".into(), scanned::listed(&found));
+            tokio::spawn(async move {
+                let _ = proxy
+                    .decider
+                    .record(action, &who, scanned::RULE, warden_types::Decision::Deny)
+                    .await;
+            })
+        })
+    }
+
     /// The kept-alive upstream connection for `key`, or a new one.
     async fn sender(
         &self,
@@ -229,7 +260,7 @@ impl Conn {
         dest: &Destination,
         addrs: &[IpAddr],
         fresh: bool,
-    ) -> Result<SendRequest<Incoming>, Refusal> {
+    ) -> Result<SendRequest<Scanned>, Refusal> {
         let cached = self.upstream.lock().await.take();
         if !fresh
             && let Some((k, mut s)) = cached
@@ -369,6 +400,7 @@ fn refusal(r: Refusal, what: &str) -> Response<Body> {
                 h,
             )
         }
+        Refusal::Secret(found) => secret_refused(&found),
         Refusal::BadTarget(e) => plain(
             StatusCode::BAD_REQUEST,
             format!("warden: {e}\n"),
@@ -389,6 +421,25 @@ fn refusal(r: Refusal, what: &str) -> Response<Body> {
             )
         }
     }
+}
+
+/// The refusal of a request that holds a secret (recorded already). The
+/// request is not repeated back: only the kinds and fingerprints are named.
+fn secret_refused(found: &[crate::dlp::Finding]) -> Response<Body> {
+    let mut h = proxy_status("http_request_denied", "secret in request");
+    h.insert("x-warden-decision", HeaderValue::from_static("deny"));
+    h.insert("x-warden-rule", HeaderValue::from_static(scanned::RULE));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    plain(
+        StatusCode::FORBIDDEN,
+        format!(
+            "warden: blocked the request: it holds {} secret(s) ({}), and none of it was sent (rule {})\n",
+            found.len(),
+            scanned::listed(found),
+            scanned::RULE
+        ),
+        h,
+    )
 }
 
 /// The refusal of a request whose body may exceed the agent's limit of

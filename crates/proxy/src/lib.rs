@@ -18,10 +18,12 @@
 #![forbid(unsafe_code)]
 
 pub mod connect;
+pub mod dlp;
 mod http;
 mod io;
 mod limit;
 pub mod llm;
+mod scanned;
 mod server;
 pub mod sni;
 pub mod socks;
@@ -175,6 +177,8 @@ pub(crate) enum Refusal {
     BadTarget(TargetError),
     /// No connection could be made (502/504).
     Unreachable(ConnectError),
+    /// The URL or host name holds a secret (403); the refusal is recorded.
+    Secret(Vec<dlp::Finding>),
 }
 
 /// What to send a request as, besides its destination.
@@ -260,6 +264,7 @@ impl Proxy {
         dest: &Destination,
         req: &Request,
     ) -> Result<Vec<IpAddr>, Refusal> {
+        self.refuse_secrets(client, dest, req).await?;
         let mut action = self.action(dest, req, None);
         let first = self.decider.decide(action.clone(), client).await;
         if first.decision != Decision::Allow {
@@ -287,6 +292,48 @@ impl Proxy {
             }
         }
         Ok(addrs)
+    }
+
+    /// Refuses (and records) a request whose URL or host name holds a
+    /// secret, before it is decided or its name looked up: a query string or
+    /// a DNS label carries it out as well as a body. The audit holds the URL
+    /// with each secret replaced by its fingerprint.
+    async fn refuse_secrets(
+        &self,
+        client: &Client,
+        dest: &Destination,
+        req: &Request,
+    ) -> Result<(), Refusal> {
+        let found = match &req.url {
+            Some(url) => dlp::scan_target(url),
+            // A name is read case-blind (and has been lower-cased): a key id
+            // in a DNS label shows only upper-cased.
+            None => {
+                let host = dest.host.to_string();
+                dlp::scan_target(&host).or_else(|| dlp::scan_target(&host.to_ascii_uppercase()))
+            }
+        };
+        let Some((found, audited)) = found else {
+            return Ok(());
+        };
+        let mut action = self.action(dest, req, None);
+        if let ActionKind::Net(n) = &mut action.kind {
+            if n.url.is_some() {
+                n.url = Some(audited);
+            } else {
+                n.host = Some(audited);
+            }
+        }
+        action
+            .context
+            .get_or_insert_with(Default::default)
+            .extra
+            .insert("dlp".into(), scanned::listed(&found));
+        let _ = self
+            .decider
+            .record(action, client, scanned::RULE, Decision::Deny)
+            .await;
+        Err(Refusal::Secret(found))
     }
 
     fn action(&self, dest: &Destination, req: &Request, addrs: Option<&[IpAddr]>) -> Action {

@@ -34,6 +34,7 @@ mod observe;
 mod paths;
 mod policy_files;
 mod proxy;
+mod proxy_dlp;
 mod proxy_limits;
 mod proxy_support;
 mod sandbox;

@@ -2,11 +2,10 @@
 //! (or an OpenAI-compatible base URL ending in `/llm/openai/v1`; Ollama, vLLM
 //! and LM Studio by name with `--llm-upstream`). Each request is decided as an
 //! `llm_request` action (provider, model, tools offered), its body scanned for
-//! secrets first ([`dlp`]); it is then forwarded over TLS to the provider and
+//! secrets first ([`crate::dlp`]); it is then forwarded over TLS to the provider and
 //! the response streamed back unchanged while [`observe`] notes the tool calls
 //! the model emitted and the tokens used, recorded when the response ends.
 
-pub mod dlp;
 pub mod observe;
 
 use std::collections::HashMap;
@@ -24,7 +23,7 @@ use tracing::debug;
 use warden_types::{Action, ActionKind, Decision, Origin};
 
 use crate::http::{Body, strip_hop_by_hop};
-use crate::{Client, Decider};
+use crate::{Client, Decider, dlp};
 
 /// Where a provider's API is.
 #[derive(Debug, Clone, PartialEq, Eq)]

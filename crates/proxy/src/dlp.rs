@@ -1,8 +1,9 @@
-//! Secrets in what an agent sends to a model provider (data-loss prevention).
+//! Secrets in what an agent sends out (data-loss prevention): LLM request
+//! bodies, and the URLs and bodies of plain-HTTP requests through the proxy.
 //!
 //! A prompt is assembled from files the agent read and commands it ran: a
 //! `.env`, a key file or a token printed by a CLI end up in the request body
-//! and leave the machine. The scanner looks for the shapes of common secrets
+//! and leave the machine; a prompt-injected command posts them anywhere. The scanner looks for the shapes of common secrets
 //! (private keys, cloud and API tokens of the major providers, `.env`-style
 //! assignments of secret-named variables, long high-entropy strings next to
 //! key words). A finding is reported as its kind and a fingerprint (SHA-256
@@ -270,6 +271,48 @@ pub fn redact(text: &str, findings: &[Finding]) -> String {
     out
 }
 
+/// The secrets in a request's URL or host name (as sent, and
+/// percent-decoded), with the text as the audit may hold it: each secret
+/// replaced by its kind and fingerprint. `None` when there is none.
+pub fn scan_target(text: &str) -> Option<(Vec<Finding>, String)> {
+    let found = scan(text);
+    if !found.is_empty() {
+        return Some((found.clone(), redact(text, &found)));
+    }
+    let decoded = percent_decoded(text)?;
+    let found = scan(&decoded);
+    (!found.is_empty()).then(|| (found.clone(), redact(&decoded, &found)))
+}
+
+/// `text` with its `%XX` escapes decoded (invalid UTF-8 replaced), when it
+/// has any.
+fn percent_decoded(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return None;
+    }
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +320,38 @@ mod tests {
 
     fn kinds(text: &str) -> Vec<&'static str> {
         scan(text).into_iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn secrets_in_a_url_are_found_as_sent_and_percent_decoded() {
+        let key = "AKIAIOSFODNN7EXAMPLE";
+        let (f, audited) = scan_target(&format!("http://h.test/?k={key}")).unwrap();
+        assert_eq!(f[0].kind, "aws-access-key-id");
+        assert!(!audited.contains(key) && audited.contains("[REDACTED aws-access-key-id sha256:"));
+        let encoded: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
+        let (f, audited) = scan_target(&format!("http://h.test/?k={encoded}")).unwrap();
+        assert_eq!(f[0].kind, "aws-access-key-id");
+        assert!(!audited.contains(key), "{audited}");
+        // In a host name, as a DNS label.
+        assert!(scan_target(&format!("{key}.exfil.test")).is_some());
+        assert!(scan_target("http://h.test/search?q=rust%20async").is_none());
+        assert!(scan_target("http://h.test/%zz%4").is_none());
+    }
+
+    proptest! {
+        /// Percent-encoded anywhere in a URL, a key id is found, and the URL
+        /// as audited no longer holds it.
+        #[test]
+        fn a_percent_encoded_key_is_found_wherever_it_sits(
+            before in "[a-z0-9/?=&.]{0,40}",
+            after in "[a-z0-9/?=&.]{0,40}",
+        ) {
+            let key = "AKIAIOSFODNN7EXAMPLE";
+            let encoded: String = key.bytes().map(|b| format!("%{b:02x}")).collect();
+            let (found, audited) = scan_target(&format!("http://h.test/{before}&{encoded}&{after}")).unwrap();
+            prop_assert_eq!(found[0].kind, "aws-access-key-id");
+            prop_assert!(!audited.contains(key));
+        }
     }
 
     #[test]
