@@ -167,9 +167,10 @@ pub fn scan(text: &str) -> Vec<Finding> {
 }
 
 /// A run long enough to hide the shortest secret above (an AWS key id, 20
-/// characters, is 28 in base64), in either base64 alphabet.
+/// characters, is 27 in base64 before its padding), in either base64
+/// alphabet.
 static BASE64_RUN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9+/_-]{28,}={0,2}").unwrap_or_else(|e| panic!("DLP base64 pattern: {e}"))
+    Regex::new(r"[A-Za-z0-9+/_-]{27,}={0,2}").unwrap_or_else(|e| panic!("DLP base64 pattern: {e}"))
 });
 
 /// The text a base64 run stands for, if it is base64 of UTF-8 text.
@@ -178,6 +179,25 @@ fn decode_base64_text(run: &str) -> Option<String> {
         .iter()
         .find_map(|e| e.decode(run).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
+/// The first secret `text` holds: as it reads, percent-decoded, or (while
+/// `depth` lasts) inside one of its base64 runs, so that a secret encoded
+/// twice is found too.
+fn first_hidden(text: &str, depth: u8) -> Option<Finding> {
+    if let Some(f) = scan(text).into_iter().next() {
+        return Some(f);
+    }
+    if let Some(f) = percent_decoded(text).and_then(|d| scan(&d).into_iter().next()) {
+        return Some(f);
+    }
+    if depth == 0 {
+        return None;
+    }
+    BASE64_RUN
+        .find_iter(text)
+        .filter_map(|r| decode_base64_text(r.as_str()))
+        .find_map(|inner| first_hidden(&inner, depth - 1))
 }
 
 /// Secrets in one decoded string: those it shows, then those its base64 runs
@@ -195,7 +215,7 @@ fn scan_decoded(text: &str) -> Vec<Finding> {
         let Some(inner) = decode_base64_text(run.as_str()) else {
             continue;
         };
-        if let Some(hidden) = scan(&inner).into_iter().next() {
+        if let Some(hidden) = first_hidden(&inner, 1) {
             out.push(Finding {
                 kind: hidden.kind,
                 fingerprint: hidden.fingerprint,
@@ -203,7 +223,54 @@ fn scan_decoded(text: &str) -> Vec<Finding> {
             });
         }
     }
+    if out.is_empty()
+        && let Some(f) = percent_decoded(text).and_then(|d| scan(&d).into_iter().next())
+    {
+        // Its range in `text` is not the decoded one: the whole string is it.
+        out.push(Finding {
+            range: 0..text.len(),
+            ..f
+        });
+    }
     out.sort_by_key(|f| f.range.start);
+    out
+}
+
+/// Secrets split across the strings of a JSON body, which no string shows
+/// alone: a key cut into two content blocks, or into a tool result and the
+/// next message. The strings under each key name (`text`, `content`...,
+/// array items under their array's key) are joined in document order and
+/// scanned as one; a finding that spans a join is reported. Redaction cannot
+/// reach it: the caller refuses such a body.
+pub fn scan_json_split(body: &Value) -> Vec<Finding> {
+    fn collect<'a>(v: &'a Value, key: &'a str, groups: &mut Vec<(&'a str, Vec<&'a str>)>) {
+        match v {
+            Value::String(s) => match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, parts)) => parts.push(s),
+                None => groups.push((key, vec![s])),
+            },
+            Value::Array(items) => items.iter().for_each(|i| collect(i, key, groups)),
+            Value::Object(m) => m.iter().for_each(|(k, v)| collect(v, k, groups)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut groups = Vec::new();
+    collect(body, "", &mut groups);
+    let mut out: Vec<Finding> = Vec::new();
+    for (_, parts) in groups.iter().filter(|(_, p)| p.len() > 1) {
+        let mut joined = String::new();
+        let mut joins = Vec::with_capacity(parts.len());
+        for p in parts {
+            joins.push(joined.len());
+            joined.push_str(p);
+        }
+        for f in scan_decoded(&joined) {
+            let spans_a_join = joins.iter().any(|&j| f.range.start < j && j < f.range.end);
+            if spans_a_join && !out.iter().any(|o| o.fingerprint == f.fingerprint) {
+                out.push(f);
+            }
+        }
+    }
     out
 }
 
@@ -435,6 +502,9 @@ mod tests {
             "{content}"
         );
         assert!(content.ends_with("] end"), "{content}");
+        // The bare key in base64 is the shortest run that can hide one.
+        let mut v = serde_json::json!({ "content": STANDARD.encode(key) });
+        assert_eq!(scan_json(&mut v, false).len(), 1, "{v}");
         // A secret piped through base64, in either alphabet, with or without padding.
         for engine in [STANDARD, URL_SAFE_NO_PAD] {
             let hidden = engine.encode(format!("export AWS_KEY={key}\n"));

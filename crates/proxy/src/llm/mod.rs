@@ -7,6 +7,7 @@
 //! the model emitted and the tokens used, recorded when the response ends.
 
 pub mod observe;
+mod screen;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +24,8 @@ use tracing::debug;
 use warden_types::{Action, ActionKind, Decision, Origin};
 
 use crate::http::{Body, strip_hop_by_hop};
-use crate::{Client, Decider, dlp};
+use crate::{Client, Decider};
+use screen::Screened;
 
 /// Where a provider's API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,59 +259,29 @@ where
             break;
         }
     }
-    let text = std::str::from_utf8(&bytes);
-    let raw = dlp::scan(&String::from_utf8_lossy(&bytes));
-    // Secrets only the decoded JSON shows (escaped, or base64 in a string).
-    let hidden: Vec<dlp::Finding> = dlp::scan_json(&mut parsed, gw.dlp == DlpMode::Redact)
-        .into_iter()
-        .filter(|h| !raw.iter().any(|f| f.fingerprint == h.fingerprint))
-        .collect();
     let mut body = bytes.clone();
-    let any_hidden = !hidden.is_empty();
-    let redacted_json = match (&hidden[..], gw.dlp) {
-        ([], _) | (_, DlpMode::Deny) => None,
-        // The decoded strings were redacted in place; what the raw scan saw
-        // across the structure is redacted in the text it serialises to.
-        _ => serde_json::to_string(&parsed).ok().map(|t| {
-            let again = dlp::scan(&t);
-            dlp::redact(&t, &again)
-        }),
-    };
-    let mut seen_fingerprints = std::collections::HashSet::new();
-    let mut findings = raw.clone();
-    findings.extend(hidden);
-    findings.retain(|f| seen_fingerprints.insert((f.kind, f.fingerprint.clone())));
-    if !findings.is_empty() {
-        let listed: Vec<String> = findings
-            .iter()
-            .map(|f| format!("{} {}", f.kind, f.fingerprint))
-            .collect();
-        extra.insert("dlp".into(), listed.join(", "));
-        match (gw.dlp, redacted_json, text) {
-            (DlpMode::Redact, Some(t), _) => {
-                body = Bytes::from(t);
-                extra.insert("dlp_action".into(), "redacted".into());
-            }
-            // Only the raw scan's findings are in `t`: with hidden ones and no
-            // re-serialised body, the request is refused below.
-            (DlpMode::Redact, None, Ok(t)) if !any_hidden => {
-                body = Bytes::from(dlp::redact(t, &raw));
-                extra.insert("dlp_action".into(), "redacted".into());
-            }
-            _ => {
-                let rule = "dlp:secret-in-request";
-                let _ = decider.record(action, &who, rule, Decision::Deny).await;
-                return provider_error(
-                    &provider,
-                    StatusCode::FORBIDDEN,
-                    &format!(
-                        "warden blocked this request: it contains {} secret(s) ({}); remove them from the conversation (rule {rule})",
-                        findings.len(),
-                        listed.join(", ")
-                    ),
-                    &[rule.to_string()],
-                );
-            }
+    let listed = crate::scanned::listed;
+    match screen::screen(&bytes, &mut parsed, gw.dlp) {
+        Screened::Clean => {}
+        Screened::Redacted(redacted, found) => {
+            extra.insert("dlp".into(), listed(&found));
+            extra.insert("dlp_action".into(), "redacted".into());
+            body = redacted;
+        }
+        Screened::Refused(found) => {
+            let listed = listed(&found);
+            extra.insert("dlp".into(), listed.clone());
+            let rule = crate::scanned::RULE;
+            let _ = decider.record(action, &who, rule, Decision::Deny).await;
+            return provider_error(
+                &provider,
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "warden blocked this request: it contains {} secret(s) ({listed}); remove them from the conversation (rule {rule})",
+                    found.len(),
+                ),
+                &[rule.to_string()],
+            );
         }
     }
     let verdict = decider.decide(action.clone(), &who).await;
