@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -138,9 +138,30 @@ fn entropy(s: &str) -> f64 {
         .sum()
 }
 
+/// The patterns but the first (a private key block, found by its literal
+/// header instead: its long bounded repetition would swell the automaton) in
+/// one automaton: most text holds no secret, and one pass says so (every
+/// proxied URL and every LLM body is scanned).
+static ANY_PATTERN: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(PATTERNS.iter().skip(1).map(|p| p.re.as_str()))
+        .unwrap_or_else(|e| panic!("DLP pattern set: {e}"))
+});
+
+/// Whether `text` may hold a secret: nothing below is found without this.
+fn may_hold_a_secret(text: &str) -> bool {
+    text.contains("PRIVATE KEY") || ANY_PATTERN.is_match(text)
+}
+
 /// Every secret in `text`, in order; overlapping findings are reported once
 /// (the first, most specific pattern wins).
 pub fn scan(text: &str) -> Vec<Finding> {
+    if !may_hold_a_secret(text) {
+        return Vec::new();
+    }
+    scan_each_pattern(text)
+}
+
+fn scan_each_pattern(text: &str) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     for p in PATTERNS.iter() {
         for c in p.re.captures_iter(text) {
@@ -406,6 +427,22 @@ mod tests {
     }
 
     proptest! {
+        /// The one-pass check never hides what the patterns one by one find.
+        #[test]
+        fn the_prefilter_hides_no_finding(
+            parts in proptest::collection::vec(prop_oneof![
+                Just("AKIAIOSFODNN7EXAMPLE"), Just("ghp_"), Just("x"), Just(" "), Just("\n"),
+                Just("-----BEGIN RSA PRIVATE KEY-----"), Just("-----END RSA PRIVATE KEY-----"),
+                Just("MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn"), Just("password: "), Just("SECRET_TOKEN="),
+                Just("sk-ant-"), Just("abcdefghijklmnopqrstuvwxyz0123456789"), Just("é"),
+            ], 0..24),
+        ) {
+            // The set leaves out the first pattern: the private key block.
+            prop_assert_eq!(PATTERNS[0].kind, "private-key");
+            let text = parts.concat();
+            prop_assert_eq!(scan(&text), scan_each_pattern(&text));
+        }
+
         /// Percent-encoded anywhere in a URL, a key id is found, and the URL
         /// as audited no longer holds it.
         #[test]
