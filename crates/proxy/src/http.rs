@@ -200,7 +200,15 @@ impl Conn {
             .send_request(HttpRequest::from_parts(parts, body))
             .await
         {
-            Ok(r) => r,
+            Ok(r) => {
+                // An answer before the body was read whole: it goes to the
+                // client only once the scan has seen the rest.
+                found.body_over(self.proxy.settings().header_timeout).await;
+                if let Some(f) = found.recorded().await {
+                    return secret_refused(&f);
+                }
+                r
+            }
             Err(e) => {
                 if let Some(f) = found.recorded().await {
                     return secret_refused(&f);

@@ -45,11 +45,22 @@ pub(crate) enum ScanError {
 /// recording them.
 pub(crate) type OnFound = Box<dyn FnOnce(Vec<Finding>) -> JoinHandle<()> + Send + Sync>;
 
-/// The findings that stopped a body, for the proxy's answer to the client.
-#[derive(Default)]
+/// The findings that stopped a body, for the proxy's answer to the client,
+/// and whether the body is over (sent whole, stopped, or dropped).
 pub(crate) struct Found {
     findings: Mutex<Option<Vec<Finding>>>,
     recording: Mutex<Option<JoinHandle<()>>>,
+    over: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Found {
+    fn default() -> Found {
+        Found {
+            findings: Mutex::default(),
+            recording: Mutex::default(),
+            over: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -57,6 +68,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Found {
+    /// Waits until the body is over, at most `limit`: an upstream may answer
+    /// before it has read the body, and the answer must not reach the client
+    /// before the scan has seen the whole body (or `limit` has passed).
+    pub(crate) async fn body_over(&self, limit: std::time::Duration) {
+        let mut over = self.over.subscribe();
+        let _ = tokio::time::timeout(limit, over.wait_for(|o| *o)).await;
+    }
+
+    fn mark_over(&self) {
+        self.over.send_replace(true);
+    }
+
     /// The findings, once they are recorded; `None` if the body held none.
     pub(crate) async fn recorded(&self) -> Option<Vec<Finding>> {
         let findings = lock(&self.findings).take()?;
@@ -86,7 +109,13 @@ pub(crate) struct Scanned<B = Incoming> {
 
 impl<B> Scanned<B> {
     /// `inner`, scanned; `found` is set when a secret stops it.
-    pub(crate) fn new(inner: B, found: Arc<Found>, on_found: OnFound) -> Scanned<B> {
+    pub(crate) fn new(inner: B, found: Arc<Found>, on_found: OnFound) -> Scanned<B>
+    where
+        B: Body,
+    {
+        if inner.is_end_stream() {
+            found.mark_over();
+        }
         Scanned {
             inner: Some(inner),
             buf: BytesMut::new(),
@@ -114,6 +143,7 @@ impl<B> Scanned<B> {
                 if let Some(f) = self.on_found.take() {
                     *lock(&self.found.recording) = Some(f(findings));
                 }
+                self.found.mark_over();
                 return Err(ScanError::Secret);
             }
             self.scanned = self.buf.len();
@@ -125,6 +155,12 @@ impl<B> Scanned<B> {
             self.out.push_back(Frame::data(chunk));
         }
         Ok(())
+    }
+}
+
+impl<B> Drop for Scanned<B> {
+    fn drop(&mut self) {
+        self.found.mark_over();
     }
 }
 
@@ -143,12 +179,16 @@ where
         let this = self.get_mut();
         loop {
             if this.failed {
+                this.found.mark_over();
                 return Poll::Ready(None);
             }
             if let Some(f) = this.out.pop_front() {
                 return Poll::Ready(Some(Ok(f)));
             }
             let Some(inner) = this.inner.as_mut() else {
+                if this.trailers.is_none() {
+                    this.found.mark_over();
+                }
                 return Poll::Ready(this.trailers.take().map(Ok));
             };
             match Pin::new(inner).poll_frame(cx) {
@@ -164,6 +204,7 @@ where
                 Poll::Ready(Some(Err(e))) => {
                     this.inner = None;
                     this.failed = true;
+                    this.found.mark_over();
                     return Poll::Ready(Some(Err(ScanError::Client(e.into()))));
                 }
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {

@@ -2,10 +2,12 @@
 //! a body (sent whole or in chunks, the secret cut across them), in a query
 //! string, in a host name. None of the secret reaches the upstream; the
 //! refusal is audited with the secret's fingerprint, never the secret; a
-//! clean body arrives whole.
+//! clean body arrives whole. An upstream that answers before the body is
+//! read gets its answer to the client only after the scan.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::daemon::up;
 use crate::proxy_support::{Upstream, connect, status};
@@ -61,10 +63,25 @@ impl Scene {
     /// Sends `head` then `body` (the proxy may stop reading and answer
     /// early, so a failed write is not an error), and reads the answer.
     fn send(&self, head: &str, body: &[u8]) -> String {
+        self.send_after(head, body, Duration::ZERO)
+    }
+
+    /// [`Scene::send`], the body sent only once the upstream has the head
+    /// (and `pause` more, for its answer to reach the proxy).
+    fn send_after(&self, head: &str, body: &[u8], pause: Duration) -> String {
         let mut s = connect(&self.sock);
-        let _ = s
-            .write_all(head.as_bytes())
-            .and_then(|()| s.write_all(body));
+        let _ = s.write_all(head.as_bytes());
+        if !pause.is_zero() {
+            let heard = self.upstream.heads().len();
+            for _ in 0..200 {
+                if self.upstream.heads().len() > heard {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(pause);
+        }
+        let _ = s.write_all(body);
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out);
         String::from_utf8_lossy(&out).into_owned()
@@ -143,7 +160,10 @@ fn a_secret_cut_across_chunks_of_a_streamed_body_is_still_found() {
         body.push_str(&format!("{:x}\r\n{part}\r\n", part.len()));
     }
     body.push_str("0\r\n\r\n");
-    let resp = s.send(&head, body.as_bytes());
+    // The test upstream reads no chunked body: it answers as soon as it has
+    // the head. The body is sent only after that: the answer must still not
+    // reach the client before the scan has seen the body.
+    let resp = s.send_after(&head, body.as_bytes(), Duration::from_millis(200));
     s.assert_refused_and_audited(&resp);
 }
 
