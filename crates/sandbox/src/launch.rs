@@ -178,6 +178,22 @@ pub fn user_notification() -> Result<(), String> {
     }
 }
 
+/// The process's thread count, once threads already joined are gone: the
+/// kernel still counts a joined thread for a moment while it finishes
+/// exiting (its join returns when its tid is cleared, before it is reaped).
+/// Waits up to 100 ms for a count of one; a process that really runs other
+/// threads is then refused as before.
+fn settled_thread_count() -> Option<usize> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+    loop {
+        let n = sys::thread_count()?;
+        if n == 1 || std::time::Instant::now() >= deadline {
+            return Some(n);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
 /// Starts `spec`. The caller must be single-threaded; when `spec.supervise`
 /// is set it must answer the returned listener's requests, or every exec in
 /// the sandbox waits.
@@ -185,7 +201,7 @@ pub fn launch(spec: &Spec) -> Result<Sandbox, LaunchError> {
     if spec.argv.is_empty() {
         return Err(LaunchError::NoCommand);
     }
-    match sys::thread_count() {
+    match settled_thread_count() {
         Some(1) => {}
         Some(n) => return Err(LaunchError::Threads(n)),
         None => return Err(LaunchError::ThreadsUnknown),
@@ -532,4 +548,26 @@ fn receive(chan: &OwnedFd) -> Result<(Vec<u8>, Option<OwnedFd>), SysError> {
         what: "the setup channel".into(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_just_joined_is_not_counted() {
+        let before = sys::thread_count().unwrap();
+        for _ in 0..5 {
+            std::thread::scope(|s| {
+                s.spawn(|| std::hint::black_box(1 + 1));
+            });
+            assert_eq!(settled_thread_count(), Some(before));
+        }
+        // A thread still running is counted.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        assert_eq!(settled_thread_count(), Some(before + 1));
+        drop(tx);
+        let _ = t.join();
+    }
 }
