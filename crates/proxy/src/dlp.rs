@@ -339,6 +339,19 @@ fn walk(v: &mut Value, redact_them: bool, found: &mut Vec<Finding>) {
     }
 }
 
+/// The rule a secret in a request is refused under.
+pub const RULE: &str = "dlp:secret-in-request";
+
+/// The findings as the audit and the refusal list them: kind and
+/// fingerprint, never the secret.
+pub fn listed(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| format!("{} {}", f.kind, f.fingerprint))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `sha256:` and the first 12 hex digits of the secret's hash.
 pub fn fingerprint(secret: &str) -> String {
     let d = Sha256::digest(secret.as_bytes());

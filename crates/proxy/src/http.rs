@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use tracing::debug;
 
 use crate::scanned::{self, Scanned};
-use crate::{Client, ConnectError, Destination, Proxy, Refusal, Request, connect, target};
+use crate::{Client, ConnectError, Destination, Proxy, Refusal, Request, connect, dlp, target};
 
 pub(crate) type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -240,23 +240,14 @@ impl Conn {
         resp.map(|b| b.boxed())
     }
 
-    /// What records a secret found in the body of request `r`: a deny under
-    /// [`scanned::RULE`] with the findings' kinds and fingerprints.
+    /// What records a secret found in the body of request `r`.
     fn record_secret(&self, who: &Client, dest: &Destination, r: &Request) -> scanned::OnFound {
         let proxy = Arc::clone(&self.proxy);
         let who = who.clone();
-        let mut action = proxy.action(dest, r, None);
+        let action = proxy.action(dest, r, None);
         Box::new(move |found| {
-            action
-                .context
-                .get_or_insert_with(Default::default)
-                .extra
-                .insert("dlp".into(), scanned::listed(&found));
             tokio::spawn(async move {
-                let _ = proxy
-                    .decider
-                    .record(action, &who, scanned::RULE, warden_types::Decision::Deny)
-                    .await;
+                crate::record_secrets(proxy.decider.as_ref(), action, &who, &found).await;
             })
         })
     }
@@ -433,18 +424,18 @@ fn refusal(r: Refusal, what: &str) -> Response<Body> {
 
 /// The refusal of a request that holds a secret (recorded already). The
 /// request is not repeated back: only the kinds and fingerprints are named.
-fn secret_refused(found: &[crate::dlp::Finding]) -> Response<Body> {
+fn secret_refused(found: &[dlp::Finding]) -> Response<Body> {
     let mut h = proxy_status("http_request_denied", "secret in request");
     h.insert("x-warden-decision", HeaderValue::from_static("deny"));
-    h.insert("x-warden-rule", HeaderValue::from_static(scanned::RULE));
+    h.insert("x-warden-rule", HeaderValue::from_static(dlp::RULE));
     h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     plain(
         StatusCode::FORBIDDEN,
         format!(
             "warden: blocked the request: it holds {} secret(s) ({}), and none of it was sent (rule {})\n",
             found.len(),
-            scanned::listed(found),
-            scanned::RULE
+            dlp::listed(found),
+            dlp::RULE
         ),
         h,
     )

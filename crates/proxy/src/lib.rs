@@ -181,6 +181,24 @@ pub(crate) enum Refusal {
     Secret(Vec<dlp::Finding>),
 }
 
+/// Records the refusal of `action` for the secrets `found`: a deny under
+/// [`dlp::RULE`] naming their kinds and fingerprints, never the secrets.
+pub(crate) async fn record_secrets(
+    decider: &dyn Decider,
+    mut action: Action,
+    client: &Client,
+    found: &[dlp::Finding],
+) {
+    action
+        .context
+        .get_or_insert_with(Default::default)
+        .extra
+        .insert("dlp".into(), dlp::listed(found));
+    let _ = decider
+        .record(action, client, dlp::RULE, Decision::Deny)
+        .await;
+}
+
 /// What to send a request as, besides its destination.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Request {
@@ -324,15 +342,7 @@ impl Proxy {
                 n.host = Some(audited);
             }
         }
-        action
-            .context
-            .get_or_insert_with(Default::default)
-            .extra
-            .insert("dlp".into(), scanned::listed(&found));
-        let _ = self
-            .decider
-            .record(action, client, scanned::RULE, Decision::Deny)
-            .await;
+        record_secrets(self.decider.as_ref(), action, client, &found).await;
         Err(Refusal::Secret(found))
     }
 

@@ -48,16 +48,15 @@ pub(crate) type OnFound = Box<dyn FnOnce(Vec<Finding>) -> JoinHandle<()> + Send 
 /// The findings that stopped a body, for the proxy's answer to the client,
 /// and whether the body is over (sent whole, stopped, or dropped).
 pub(crate) struct Found {
-    findings: Mutex<Option<Vec<Finding>>>,
-    recording: Mutex<Option<JoinHandle<()>>>,
+    /// The findings, and the task recording them.
+    stopped: Mutex<Option<(Vec<Finding>, JoinHandle<()>)>>,
     over: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for Found {
     fn default() -> Found {
         Found {
-            findings: Mutex::default(),
-            recording: Mutex::default(),
+            stopped: Mutex::default(),
             over: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -82,11 +81,8 @@ impl Found {
 
     /// The findings, once they are recorded; `None` if the body held none.
     pub(crate) async fn recorded(&self) -> Option<Vec<Finding>> {
-        let findings = lock(&self.findings).take()?;
-        let recording = lock(&self.recording).take();
-        if let Some(r) = recording {
-            let _ = r.await;
-        }
+        let (findings, recording) = lock(&self.stopped).take()?;
+        let _ = recording.await;
         Some(findings)
     }
 }
@@ -139,9 +135,8 @@ impl<B> Scanned<B> {
                 self.trailers = None;
                 self.inner = None;
                 self.failed = true;
-                *lock(&self.found.findings) = Some(findings.clone());
-                if let Some(f) = self.on_found.take() {
-                    *lock(&self.found.recording) = Some(f(findings));
+                if let Some(record) = self.on_found.take() {
+                    *lock(&self.found.stopped) = Some((findings.clone(), record(findings)));
                 }
                 self.found.mark_over();
                 return Err(ScanError::Secret);
@@ -268,19 +263,6 @@ where
         }
         h
     }
-}
-
-/// The rule a secret in a request is refused under.
-pub(crate) const RULE: &str = "dlp:secret-in-request";
-
-/// The findings as the audit and the refusal list them: kind and
-/// fingerprint, never the secret.
-pub(crate) fn listed(findings: &[Finding]) -> String {
-    findings
-        .iter()
-        .map(|f| format!("{} {}", f.kind, f.fingerprint))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use tracing::debug;
 use warden_types::{Action, ActionKind, Decision, Origin};
 
 use crate::http::{Body, strip_hop_by_hop};
-use crate::{Client, Decider};
+use crate::{Client, Decider, dlp};
 use screen::Screened;
 
 /// Where a provider's API is.
@@ -260,27 +260,25 @@ where
         }
     }
     let mut body = bytes.clone();
-    let listed = crate::scanned::listed;
     match screen::screen(&bytes, &mut parsed, gw.dlp) {
         Screened::Clean => {}
         Screened::Redacted(redacted, found) => {
-            extra.insert("dlp".into(), listed(&found));
+            extra.insert("dlp".into(), dlp::listed(&found));
             extra.insert("dlp_action".into(), "redacted".into());
             body = redacted;
         }
         Screened::Refused(found) => {
-            let listed = listed(&found);
-            extra.insert("dlp".into(), listed.clone());
-            let rule = crate::scanned::RULE;
-            let _ = decider.record(action, &who, rule, Decision::Deny).await;
+            crate::record_secrets(decider.as_ref(), action, &who, &found).await;
             return provider_error(
                 &provider,
                 StatusCode::FORBIDDEN,
                 &format!(
-                    "warden blocked this request: it contains {} secret(s) ({listed}); remove them from the conversation (rule {rule})",
+                    "warden blocked this request: it contains {} secret(s) ({}); remove them from the conversation (rule {})",
                     found.len(),
+                    dlp::listed(&found),
+                    dlp::RULE
                 ),
-                &[rule.to_string()],
+                &[dlp::RULE.to_string()],
             );
         }
     }

@@ -37,16 +37,17 @@ pub(crate) fn screen(bytes: &Bytes, parsed: &mut Value, mode: DlpMode) -> Screen
     let split = new(dlp::scan_json_split(parsed), &raw);
     // Secrets only the decoded JSON shows (escaped, encoded in a string).
     let hidden = new(dlp::scan_json(parsed, mode == DlpMode::Redact), &raw);
+    let (any_hidden, any_split) = (!hidden.is_empty(), !split.is_empty());
     let mut findings = raw.clone();
-    findings.extend(new(hidden.clone(), &findings));
-    findings.extend(new(split.clone(), &findings));
+    findings.extend(new(hidden, &findings));
+    findings.extend(new(split, &findings));
     if findings.is_empty() {
         return Screened::Clean;
     }
-    if mode == DlpMode::Deny || !split.is_empty() {
+    if mode == DlpMode::Deny || any_split {
         return Screened::Refused(findings);
     }
-    let body = if hidden.is_empty() {
+    let body = if !any_hidden {
         // Only the raw scan's findings: they are redacted where they are.
         match std::str::from_utf8(bytes) {
             Ok(t) => dlp::redact(t, &raw),
